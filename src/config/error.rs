@@ -1,0 +1,97 @@
+//! Config errors: each names the file, the line where known, the pool and key,
+//! and what was expected.
+
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub pool: Option<String>,
+    pub key: Option<String>,
+    pub kind: Box<ConfigErrorKind>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigErrorKind {
+    #[error("cannot read the file: {0}")]
+    Io(#[source] std::io::Error),
+    /// YAML syntax, unknown keys and bad values, as the YAML reader reported them.
+    #[error("{0}")]
+    Yaml(String),
+    #[error("has no pools; expected at least one pool name mapped to its settings")]
+    NoPools,
+    #[error("pool name '{0}' appears twice; pool names must be unique")]
+    DuplicatePool(String),
+    #[error("'listen' is missing; expected \"host:port\" or \"/path/to/socket [permissions]\"")]
+    MissingListen,
+    #[error("'servers' is missing or empty; expected a list of \"host:port:weight [name]\"")]
+    NoServers,
+    #[error("cannot be 0; expected at least 1 connection per server")]
+    ZeroServerConnections,
+    #[error(
+        "servers {first} and {second} have the same name '{name}'; each server needs its own name"
+    )]
+    DuplicateServerName {
+        name: String,
+        first: usize,
+        second: usize,
+    },
+    #[error("servers {first} and {second} have the same address '{addr}'; list each backend once")]
+    DuplicateServerAddress {
+        addr: String,
+        first: usize,
+        second: usize,
+    },
+    #[error("pools '{first}' and '{second}' both listen on '{addr}'; each pool needs its own listen address")]
+    DuplicateListen {
+        addr: String,
+        first: String,
+        second: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        f.write_str(": ")?;
+        match (&self.pool, &self.key) {
+            (Some(p), Some(k)) => write!(f, "pool '{p}', key '{k}': ")?,
+            (Some(p), None) => write!(f, "pool '{p}': ")?,
+            (None, Some(k)) => write!(f, "key '{k}': ")?,
+            (None, None) => {}
+        }
+        write!(f, "{}", self.kind)
+    }
+}
+
+impl ConfigError {
+    pub(crate) fn new(file: &std::path::Path, kind: ConfigErrorKind) -> ConfigError {
+        ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            pool: None,
+            key: None,
+            kind: Box::new(kind),
+        }
+    }
+
+    pub(crate) fn in_pool(mut self, pool: &str) -> Self {
+        self.pool = Some(pool.to_string());
+        self
+    }
+
+    pub(crate) fn at_key(mut self, key: &str) -> Self {
+        self.key = Some(key.to_string());
+        self
+    }
+
+    pub(crate) fn at_line(mut self, line: Option<usize>) -> Self {
+        self.line = line;
+        self
+    }
+}

@@ -1,0 +1,257 @@
+//! The pool configuration: nutcracker 0.5.0's YAML file, loaded unchanged, with
+//! nutcracker's defaults, checked with errors that name file, line, pool and key.
+
+mod error;
+mod listen;
+mod locate;
+mod schema;
+mod server;
+
+pub use error::{ConfigError, ConfigErrorKind};
+pub use listen::ListenAddr;
+pub use server::{ServerAddr, ServerConfig};
+
+use std::path::{Path, PathBuf};
+
+use crate::dist::Distribution;
+use crate::hashkit::{Hash, HashTag};
+use schema::{RawFile, RawPool};
+
+/// nutcracker's defaults for keys a pool leaves out.
+pub mod defaults {
+    use crate::dist::Distribution;
+    use crate::hashkit::Hash;
+
+    pub const HASH: Hash = Hash::Fnv1a_64;
+    pub const DISTRIBUTION: Distribution = Distribution::Ketama;
+    pub const BACKLOG: u32 = 512;
+    pub const SERVER_CONNECTIONS: u32 = 1;
+    pub const SERVER_RETRY_TIMEOUT_MS: u64 = 30_000;
+    pub const SERVER_FAILURE_LIMIT: u32 = 2;
+}
+
+/// A loaded, valid configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    pub pools: Vec<PoolConfig>,
+}
+
+/// One pool, with every default filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolConfig {
+    pub name: String,
+    pub listen: ListenAddr,
+    pub hash: Hash,
+    pub hash_tag: Option<HashTag>,
+    pub distribution: Distribution,
+    /// Per-request timeout in ms; `None` waits forever (nutcracker's default).
+    pub timeout_ms: Option<u64>,
+    pub backlog: u32,
+    /// Most client connections at once; 0 means no limit.
+    pub client_connections: u32,
+    /// `false` means memcached protocol in nutcracker; redshard serves Redis only.
+    pub redis: bool,
+    pub redis_auth: Option<String>,
+    pub redis_db: u32,
+    pub preconnect: bool,
+    pub auto_eject_hosts: bool,
+    pub server_connections: u32,
+    pub server_retry_timeout_ms: u64,
+    pub server_failure_limit: u32,
+    pub tcpkeepalive: bool,
+    pub servers: Vec<ServerConfig>,
+}
+
+impl Config {
+    /// Reads and checks `file`.
+    pub fn load(file: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let file = file.as_ref();
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| ConfigError::new(file, ConfigErrorKind::Io(e)))?;
+        Config::parse(&text, file)
+    }
+
+    /// Checks `text` as the contents of `file` (which is only named in errors).
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        if text.trim().is_empty() {
+            return Err(ConfigError::new(file, ConfigErrorKind::NoPools));
+        }
+        let raw: RawFile = read_yaml(text, file)?;
+        if raw.0.is_empty() {
+            return Err(ConfigError::new(file, ConfigErrorKind::NoPools));
+        }
+        let mut pools: Vec<PoolConfig> = Vec::with_capacity(raw.0.len());
+        for (name, pool) in raw.0 {
+            if pools.iter().any(|p| p.name == name) {
+                let line = locate::nth_top_level_line(text, &name, 1);
+                return Err(
+                    ConfigError::new(file, ConfigErrorKind::DuplicatePool(name)).at_line(line)
+                );
+            }
+            pools.push(build_pool(name, pool, text, file)?);
+        }
+        check_listen_unique(&pools, text, file)?;
+        Ok(Config {
+            file: file.to_path_buf(),
+            pools,
+        })
+    }
+
+    pub fn pool(&self, name: &str) -> Option<&PoolConfig> {
+        self.pools.iter().find(|p| p.name == name)
+    }
+}
+
+fn read_yaml(text: &str, file: &Path) -> Result<RawFile, ConfigError> {
+    let de = serde_norway::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let mut pool = None;
+        let mut key = None;
+        let mut item = None;
+        for segment in err.path().iter() {
+            match segment {
+                serde_path_to_error::Segment::Map { key: k } if pool.is_none() => {
+                    pool = Some(k.clone())
+                }
+                serde_path_to_error::Segment::Map { key: k } if key.is_none() => {
+                    key = Some(k.clone())
+                }
+                serde_path_to_error::Segment::Seq { index } => item = Some(*index),
+                _ => {}
+            }
+        }
+        let inner = err.into_inner();
+        // The reader's position is that of the event it read last: for a bad
+        // value often the line before it, for a syntax error the exact spot.
+        // The located key (or list entry) line fixes the first case.
+        let reader_line = inner.location().map(|l| l.line());
+        let key_line = match (&pool, &key) {
+            (Some(p), Some(k)) => locate::line_of_item(text, p, k, item),
+            _ => None,
+        };
+        let line = key_line.max(reader_line);
+        let mut message = inner.to_string();
+        // The line is shown up front, the path as pool and key.
+        if let Some(at) = message.find(" at line ") {
+            let end = message[at..].find(',').map_or(message.len(), |n| at + n);
+            message.replace_range(at..end, "");
+        }
+        if message.contains("while parsing") || message.contains("while scanning") {
+            message = format!("malformed YAML: {message}");
+        }
+        message = message.replace("unknown field", "unknown key").replace(
+            "struct RawPool",
+            "the pool's settings (a mapping of keys to values)",
+        );
+        // The reader prefixes the path of the enclosing mapping ("alpha: ",
+        // "alpha.servers: "); pool and key say that already.
+        if let (Some(p), Some((prefix, rest))) = (&pool, message.split_once(": ")) {
+            if prefix == p || prefix.starts_with(&format!("{p}.")) {
+                message = rest.to_string();
+            }
+        }
+        let mut e = ConfigError::new(file, ConfigErrorKind::Yaml(message)).at_line(line);
+        e.pool = pool;
+        e.key = key;
+        e
+    })
+}
+
+fn build_pool(
+    name: String,
+    raw: RawPool,
+    text: &str,
+    file: &Path,
+) -> Result<PoolConfig, ConfigError> {
+    let fail = |kind: ConfigErrorKind, key: Option<&str>, needle: Option<&str>| {
+        let line = locate::line_in_pool(text, &name, key, needle);
+        let e = ConfigError::new(file, kind).in_pool(&name).at_line(line);
+        match key {
+            Some(k) => e.at_key(k),
+            None => e,
+        }
+    };
+    let listen = raw
+        .listen
+        .ok_or_else(|| fail(ConfigErrorKind::MissingListen, None, None))?;
+    let servers: Vec<ServerConfig> = raw
+        .servers
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| s.0)
+        .collect();
+    if servers.is_empty() {
+        return Err(fail(ConfigErrorKind::NoServers, Some("servers"), None));
+    }
+    if raw.server_connections == Some(0) {
+        return Err(fail(
+            ConfigErrorKind::ZeroServerConnections,
+            Some("server_connections"),
+            None,
+        ));
+    }
+    for (second, s) in servers.iter().enumerate() {
+        let earlier = &servers[..second];
+        if let Some(first) = earlier.iter().position(|o| o.name == s.name) {
+            let kind = ConfigErrorKind::DuplicateServerName {
+                name: s.name.clone(),
+                first,
+                second,
+            };
+            return Err(fail(kind, Some("servers"), Some(&s.spec)));
+        }
+        if let Some(first) = earlier.iter().position(|o| o.addr == s.addr) {
+            let kind = ConfigErrorKind::DuplicateServerAddress {
+                addr: s.addr.to_string(),
+                first,
+                second,
+            };
+            return Err(fail(kind, Some("servers"), Some(&s.spec)));
+        }
+    }
+    Ok(PoolConfig {
+        listen,
+        hash: raw.hash.unwrap_or(defaults::HASH),
+        hash_tag: raw.hash_tag,
+        distribution: raw.distribution.unwrap_or(defaults::DISTRIBUTION),
+        timeout_ms: raw.timeout.filter(|&t| t > 0),
+        backlog: raw.backlog.unwrap_or(defaults::BACKLOG),
+        client_connections: raw.client_connections.unwrap_or(0),
+        redis: raw.redis.unwrap_or(false),
+        redis_auth: raw.redis_auth.filter(|a| !a.is_empty()),
+        redis_db: raw.redis_db.unwrap_or(0),
+        preconnect: raw.preconnect.unwrap_or(false),
+        auto_eject_hosts: raw.auto_eject_hosts.unwrap_or(false),
+        server_connections: raw
+            .server_connections
+            .unwrap_or(defaults::SERVER_CONNECTIONS),
+        server_retry_timeout_ms: raw
+            .server_retry_timeout
+            .unwrap_or(defaults::SERVER_RETRY_TIMEOUT_MS),
+        server_failure_limit: raw
+            .server_failure_limit
+            .unwrap_or(defaults::SERVER_FAILURE_LIMIT),
+        tcpkeepalive: raw.tcpkeepalive.unwrap_or(false),
+        servers,
+        name,
+    })
+}
+
+fn check_listen_unique(pools: &[PoolConfig], text: &str, file: &Path) -> Result<(), ConfigError> {
+    for (i, p) in pools.iter().enumerate() {
+        if let Some(first) = pools[..i].iter().find(|o| o.listen == p.listen) {
+            let kind = ConfigErrorKind::DuplicateListen {
+                addr: p.listen.to_string(),
+                first: first.name.clone(),
+                second: p.name.clone(),
+            };
+            let line = locate::line_in_pool(text, &p.name, Some("listen"), None);
+            return Err(ConfigError::new(file, kind)
+                .in_pool(&p.name)
+                .at_key("listen")
+                .at_line(line));
+        }
+    }
+    Ok(())
+}

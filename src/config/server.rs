@@ -1,0 +1,172 @@
+//! One entry of `servers:` — "host:port:weight [name]" or "/path/to/socket:weight [name]",
+//! parsed from the end as nutcracker does, with its naming rules for the ring.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::listen::parse_port;
+
+/// libmemcached compatibility: a server on this port is hashed by host alone.
+const KETAMA_PORT: u16 = 11211;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ServerAddr {
+    Tcp { host: String, port: u16 },
+    Unix(PathBuf),
+}
+
+impl fmt::Display for ServerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerAddr::Tcp { host, port } => write!(f, "{host}:{port}"),
+            ServerAddr::Unix(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The entry as written in the config.
+    pub spec: String,
+    /// The name hashed into the ketama ring: the explicit name; else
+    /// "host:port" as written; else "host" when the port is 11211; for a unix
+    /// socket "path:" (nutcracker appends the empty port's separator).
+    pub name: String,
+    /// Whether `name` was given explicitly in the entry.
+    pub named: bool,
+    pub addr: ServerAddr,
+    pub weight: u32,
+}
+
+impl ServerConfig {
+    /// How this server is shown to operators: its name if given, else its address.
+    pub fn label(&self) -> String {
+        if self.named {
+            self.name.clone()
+        } else {
+            self.addr.to_string()
+        }
+    }
+}
+
+const FORMAT: &str = "expected \"host:port:weight [name]\" or \"/path/to/socket:weight [name]\"";
+
+impl std::str::FromStr for ServerConfig {
+    type Err = String;
+
+    fn from_str(spec: &str) -> Result<Self, String> {
+        let spec = spec.trim();
+        let (body, name) = match spec.rsplit_once(' ') {
+            Some((body, name)) => (body.trim_end(), Some(name)),
+            None => (spec, None),
+        };
+        if body.contains(char::is_whitespace) {
+            return Err(format!("'{spec}' has spaces inside the address; {FORMAT}"));
+        }
+        let (addr_text, weight_text) = body
+            .rsplit_once(':')
+            .ok_or_else(|| format!("'{spec}' is not a valid server; {FORMAT}"))?;
+        if weight_text.is_empty() || !weight_text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "'{spec}' has an invalid weight '{weight_text}'; expected a whole number of at least 1"
+            ));
+        }
+        let weight = weight_text
+            .parse::<u32>()
+            .map_err(|_| format!("'{spec}' has a weight '{weight_text}' that is too large"))?;
+        if weight == 0 {
+            return Err(format!(
+                "'{spec}' has a zero weight; expected a whole number of at least 1"
+            ));
+        }
+        let (addr, default_name) = if addr_text.starts_with('/') {
+            // nutcracker names an unnamed socket "path:" — it appends ':' and an
+            // empty port — and that is the string its ring hashes.
+            let name = &body[..addr_text.len() + 1];
+            (ServerAddr::Unix(addr_text.into()), name)
+        } else {
+            let (host, port_text) = addr_text
+                .rsplit_once(':')
+                .ok_or_else(|| format!("'{spec}' is missing the port or the weight; {FORMAT}"))?;
+            let port = parse_port(port_text).ok_or_else(|| {
+                format!(
+                    "'{spec}' has an invalid port '{port_text}'; expected a number from 1 to 65535"
+                )
+            })?;
+            if host.is_empty() {
+                return Err(format!("'{spec}' has an empty host; {FORMAT}"));
+            }
+            let name = if port == KETAMA_PORT { host } else { addr_text };
+            (
+                ServerAddr::Tcp {
+                    host: host.to_string(),
+                    port,
+                },
+                name,
+            )
+        };
+        if name == Some("") {
+            return Err(format!("'{spec}' has an empty name; {FORMAT}"));
+        }
+        Ok(ServerConfig {
+            spec: spec.to_string(),
+            name: name.unwrap_or(default_name).to_string(),
+            named: name.is_some(),
+            addr,
+            weight,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> ServerConfig {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn naming_rules() {
+        let s = parse("127.0.0.1:6379:1");
+        assert_eq!(s.name, "127.0.0.1:6379");
+        assert!(!s.named);
+        assert_eq!(s.weight, 1);
+        let s = parse("10.0.0.1:11211:3");
+        assert_eq!(s.name, "10.0.0.1");
+        assert_eq!(s.weight, 3);
+        let s = parse("127.0.0.1:6380:2 shard-b");
+        assert_eq!(s.name, "shard-b");
+        assert!(s.named);
+        assert_eq!(
+            s.addr,
+            ServerAddr::Tcp {
+                host: "127.0.0.1".into(),
+                port: 6380
+            }
+        );
+        let s = parse("/tmp/redis.sock:1");
+        assert_eq!(s.name, "/tmp/redis.sock:");
+        assert_eq!(s.addr, ServerAddr::Unix("/tmp/redis.sock".into()));
+        let s = parse("/tmp/redis.sock:5 sock1");
+        assert_eq!((s.name.as_str(), s.weight), ("sock1", 5));
+        let s = parse("localhost:06379:1");
+        assert_eq!(s.name, "localhost:06379");
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        let cases = [
+            ("127.0.0.1:6379:0", "zero weight"),
+            ("127.0.0.1:6379:x", "invalid weight"),
+            ("127.0.0.1:6379", "missing the port or the weight"),
+            ("127.0.0.1:99999:1", "invalid port"),
+            (":6379:1", "empty host"),
+            ("127.0.0.1", "not a valid server"),
+        ];
+        for (spec, want) in cases {
+            let err = spec.parse::<ServerConfig>().unwrap_err();
+            assert!(err.contains(want), "{spec}: {err}");
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! redshard: a Redis sharding proxy that places every key exactly where
+//! twemproxy (nutcracker 0.5.0) does, and goes further: all cores, hot reload,
+//! clear errors, metrics and hosted atomic commands.
+//!
+//! # Layout
+//!
+//! - [`config`]: nutcracker's YAML schema, `"host:port:weight [name]"` parsing,
+//!   defaults, validation with file/line/pool/key errors.
+//! - [`hashkit`]: one file per hash function, each bit-exact with nutcracker
+//!   (signed-`char` traps included), plus xxh3; hash-tag extraction.
+//! - [`dist`]: ketama, modula, random — each a build(live servers) / dispatch(hash)
+//!   pair, so ejecting a server is a rebuild.
+//! - [`pool`]: a pool at run time; [`pool::Placement`] maps a key to its server.
+//! - [`tools`]: the operator commands `redshard route` and `redshard dist`.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod dist;
+pub mod hashkit;
+pub mod pool;
+pub mod tools;

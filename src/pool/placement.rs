@@ -1,0 +1,70 @@
+//! Key -> hash tag -> hash -> distribution -> server index, as nutcracker's
+//! `server_pool_idx` does it.
+
+use crate::config::PoolConfig;
+use crate::dist::{Ring, RingMember};
+use crate::hashkit::{extract_hash_tag, Hash, HashTag};
+
+/// Where a pool's keys go, given which of its servers are live.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    hash: Hash,
+    tag: Option<HashTag>,
+    /// Servers in the config, live or not (nutcracker skips hashing when 1).
+    server_count: usize,
+    ring: Ring,
+}
+
+impl Placement {
+    /// Placement with every server of `pool` live.
+    pub fn new(pool: &PoolConfig) -> Placement {
+        Placement::with_live(pool, |_| true)
+    }
+
+    /// Placement over the servers for which `is_live(index)` holds, as after
+    /// ejecting the others.
+    pub fn with_live(pool: &PoolConfig, is_live: impl Fn(usize) -> bool) -> Placement {
+        let live: Vec<RingMember<'_>> = pool
+            .servers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| is_live(*i))
+            .map(|(index, s)| RingMember {
+                index,
+                name: s.name.as_bytes(),
+                weight: s.weight,
+            })
+            .collect();
+        Placement {
+            hash: pool.hash,
+            tag: pool.hash_tag,
+            server_count: pool.servers.len(),
+            ring: Ring::build(pool.distribution, &live),
+        }
+    }
+
+    /// The hash a key's placement uses: of its hash tag if it has one; 0 for an
+    /// empty key.
+    #[inline]
+    pub fn hash_key(&self, key: &[u8]) -> u32 {
+        let key = match self.tag {
+            Some(tag) => extract_hash_tag(key, tag),
+            None => key,
+        };
+        if key.is_empty() {
+            0
+        } else {
+            self.hash.hash(key)
+        }
+    }
+
+    /// Index (in config order) of the server for `key`; `None` when no server
+    /// is live.
+    #[inline]
+    pub fn server_for(&self, key: &[u8]) -> Option<usize> {
+        if self.server_count == 1 {
+            return (!self.ring.is_empty()).then_some(0);
+        }
+        self.ring.dispatch(self.hash_key(key))
+    }
+}
