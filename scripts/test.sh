@@ -5,21 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-apt_updated=
-need_pkg() { # need_pkg COMMAND PACKAGE...
-    command -v "$1" >/dev/null 2>&1 && return
-    shift
-    if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
-
+. scripts/lib.sh
 need_pkg redis-server redis-server
 need_pkg redis-cli redis-tools
-if ! command -v cargo >/dev/null 2>&1; then
-    [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
-fi
-need_pkg cargo cargo rustc
+need_cargo
 
 # The shared placement vectors sit beside the checkout (../shared); say so
 # plainly when they are not there instead of failing deep inside a test.

@@ -15,8 +15,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backend;
 pub mod config;
 pub mod dist;
 pub mod hashkit;
 pub mod pool;
+pub mod protocol;
+pub mod proxy;
 pub mod tools;

@@ -25,6 +25,11 @@ struct Cli {
     #[arg(short = 't', long = "test-conf")]
     test_conf: bool,
 
+    /// Worker threads, each with its own listeners and backend connections
+    /// (default: the number of cores).
+    #[arg(long)]
+    workers: Option<usize>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -99,10 +104,47 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = dist::measure(pool, &options)?;
             dist::render(pool, &options, &report, io::stdout().lock())?;
         }
-        None => anyhow::bail!(
-            "this build can check a config (-t), route keys (route) and measure a ring (dist); \
-             it does not serve clients yet"
-        ),
+        None => return serve(config, cli.workers),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the proxy until SIGINT or SIGTERM.
+fn serve(config: Config, workers: Option<usize>) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(io::stderr)
+        .init();
+    let workers =
+        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let _proxy = redshard::proxy::start(&config, workers)?;
+    tracing::info!(
+        workers,
+        pools = config.pools.len(),
+        "redshard {} serving {}",
+        env!("CARGO_PKG_VERSION"),
+        config.file.display()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let signal = runtime.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok::<_, io::Error>(tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        })
+    })?;
+    tracing::info!("{signal}: shutting down");
+    for pool in &config.pools {
+        if let redshard::config::ListenAddr::Unix { path, .. } = &pool.listen {
+            let _ = std::fs::remove_file(path);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

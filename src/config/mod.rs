@@ -28,6 +28,10 @@ pub mod defaults {
     pub const SERVER_CONNECTIONS: u32 = 1;
     pub const SERVER_RETRY_TIMEOUT_MS: u64 = 30_000;
     pub const SERVER_FAILURE_LIMIT: u32 = 2;
+
+    // redshard's extensions.
+    pub const MAX_REQUEST_BYTES: usize = 64 << 20;
+    pub const MAX_KEY_BYTES: usize = 1 << 20;
 }
 
 /// A loaded, valid configuration.
@@ -61,6 +65,10 @@ pub struct PoolConfig {
     pub server_failure_limit: u32,
     pub tcpkeepalive: bool,
     pub servers: Vec<ServerConfig>,
+    /// Largest request accepted; a larger one is refused at its header.
+    pub max_request_bytes: usize,
+    /// Largest key accepted (the argument after the command name).
+    pub max_key_bytes: usize,
 }
 
 impl Config {
@@ -234,6 +242,14 @@ fn build_pool(
             .unwrap_or(defaults::SERVER_FAILURE_LIMIT),
         tcpkeepalive: raw.tcpkeepalive.unwrap_or(false),
         servers,
+        max_request_bytes: raw
+            .max_request_bytes
+            .map_or(defaults::MAX_REQUEST_BYTES, |v| {
+                v.min(usize::MAX as u64) as usize
+            }),
+        max_key_bytes: raw.max_key_bytes.map_or(defaults::MAX_KEY_BYTES, |v| {
+            v.min(usize::MAX as u64) as usize
+        }),
         name,
     })
 }

@@ -58,6 +58,11 @@ pub(super) struct RawPool {
     pub tcpkeepalive: Option<bool>,
     #[serde(default)]
     pub servers: Option<Vec<ServerEntry>>,
+    // redshard's extensions; nutcracker has none of these.
+    #[serde(default, deserialize_with = "size")]
+    pub max_request_bytes: Option<u64>,
+    #[serde(default, deserialize_with = "size")]
+    pub max_key_bytes: Option<u64>,
 }
 
 /// A `servers:` entry, parsed as it is read.
@@ -150,6 +155,43 @@ fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
         other => Err(de::Error::custom(format!(
             "'{other}' is not a boolean; expected true or false"
         ))),
+    }
+}
+
+/// A size in bytes: a number, or a number with a unit as in redis.conf
+/// (`64mb`, `512kb`, `1gb`; k/m/g are powers of 1000, kb/mb/gb of 1024).
+fn size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let text = d.deserialize_any(ScalarText)?;
+    parse_size(&text).map(Some).map_err(de::Error::custom)
+}
+
+pub(super) fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let digits = t.bytes().take_while(|b| b.is_ascii_digit()).count();
+    let (num, unit) = t.split_at(digits);
+    let mult: u64 = match unit.trim() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1 << 10,
+        "m" => 1_000_000,
+        "mb" => 1 << 20,
+        "g" => 1_000_000_000,
+        "gb" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a size; expected bytes, e.g. 1048576 or 1mb"
+            ))
+        }
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size; expected bytes, e.g. 1048576 or 1mb"))?;
+    match n.checked_mul(mult) {
+        Some(0) => Err(format!(
+            "'{text}' is zero; expected a size of at least 1 byte"
+        )),
+        Some(v) => Ok(v),
+        None => Err(format!("'{text}' is too large")),
     }
 }
 

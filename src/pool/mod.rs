@@ -1,6 +1,8 @@
-//! Pools at run time. For now: placement, the pure function from a key to the
-//! server that holds it.
+//! Pools at run time: placement (key -> server) and the shared, swappable
+//! snapshot the workers route with.
 
 mod placement;
+mod runtime;
 
 pub use placement::Placement;
+pub use runtime::{PoolRuntime, PoolSnapshot};

@@ -53,3 +53,5 @@ pub fn read_vectors(tsv: &std::path::Path) -> Vec<(String, usize)> {
         })
         .collect()
 }
+
+pub mod servers;

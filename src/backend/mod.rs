@@ -1,0 +1,316 @@
+//! A pipelined connection to one backend server, owned by one worker.
+//!
+//! Requests are appended to a write buffer and their reply slots to a FIFO;
+//! one task writes everything queued in one write and reads replies, handing
+//! each complete reply to the slot at the head of the FIFO. Replies come back
+//! in request order on a connection, which is what keeps each client's
+//! requests to one server in order.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use crate::config::ServerAddr;
+use crate::protocol::{encode, ReplySkipper};
+use crate::proxy::replies::Replies;
+
+/// Where a reply goes: a client's slot, or nowhere for the proxy's own
+/// handshake commands (AUTH, SELECT), whose errors close the connection.
+#[derive(Debug)]
+pub struct Waiter {
+    pub replies: Option<Replies>,
+    pub seq: u64,
+    pub part: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    /// No connection and no task; the next request starts one.
+    Idle,
+    /// The task is connecting or serving.
+    Running,
+}
+
+#[derive(Debug)]
+struct State {
+    wbuf: BytesMut,
+    waiting: VecDeque<Waiter>,
+    status: Status,
+}
+
+/// What a backend connection needs to know about its server.
+#[derive(Debug, Clone)]
+pub struct BackendSpec {
+    /// How the server is named in errors and logs.
+    pub label: String,
+    pub addr: ServerAddr,
+    pub auth: Option<String>,
+    pub db: u32,
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug)]
+pub struct BackendConn {
+    spec: BackendSpec,
+    state: RefCell<State>,
+    wake: Notify,
+}
+
+/// Read buffer size; replies larger than this grow it for as long as needed.
+const READ_CHUNK: usize = 16 * 1024;
+/// A buffer grown past this by a burst is given back once empty.
+const KEEP_CAPACITY: usize = 1 << 20;
+
+impl BackendConn {
+    pub fn new(spec: BackendSpec) -> Rc<BackendConn> {
+        Rc::new(BackendConn {
+            spec,
+            state: RefCell::new(State {
+                wbuf: BytesMut::new(),
+                waiting: VecDeque::new(),
+                status: Status::Idle,
+            }),
+            wake: Notify::new(),
+        })
+    }
+
+    pub fn label(&self) -> &str {
+        &self.spec.label
+    }
+
+    /// Queues a request given as its bytes.
+    #[inline]
+    pub fn send(self: &Rc<Self>, request: &[u8], waiter: Waiter) {
+        self.send_with(|buf| buf.extend_from_slice(request), waiter)
+    }
+
+    /// Queues a request that `write` encodes straight into the write buffer.
+    pub fn send_with(self: &Rc<Self>, write: impl FnOnce(&mut BytesMut), waiter: Waiter) {
+        let mut st = self.state.borrow_mut();
+        let was_empty = st.wbuf.is_empty();
+        write(&mut st.wbuf);
+        st.waiting.push_back(waiter);
+        match st.status {
+            Status::Idle => {
+                st.status = Status::Running;
+                drop(st);
+                tokio::task::spawn_local(self.clone().run());
+            }
+            Status::Running if was_empty => {
+                drop(st);
+                self.wake.notify_one();
+            }
+            Status::Running => {}
+        }
+    }
+
+    /// Starts connecting now (for `preconnect`), without a request.
+    pub fn preconnect(self: &Rc<Self>) {
+        let mut st = self.state.borrow_mut();
+        if st.status == Status::Idle {
+            st.status = Status::Running;
+            drop(st);
+            tokio::task::spawn_local(self.clone().run());
+        }
+    }
+
+    async fn run(self: Rc<Self>) {
+        let result = self.connect_and_serve().await;
+        let message = match result {
+            Ok(()) => format!("server {} closed the connection", self.spec.label),
+            Err(e) => e,
+        };
+        tracing::warn!(server = %self.spec.label, "backend connection failed: {message}");
+        self.fail_all(&message);
+    }
+
+    async fn connect_and_serve(self: &Rc<Self>) -> Result<(), String> {
+        let connect = async {
+            match &self.spec.addr {
+                ServerAddr::Tcp { host, port } => {
+                    let host = host.trim_start_matches('[').trim_end_matches(']');
+                    let stream = tokio::net::TcpStream::connect((host, *port)).await?;
+                    stream.set_nodelay(true)?;
+                    Ok::<_, std::io::Error>(Stream::Tcp(stream))
+                }
+                ServerAddr::Unix(path) => {
+                    Ok(Stream::Unix(tokio::net::UnixStream::connect(path).await?))
+                }
+            }
+        };
+        let stream = match tokio::time::timeout(self.spec.connect_timeout, connect).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(format!("cannot connect to server {}: {e}", self.spec.label)),
+            Err(_) => {
+                return Err(format!(
+                    "cannot connect to server {}: timed out after {} ms",
+                    self.spec.label,
+                    self.spec.connect_timeout.as_millis()
+                ))
+            }
+        };
+        self.queue_handshake();
+        match stream {
+            Stream::Tcp(mut s) => {
+                let (r, w) = s.split();
+                self.serve(r, w).await
+            }
+            Stream::Unix(mut s) => {
+                let (r, w) = s.split();
+                self.serve(r, w).await
+            }
+        }
+    }
+
+    /// Puts AUTH / SELECT in front of everything queued while connecting.
+    fn queue_handshake(&self) {
+        let mut hello = BytesMut::new();
+        let mut n = 0;
+        if let Some(auth) = &self.spec.auth {
+            encode::command(&mut hello, [&b"AUTH"[..], auth.as_bytes()].into_iter());
+            n += 1;
+        }
+        if self.spec.db != 0 {
+            let db = self.spec.db.to_string();
+            encode::command(&mut hello, [&b"SELECT"[..], db.as_bytes()].into_iter());
+            n += 1;
+        }
+        if n == 0 {
+            return;
+        }
+        let mut st = self.state.borrow_mut();
+        hello.extend_from_slice(&st.wbuf);
+        st.wbuf = hello;
+        for _ in 0..n {
+            st.waiting.push_front(Waiter {
+                replies: None,
+                seq: 0,
+                part: 0,
+            });
+        }
+    }
+
+    async fn serve<R, W>(&self, mut reader: R, mut writer: W) -> Result<(), String>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+        let mut sending = BytesMut::new();
+        let mut skipper = ReplySkipper::new();
+        loop {
+            if sending.is_empty() {
+                let mut st = self.state.borrow_mut();
+                std::mem::swap(&mut sending, &mut st.wbuf);
+                if st.wbuf.capacity() > KEEP_CAPACITY {
+                    st.wbuf = BytesMut::new();
+                }
+            }
+            if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+                rbuf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                biased;
+                read = reader.read_buf(&mut rbuf) => {
+                    match read {
+                        Ok(0) => return Ok(()),
+                        Ok(_) => self.dispatch_replies(&mut rbuf, &mut skipper)?,
+                        Err(e) => return Err(format!("reading from server {}: {e}", self.spec.label)),
+                    }
+                    if rbuf.is_empty() && rbuf.capacity() > KEEP_CAPACITY {
+                        rbuf = BytesMut::with_capacity(READ_CHUNK);
+                    }
+                }
+                written = writer.write_buf(&mut sending), if !sending.is_empty() => {
+                    if let Err(e) = written {
+                        return Err(format!("writing to server {}: {e}", self.spec.label));
+                    }
+                    if sending.is_empty() && sending.capacity() > KEEP_CAPACITY {
+                        sending = BytesMut::new();
+                    }
+                }
+                _ = self.wake.notified(), if sending.is_empty() => {
+                    // Gather the requests other clients queue in this round of
+                    // I/O events into the same write.
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+    }
+
+    /// Hands every complete reply in `rbuf` to the oldest waiter.
+    fn dispatch_replies(
+        &self,
+        rbuf: &mut BytesMut,
+        skipper: &mut ReplySkipper,
+    ) -> Result<(), String> {
+        loop {
+            let len = match skipper.next_reply(rbuf) {
+                Ok(Some(len)) => len,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    return Err(format!(
+                        "server {} sent a malformed reply: {e}",
+                        self.spec.label
+                    ))
+                }
+            };
+            let waiter = self.state.borrow_mut().waiting.pop_front();
+            let reply = &rbuf[..len];
+            match waiter {
+                Some(Waiter {
+                    replies: Some(r),
+                    seq,
+                    part,
+                }) => r.deliver(seq, part, reply),
+                Some(Waiter { replies: None, .. }) => {
+                    if reply.first() == Some(&b'-') {
+                        let text = String::from_utf8_lossy(&reply[1..reply.len() - 2]).into_owned();
+                        return Err(format!(
+                            "server {} refused the connection setup (AUTH/SELECT): {text}",
+                            self.spec.label
+                        ));
+                    }
+                }
+                None => {
+                    return Err(format!(
+                        "server {} sent a reply nobody asked for",
+                        self.spec.label
+                    ));
+                }
+            }
+            rbuf.advance(len);
+        }
+    }
+
+    /// Answers every queued request with an error and returns to idle, so the
+    /// next request reconnects.
+    fn fail_all(&self, message: &str) {
+        let waiting = {
+            let mut st = self.state.borrow_mut();
+            st.status = Status::Idle;
+            st.wbuf = BytesMut::new();
+            std::mem::take(&mut st.waiting)
+        };
+        if waiting.is_empty() {
+            return;
+        }
+        let mut err = BytesMut::new();
+        encode::error(&mut err, &format!("ERR redshard: {message}"));
+        for w in waiting {
+            if let Some(r) = w.replies {
+                r.deliver(w.seq, w.part, &err);
+            }
+        }
+    }
+}
+
+enum Stream {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}

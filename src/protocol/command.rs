@@ -1,0 +1,619 @@
+//! The command table: for each Redis 7 command, its arity, where its keys are,
+//! and what the proxy does with it. One table drives routing, splitting,
+//! local answers and refusals, so a command's treatment is visible in one line.
+
+/// Where a command's keys are, by argument position (0 is the command name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    /// No key: any live server can answer (or the proxy does).
+    None,
+    /// One key at this position; a shorter command has no key.
+    At(u8),
+    /// Keys from `first` to `last` (negative: from the end) every `step`.
+    Range { first: u8, last: i8, step: u8 },
+    /// A key count at `count_at`, then that many keys; with `dest`, the
+    /// argument at position 1 is a key too (ZUNIONSTORE dest numkeys k...).
+    Numkeys { count_at: u8, dest: bool },
+    /// XREAD / XREADGROUP: the first half of the arguments after STREAMS.
+    Streams,
+    /// SORT, GEORADIUS...: the key at 1, plus the key after STORE / STOREDIST.
+    WithStore,
+}
+
+/// How a command that spans servers is split and its replies merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// MGET: values in key order.
+    Mget,
+    /// MSET: OK when every part is OK.
+    Mset,
+    /// DEL, UNLINK, EXISTS, TOUCH: the counts summed.
+    Sum,
+}
+
+/// Commands the proxy answers itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Local {
+    Ping,
+    Echo,
+    Quit,
+}
+
+/// Why a command is refused (the connection stays open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Needs the whole keyspace of every server.
+    Keyspace,
+    /// Server administration.
+    Admin,
+    /// MULTI/EXEC/WATCH: a transaction cannot span servers.
+    Transaction,
+    /// Publish/subscribe.
+    PubSub,
+    /// Blocking commands would stall a server connection shared by clients.
+    Blocking,
+    /// Cluster and replication commands.
+    Cluster,
+    /// Connection-level commands not handled by this proxy version.
+    Connection,
+}
+
+impl Refusal {
+    /// The reason given to the client, after "'<cmd>' is not supported: ".
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::Keyspace => {
+                "it needs the whole keyspace of every server; run it on each server directly"
+            }
+            Refusal::Admin => "it administers a server; run it on each server directly",
+            Refusal::Transaction => {
+                "transactions cannot span servers; use EVAL with keys that share a hash tag"
+            }
+            Refusal::PubSub => "publish/subscribe is not proxied; connect to a server directly",
+            Refusal::Blocking => {
+                "blocking commands would stall a server connection shared by many clients"
+            }
+            Refusal::Cluster => "cluster and replication commands are not proxied",
+            Refusal::Connection => "this connection command is not handled by the proxy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Sent to the server of its keys, which must all be on one server.
+    Forward,
+    /// Split across servers and merged.
+    Split(Split),
+    /// Answered by the proxy.
+    Local(Local),
+    /// SCRIPT LOAD / EXISTS / FLUSH: sent to every server of the pool.
+    Script,
+    /// Refused with an error naming the command.
+    Refuse(Refusal),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct CommandSpec {
+    /// Lower case, as Redis names commands in its errors.
+    pub name: &'static str,
+    /// Redis arity: n means exactly n arguments (with the name), -n at least n.
+    pub arity: i16,
+    pub keys: Keys,
+    pub action: Action,
+}
+
+impl CommandSpec {
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        if self.arity >= 0 {
+            argc == self.arity as usize
+        } else {
+            argc >= (-self.arity) as usize
+        }
+    }
+
+    /// Whether argument 1 is a key (for the key-size limit).
+    pub fn first_arg_is_key(&self) -> bool {
+        match self.keys {
+            Keys::At(p) => p == 1,
+            Keys::Range { first, .. } => first == 1,
+            Keys::Numkeys { dest, .. } => dest,
+            Keys::WithStore => true,
+            Keys::None | Keys::Streams => false,
+        }
+    }
+}
+
+use Action::{Forward, Local as L, Refuse as R, Script, Split as S};
+use Keys::{At, None as NoKey, Numkeys, Range, Streams, WithStore};
+
+const fn c(name: &'static str, arity: i16, keys: Keys, action: Action) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        keys,
+        action,
+    }
+}
+
+const K1: Keys = At(1);
+const K2: Keys = At(2);
+/// Every argument from 1 on is a key.
+const ALL: Keys = Range {
+    first: 1,
+    last: -1,
+    step: 1,
+};
+/// Keys at 1 and 2 (source and destination).
+const K12: Keys = Range {
+    first: 1,
+    last: 2,
+    step: 1,
+};
+
+/// Sorted by name for binary search.
+static TABLE: &[CommandSpec] = &[
+    c("acl", -2, NoKey, R(Refusal::Admin)),
+    c("append", 3, K1, Forward),
+    c("asking", 1, NoKey, R(Refusal::Cluster)),
+    c("auth", -2, NoKey, R(Refusal::Connection)),
+    c("bgrewriteaof", 1, NoKey, R(Refusal::Admin)),
+    c("bgsave", -1, NoKey, R(Refusal::Admin)),
+    c("bitcount", -2, K1, Forward),
+    c("bitfield", -2, K1, Forward),
+    c("bitfield_ro", -2, K1, Forward),
+    c(
+        "bitop",
+        -4,
+        Range {
+            first: 2,
+            last: -1,
+            step: 1,
+        },
+        Forward,
+    ),
+    c("bitpos", -3, K1, Forward),
+    c("blmove", 6, K12, R(Refusal::Blocking)),
+    c("blmpop", -5, NoKey, R(Refusal::Blocking)),
+    c("blpop", -3, ALL, R(Refusal::Blocking)),
+    c("brpop", -3, ALL, R(Refusal::Blocking)),
+    c("brpoplpush", 4, K12, R(Refusal::Blocking)),
+    c("bzmpop", -5, NoKey, R(Refusal::Blocking)),
+    c("bzpopmax", -3, ALL, R(Refusal::Blocking)),
+    c("bzpopmin", -3, ALL, R(Refusal::Blocking)),
+    c("client", -2, NoKey, R(Refusal::Connection)),
+    c("cluster", -2, NoKey, R(Refusal::Cluster)),
+    c("command", -1, NoKey, Forward),
+    c("config", -2, NoKey, R(Refusal::Admin)),
+    c("copy", -3, K12, Forward),
+    c("dbsize", 1, NoKey, R(Refusal::Keyspace)),
+    c("debug", -2, NoKey, R(Refusal::Admin)),
+    c("decr", 2, K1, Forward),
+    c("decrby", 3, K1, Forward),
+    c("del", -2, ALL, S(Split::Sum)),
+    c("discard", 1, NoKey, R(Refusal::Transaction)),
+    c("dump", 2, K1, Forward),
+    c("echo", 2, NoKey, L(Local::Echo)),
+    c(
+        "eval",
+        -3,
+        Numkeys {
+            count_at: 2,
+            dest: false,
+        },
+        Forward,
+    ),
+    c(
+        "eval_ro",
+        -3,
+        Numkeys {
+            count_at: 2,
+            dest: false,
+        },
+        Forward,
+    ),
+    c(
+        "evalsha",
+        -3,
+        Numkeys {
+            count_at: 2,
+            dest: false,
+        },
+        Forward,
+    ),
+    c(
+        "evalsha_ro",
+        -3,
+        Numkeys {
+            count_at: 2,
+            dest: false,
+        },
+        Forward,
+    ),
+    c("exec", 1, NoKey, R(Refusal::Transaction)),
+    c("exists", -2, ALL, S(Split::Sum)),
+    c("expire", -3, K1, Forward),
+    c("expireat", -3, K1, Forward),
+    c("expiretime", 2, K1, Forward),
+    c("failover", -1, NoKey, R(Refusal::Cluster)),
+    c(
+        "fcall",
+        -3,
+        Numkeys {
+            count_at: 2,
+            dest: false,
+        },
+        Forward,
+    ),
+    c(
+        "fcall_ro",
+        -3,
+        Numkeys {
+            count_at: 2,
+            dest: false,
+        },
+        Forward,
+    ),
+    c("flushall", -1, NoKey, R(Refusal::Keyspace)),
+    c("flushdb", -1, NoKey, R(Refusal::Keyspace)),
+    c("function", -2, NoKey, R(Refusal::Admin)),
+    c("geoadd", -5, K1, Forward),
+    c("geodist", -4, K1, Forward),
+    c("geohash", -2, K1, Forward),
+    c("geopos", -2, K1, Forward),
+    c("georadius", -6, WithStore, Forward),
+    c("georadius_ro", -6, K1, Forward),
+    c("georadiusbymember", -5, WithStore, Forward),
+    c("georadiusbymember_ro", -5, K1, Forward),
+    c("geosearch", -7, K1, Forward),
+    c("geosearchstore", -8, K12, Forward),
+    c("get", 2, K1, Forward),
+    c("getbit", 3, K1, Forward),
+    c("getdel", 2, K1, Forward),
+    c("getex", -2, K1, Forward),
+    c("getrange", 4, K1, Forward),
+    c("getset", 3, K1, Forward),
+    c("hdel", -3, K1, Forward),
+    c("hello", -1, NoKey, R(Refusal::Connection)),
+    c("hexists", 3, K1, Forward),
+    c("hget", 3, K1, Forward),
+    c("hgetall", 2, K1, Forward),
+    c("hincrby", 4, K1, Forward),
+    c("hincrbyfloat", 4, K1, Forward),
+    c("hkeys", 2, K1, Forward),
+    c("hlen", 2, K1, Forward),
+    c("hmget", -3, K1, Forward),
+    c("hmset", -4, K1, Forward),
+    c("hrandfield", -2, K1, Forward),
+    c("hscan", -3, K1, Forward),
+    c("hset", -4, K1, Forward),
+    c("hsetnx", 4, K1, Forward),
+    c("hstrlen", 3, K1, Forward),
+    c("hvals", 2, K1, Forward),
+    c("incr", 2, K1, Forward),
+    c("incrby", 3, K1, Forward),
+    c("incrbyfloat", 3, K1, Forward),
+    c("info", -1, NoKey, R(Refusal::Admin)),
+    c("keys", 2, NoKey, R(Refusal::Keyspace)),
+    c("lastsave", 1, NoKey, R(Refusal::Admin)),
+    c("latency", -2, NoKey, R(Refusal::Admin)),
+    c("lcs", -3, K12, Forward),
+    c("lindex", 3, K1, Forward),
+    c("linsert", 5, K1, Forward),
+    c("llen", 2, K1, Forward),
+    c("lmove", 5, K12, Forward),
+    c(
+        "lmpop",
+        -4,
+        Numkeys {
+            count_at: 1,
+            dest: false,
+        },
+        Forward,
+    ),
+    c("lolwut", -1, NoKey, Forward),
+    c("lpop", -2, K1, Forward),
+    c("lpos", -3, K1, Forward),
+    c("lpush", -3, K1, Forward),
+    c("lpushx", -3, K1, Forward),
+    c("lrange", 4, K1, Forward),
+    c("lrem", 4, K1, Forward),
+    c("lset", 4, K1, Forward),
+    c("ltrim", 4, K1, Forward),
+    c("memory", -2, K2, Forward),
+    c("mget", -2, ALL, S(Split::Mget)),
+    c("migrate", -6, NoKey, R(Refusal::Admin)),
+    c("module", -2, NoKey, R(Refusal::Admin)),
+    c("monitor", 1, NoKey, R(Refusal::Admin)),
+    c("move", 3, K1, R(Refusal::Keyspace)),
+    c(
+        "mset",
+        -3,
+        Range {
+            first: 1,
+            last: -1,
+            step: 2,
+        },
+        S(Split::Mset),
+    ),
+    c(
+        "msetnx",
+        -3,
+        Range {
+            first: 1,
+            last: -1,
+            step: 2,
+        },
+        Forward,
+    ),
+    c("multi", 1, NoKey, R(Refusal::Transaction)),
+    c("object", -2, K2, Forward),
+    c("persist", 2, K1, Forward),
+    c("pexpire", -3, K1, Forward),
+    c("pexpireat", -3, K1, Forward),
+    c("pexpiretime", 2, K1, Forward),
+    c("pfadd", -2, K1, Forward),
+    c("pfcount", -2, ALL, Forward),
+    c("pfdebug", 3, K2, R(Refusal::Admin)),
+    c("pfmerge", -2, ALL, Forward),
+    c("pfselftest", 1, NoKey, R(Refusal::Admin)),
+    c("ping", -1, NoKey, L(Local::Ping)),
+    c("psetex", 4, K1, Forward),
+    c("psubscribe", -2, NoKey, R(Refusal::PubSub)),
+    c("psync", -3, NoKey, R(Refusal::Cluster)),
+    c("pttl", 2, K1, Forward),
+    c("publish", 3, NoKey, R(Refusal::PubSub)),
+    c("pubsub", -2, NoKey, R(Refusal::PubSub)),
+    c("punsubscribe", -1, NoKey, R(Refusal::PubSub)),
+    c("quit", -1, NoKey, L(Local::Quit)),
+    c("randomkey", 1, NoKey, R(Refusal::Keyspace)),
+    c("readonly", 1, NoKey, R(Refusal::Cluster)),
+    c("readwrite", 1, NoKey, R(Refusal::Cluster)),
+    c("rename", 3, K12, Forward),
+    c("renamenx", 3, K12, Forward),
+    c("replconf", -1, NoKey, R(Refusal::Cluster)),
+    c("replicaof", 3, NoKey, R(Refusal::Cluster)),
+    c("reset", 1, NoKey, R(Refusal::Connection)),
+    c("restore", -4, K1, Forward),
+    c("restore-asking", -4, K1, R(Refusal::Cluster)),
+    c("role", 1, NoKey, R(Refusal::Cluster)),
+    c("rpop", -2, K1, Forward),
+    c("rpoplpush", 3, K12, Forward),
+    c("rpush", -3, K1, Forward),
+    c("rpushx", -3, K1, Forward),
+    c("sadd", -3, K1, Forward),
+    c("save", 1, NoKey, R(Refusal::Admin)),
+    c("scan", -2, NoKey, R(Refusal::Keyspace)),
+    c("scard", 2, K1, Forward),
+    c("script", -2, NoKey, Script),
+    c("sdiff", -2, ALL, Forward),
+    c("sdiffstore", -3, ALL, Forward),
+    c("select", 2, NoKey, R(Refusal::Connection)),
+    c("set", -3, K1, Forward),
+    c("setbit", 4, K1, Forward),
+    c("setex", 4, K1, Forward),
+    c("setnx", 3, K1, Forward),
+    c("setrange", 4, K1, Forward),
+    c("shutdown", -1, NoKey, R(Refusal::Admin)),
+    c("sinter", -2, ALL, Forward),
+    c(
+        "sintercard",
+        -3,
+        Numkeys {
+            count_at: 1,
+            dest: false,
+        },
+        Forward,
+    ),
+    c("sinterstore", -3, ALL, Forward),
+    c("sismember", 3, K1, Forward),
+    c("slaveof", 3, NoKey, R(Refusal::Cluster)),
+    c("slowlog", -2, NoKey, R(Refusal::Admin)),
+    c("smembers", 2, K1, Forward),
+    c("smismember", -3, K1, Forward),
+    c("smove", 4, K12, Forward),
+    c("sort", -2, WithStore, Forward),
+    c("sort_ro", -2, K1, Forward),
+    c("spop", -2, K1, Forward),
+    c("spublish", 3, NoKey, R(Refusal::PubSub)),
+    c("srandmember", -2, K1, Forward),
+    c("srem", -3, K1, Forward),
+    c("sscan", -3, K1, Forward),
+    c("ssubscribe", -2, NoKey, R(Refusal::PubSub)),
+    c("strlen", 2, K1, Forward),
+    c("subscribe", -2, NoKey, R(Refusal::PubSub)),
+    c("substr", 4, K1, Forward),
+    c("sunion", -2, ALL, Forward),
+    c("sunionstore", -3, ALL, Forward),
+    c("sunsubscribe", -1, NoKey, R(Refusal::PubSub)),
+    c("swapdb", 3, NoKey, R(Refusal::Keyspace)),
+    c("sync", 1, NoKey, R(Refusal::Cluster)),
+    c("time", 1, NoKey, Forward),
+    c("touch", -2, ALL, S(Split::Sum)),
+    c("ttl", 2, K1, Forward),
+    c("type", 2, K1, Forward),
+    c("unlink", -2, ALL, S(Split::Sum)),
+    c("unsubscribe", -1, NoKey, R(Refusal::PubSub)),
+    c("unwatch", 1, NoKey, R(Refusal::Transaction)),
+    c("wait", 3, NoKey, R(Refusal::Cluster)),
+    c("waitaof", 4, NoKey, R(Refusal::Cluster)),
+    c("watch", -2, ALL, R(Refusal::Transaction)),
+    c("xack", -4, K1, Forward),
+    c("xadd", -5, K1, Forward),
+    c("xautoclaim", -6, K1, Forward),
+    c("xclaim", -6, K1, Forward),
+    c("xdel", -3, K1, Forward),
+    c("xgroup", -2, K2, Forward),
+    c("xinfo", -2, K2, Forward),
+    c("xlen", 2, K1, Forward),
+    c("xpending", -3, K1, Forward),
+    c("xrange", -4, K1, Forward),
+    c("xread", -4, Streams, Forward),
+    c("xreadgroup", -7, Streams, Forward),
+    c("xrevrange", -4, K1, Forward),
+    c("xsetid", -3, K1, Forward),
+    c("xtrim", -4, K1, Forward),
+    c("zadd", -4, K1, Forward),
+    c("zcard", 2, K1, Forward),
+    c("zcount", 4, K1, Forward),
+    c(
+        "zdiff",
+        -3,
+        Numkeys {
+            count_at: 1,
+            dest: false,
+        },
+        Forward,
+    ),
+    c(
+        "zdiffstore",
+        -4,
+        Numkeys {
+            count_at: 2,
+            dest: true,
+        },
+        Forward,
+    ),
+    c("zincrby", 4, K1, Forward),
+    c(
+        "zinter",
+        -3,
+        Numkeys {
+            count_at: 1,
+            dest: false,
+        },
+        Forward,
+    ),
+    c(
+        "zintercard",
+        -3,
+        Numkeys {
+            count_at: 1,
+            dest: false,
+        },
+        Forward,
+    ),
+    c(
+        "zinterstore",
+        -4,
+        Numkeys {
+            count_at: 2,
+            dest: true,
+        },
+        Forward,
+    ),
+    c("zlexcount", 4, K1, Forward),
+    c(
+        "zmpop",
+        -4,
+        Numkeys {
+            count_at: 1,
+            dest: false,
+        },
+        Forward,
+    ),
+    c("zmscore", -3, K1, Forward),
+    c("zpopmax", -2, K1, Forward),
+    c("zpopmin", -2, K1, Forward),
+    c("zrandmember", -2, K1, Forward),
+    c("zrange", -4, K1, Forward),
+    c("zrangebylex", -4, K1, Forward),
+    c("zrangebyscore", -4, K1, Forward),
+    c("zrangestore", -5, K12, Forward),
+    c("zrank", 3, K1, Forward),
+    c("zrem", -3, K1, Forward),
+    c("zremrangebylex", 4, K1, Forward),
+    c("zremrangebyrank", 4, K1, Forward),
+    c("zremrangebyscore", 4, K1, Forward),
+    c("zrevrange", -4, K1, Forward),
+    c("zrevrangebylex", -4, K1, Forward),
+    c("zrevrangebyscore", -4, K1, Forward),
+    c("zrevrank", 3, K1, Forward),
+    c("zscan", -3, K1, Forward),
+    c("zscore", 3, K1, Forward),
+    c(
+        "zunion",
+        -3,
+        Numkeys {
+            count_at: 1,
+            dest: false,
+        },
+        Forward,
+    ),
+    c(
+        "zunionstore",
+        -4,
+        Numkeys {
+            count_at: 2,
+            dest: true,
+        },
+        Forward,
+    ),
+];
+
+/// Longest command name in the table.
+const MAX_NAME: usize = 24;
+
+/// Looks a command up by name, in any case. Allocates nothing.
+#[inline]
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    if name.len() > MAX_NAME {
+        return None;
+    }
+    let mut lower = [0u8; MAX_NAME];
+    for (d, s) in lower.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    let lower = &lower[..name.len()];
+    TABLE
+        .binary_search_by(|spec| spec.name.as_bytes().cmp(lower))
+        .ok()
+        .map(|i| &TABLE[i])
+}
+
+/// For the framer's key-size limit: whether argument 1 of `name` is a key.
+pub fn first_arg_is_key(name: &[u8]) -> bool {
+    lookup(name).is_some_and(|c| c.first_arg_is_key())
+}
+
+/// Every command in the table.
+pub fn all() -> &'static [CommandSpec] {
+    TABLE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_unique() {
+        for pair in TABLE.windows(2) {
+            assert!(
+                pair[0].name < pair[1].name,
+                "{} / {}",
+                pair[0].name,
+                pair[1].name
+            );
+        }
+        assert!(TABLE.iter().all(|c| c.name.len() <= MAX_NAME));
+    }
+
+    #[test]
+    fn lookup_any_case() {
+        assert_eq!(lookup(b"GET").unwrap().name, "get");
+        assert_eq!(lookup(b"mGeT").unwrap().action, Action::Split(Split::Mget));
+        assert!(lookup(b"nosuchcommand").is_none());
+        assert!(lookup(b"").is_none());
+        assert!(first_arg_is_key(b"set"));
+        assert!(!first_arg_is_key(b"eval"));
+        assert!(!first_arg_is_key(b"echo"));
+    }
+
+    #[test]
+    fn arity() {
+        let get = lookup(b"get").unwrap();
+        assert!(get.arity_ok(2) && !get.arity_ok(1) && !get.arity_ok(3));
+        let set = lookup(b"set").unwrap();
+        assert!(set.arity_ok(3) && set.arity_ok(5) && !set.arity_ok(2));
+    }
+}

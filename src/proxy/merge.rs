@@ -1,0 +1,182 @@
+//! Merging the replies of a request that was split across servers.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::protocol::{encode, reply::array_elements};
+
+/// How the parts' replies combine into the client's reply.
+#[derive(Debug)]
+pub enum MergeKind {
+    /// MGET: `order[i]` = (part, position in that part's reply) of key i.
+    Mget { order: Vec<(u32, u32)> },
+    /// MSET, SCRIPT FLUSH: +OK when every part says +OK.
+    AllOk,
+    /// DEL, UNLINK, EXISTS, TOUCH: integers summed.
+    Sum,
+    /// SCRIPT LOAD: the first part's reply (every server returns the same SHA).
+    First,
+    /// SCRIPT EXISTS: per position, 1 only where every server has the script.
+    AllOfInts,
+}
+
+#[derive(Debug)]
+pub struct Merge {
+    kind: MergeKind,
+    parts: Vec<Option<Bytes>>,
+    missing: usize,
+}
+
+impl Merge {
+    pub fn new(kind: MergeKind, parts: usize) -> Merge {
+        Merge {
+            kind,
+            parts: vec![None; parts],
+            missing: parts,
+        }
+    }
+
+    /// Records part `part`'s reply; true when every part has replied.
+    pub fn add(&mut self, part: usize, reply: &[u8]) -> bool {
+        if let Some(slot) = self.parts.get_mut(part) {
+            if slot.is_none() {
+                *slot = Some(Bytes::copy_from_slice(reply));
+                self.missing -= 1;
+            }
+        }
+        self.missing == 0
+    }
+
+    /// The client's reply, once every part has replied. The first error reply
+    /// of any part wins: a partial result would hide a failure.
+    pub fn finish(&self, out: &mut BytesMut) {
+        let parts: Vec<&[u8]> = self
+            .parts
+            .iter()
+            .map(|p| p.as_deref().unwrap_or(b""))
+            .collect();
+        if let Some(err) = parts.iter().find(|p| p.first() == Some(&b'-')) {
+            out.extend_from_slice(err);
+            return;
+        }
+        match &self.kind {
+            MergeKind::AllOk => {
+                if let Some(odd) = parts.iter().find(|p| **p != b"+OK\r\n") {
+                    out.extend_from_slice(odd);
+                } else {
+                    encode::simple(out, "OK");
+                }
+            }
+            MergeKind::First => out.extend_from_slice(parts[0]),
+            MergeKind::Sum => {
+                let mut total = 0i64;
+                for p in &parts {
+                    match parse_integer(p) {
+                        Some(n) => total += n,
+                        None => {
+                            out.extend_from_slice(p);
+                            return;
+                        }
+                    }
+                }
+                encode::integer(out, total);
+            }
+            MergeKind::Mget { order } => {
+                let mut elements: Vec<Vec<std::ops::Range<usize>>> =
+                    Vec::with_capacity(parts.len());
+                for p in &parts {
+                    let mut ranges = Vec::new();
+                    if array_elements(p, &mut ranges).is_none() {
+                        out.extend_from_slice(p);
+                        return;
+                    }
+                    elements.push(ranges);
+                }
+                encode::array_header(out, order.len());
+                for &(part, at) in order {
+                    let part = part as usize;
+                    match elements[part].get(at as usize) {
+                        Some(r) => out.extend_from_slice(&parts[part][r.clone()]),
+                        None => out.extend_from_slice(b"$-1\r\n"),
+                    }
+                }
+            }
+            MergeKind::AllOfInts => {
+                let Some(lists) = elements_of_all(&parts, out) else {
+                    return;
+                };
+                let n = lists.first().map_or(0, |l| l.len());
+                encode::array_header(out, n);
+                for i in 0..n {
+                    let all = lists
+                        .iter()
+                        .zip(&parts)
+                        .all(|(l, p)| l.get(i).is_some_and(|r| &p[r.clone()] == b":1\r\n"));
+                    encode::integer(out, all as i64);
+                }
+            }
+        }
+    }
+}
+
+/// The elements of every part's array reply; when a part is not an array,
+/// that part's reply is the answer: it goes to `out` and `None` is returned.
+fn elements_of_all(
+    parts: &[&[u8]],
+    out: &mut BytesMut,
+) -> Option<Vec<Vec<std::ops::Range<usize>>>> {
+    let mut all = Vec::with_capacity(parts.len());
+    for p in parts {
+        let mut ranges = Vec::new();
+        if array_elements(p, &mut ranges).is_none() {
+            out.extend_from_slice(p);
+            return None;
+        }
+        all.push(ranges);
+    }
+    Some(all)
+}
+
+fn parse_integer(reply: &[u8]) -> Option<i64> {
+    let body = reply.strip_prefix(b":")?.strip_suffix(b"\r\n")?;
+    crate::protocol::framer::parse_i64(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(kind: MergeKind, parts: &[&[u8]]) -> Vec<u8> {
+        let mut m = Merge::new(kind, parts.len());
+        for (i, p) in parts.iter().enumerate() {
+            assert_eq!(m.add(i, p), i + 1 == parts.len());
+        }
+        let mut out = BytesMut::new();
+        m.finish(&mut out);
+        out.to_vec()
+    }
+
+    #[test]
+    fn merges() {
+        assert_eq!(run(MergeKind::Sum, &[b":2\r\n", b":3\r\n"]), b":5\r\n");
+        assert_eq!(run(MergeKind::AllOk, &[b"+OK\r\n", b"+OK\r\n"]), b"+OK\r\n");
+        assert_eq!(
+            run(MergeKind::AllOk, &[b"+OK\r\n", b"-ERR x\r\n"]),
+            b"-ERR x\r\n"
+        );
+        let order = vec![(1, 0), (0, 0), (1, 1)];
+        assert_eq!(
+            run(
+                MergeKind::Mget { order },
+                &[b"*1\r\n$1\r\na\r\n", b"*2\r\n$1\r\nb\r\n$-1\r\n"]
+            ),
+            b"*3\r\n$1\r\nb\r\n$1\r\na\r\n$-1\r\n"
+        );
+        assert_eq!(
+            run(
+                MergeKind::AllOfInts,
+                &[b"*2\r\n:1\r\n:1\r\n", b"*2\r\n:1\r\n:0\r\n"]
+            ),
+            b"*2\r\n:1\r\n:0\r\n"
+        );
+    }
+}

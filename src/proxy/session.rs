@@ -1,0 +1,124 @@
+//! A client session: read requests, frame them, dispatch each, and write the
+//! replies back in request order as they become ready.
+
+use std::rc::Rc;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::dispatch::{Dispatcher, Next};
+use super::listen::ClientStream;
+use super::replies::{ClientReplies, Replies};
+use super::worker::WorkerPool;
+use crate::protocol::{command, encode, FrameLimits, RequestFramer};
+
+const READ_CHUNK: usize = 16 * 1024;
+/// A buffer grown past this by a burst is given back once drained.
+const KEEP_CAPACITY: usize = 1 << 20;
+
+pub async fn serve(conn: ClientStream, pool: Rc<WorkerPool>, client_id: u64) {
+    match conn {
+        ClientStream::Tcp(mut s) => {
+            let (r, w) = s.split();
+            serve_io(r, w, pool, client_id).await
+        }
+        ClientStream::Unix(mut s) => {
+            let (r, w) = s.split();
+            serve_io(r, w, pool, client_id).await
+        }
+    }
+}
+
+async fn serve_io<R, W>(mut reader: R, mut writer: W, pool: Rc<WorkerPool>, client_id: u64)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let replies: Replies = Rc::new(ClientReplies::default());
+    let limits = {
+        let snapshot = pool.runtime.snapshot();
+        FrameLimits {
+            max_request: snapshot.config.max_request_bytes,
+            max_key: snapshot.config.max_key_bytes,
+            ..FrameLimits::default()
+        }
+    };
+    let mut framer = RequestFramer::with_key_rule(limits, command::first_arg_is_key);
+    let mut dispatcher = Dispatcher::new(pool, replies.clone(), client_id);
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut sending = BytesMut::new();
+    // Stop reading: QUIT, a protocol error, or the client's EOF. Replies
+    // already due are still written.
+    let mut closing = false;
+    loop {
+        if sending.is_empty() {
+            replies.take_output(&mut sending);
+            if closing && sending.is_empty() && replies.pending() == 0 {
+                break;
+            }
+        }
+        if inbuf.capacity() - inbuf.len() < READ_CHUNK / 4 {
+            inbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            biased;
+            written = writer.write_buf(&mut sending), if !sending.is_empty() => {
+                if written.is_err() {
+                    break;
+                }
+                if sending.is_empty() && sending.capacity() > KEEP_CAPACITY {
+                    sending = BytesMut::new();
+                }
+            }
+            read = reader.read_buf(&mut inbuf), if !closing => {
+                match read {
+                    Ok(0) | Err(_) => closing = true,
+                    Ok(_) => {
+                        closing = handle_requests(&mut inbuf, &mut framer, &mut dispatcher);
+                        if inbuf.is_empty() && inbuf.capacity() > KEEP_CAPACITY {
+                            inbuf = BytesMut::with_capacity(READ_CHUNK);
+                        }
+                    }
+                }
+            }
+            _ = replies.ready.notified(), if sending.is_empty() => {
+                // Let the other servers' replies that arrived in the same
+                // round of I/O events land first, so the client gets one
+                // write (and one wake-up) instead of one per server. The
+                // yield lasts until the runtime has polled for I/O once.
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+    replies.close();
+    let _ = writer.shutdown().await;
+}
+
+/// Frames and dispatches every complete request in `inbuf`. True when the
+/// session should stop reading (QUIT or a protocol error).
+fn handle_requests(
+    inbuf: &mut BytesMut,
+    framer: &mut RequestFramer,
+    dispatcher: &mut Dispatcher,
+) -> bool {
+    loop {
+        match framer.next_frame(inbuf) {
+            Ok(None) => return false,
+            Ok(Some(frame)) => {
+                let next = dispatcher.dispatch(&inbuf[..frame.len], framer.args(), frame.inline);
+                inbuf.advance(frame.len);
+                if next == Next::Close {
+                    inbuf.clear();
+                    return true;
+                }
+            }
+            Err(e) => {
+                dispatcher
+                    .replies()
+                    .push_local(|out| encode::error(out, &format!("ERR Protocol error: {e}")));
+                inbuf.clear();
+                return true;
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! One worker: a thread with a current_thread runtime, its own listeners (one
+//! per pool, SO_REUSEPORT so the kernel spreads connections) and its own
+//! backend connections. Nothing on the request path is shared with other
+//! workers except the read-mostly pool snapshots.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+use super::listen::Listener;
+use super::session;
+use crate::backend::{BackendConn, BackendSpec};
+use crate::pool::{PoolRuntime, PoolSnapshot};
+
+/// A pool as one worker sees it: the shared runtime plus this worker's
+/// connections to each server.
+pub struct WorkerPool {
+    pub runtime: Arc<PoolRuntime>,
+    conns: RefCell<Conns>,
+}
+
+struct Conns {
+    generation: u64,
+    /// `servers[i][c]`: connection `c` to server `i`.
+    servers: Vec<Vec<Rc<BackendConn>>>,
+}
+
+/// Connect timeout when the pool sets no `timeout`.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl WorkerPool {
+    pub fn new(runtime: Arc<PoolRuntime>) -> Rc<WorkerPool> {
+        let snapshot = runtime.snapshot_arc();
+        Rc::new(WorkerPool {
+            runtime,
+            conns: RefCell::new(Conns {
+                generation: snapshot.generation,
+                servers: build_conns(&snapshot),
+            }),
+        })
+    }
+
+    /// Opens every connection now (`preconnect: true`).
+    pub fn preconnect(&self) {
+        for conns in &self.conns.borrow().servers {
+            for c in conns {
+                c.preconnect();
+            }
+        }
+    }
+
+    /// The connection a client uses to reach `server`: always the same one for
+    /// the same client, so its requests to a server stay in order.
+    #[inline]
+    pub fn conn(&self, snapshot: &PoolSnapshot, server: usize, client_id: u64) -> Rc<BackendConn> {
+        let mut conns = self.conns.borrow_mut();
+        if conns.generation != snapshot.generation {
+            conns.generation = snapshot.generation;
+            conns.servers = build_conns(snapshot);
+        }
+        let list = &conns.servers[server];
+        list[client_id as usize % list.len()].clone()
+    }
+}
+
+fn build_conns(snapshot: &PoolSnapshot) -> Vec<Vec<Rc<BackendConn>>> {
+    let pool = &snapshot.config;
+    let connect_timeout = pool
+        .timeout_ms
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    pool.servers
+        .iter()
+        .map(|server| {
+            (0..pool.server_connections.max(1))
+                .map(|_| {
+                    BackendConn::new(BackendSpec {
+                        label: server.label(),
+                        addr: server.addr.clone(),
+                        auth: pool.redis_auth.clone(),
+                        db: pool.redis_db,
+                        connect_timeout,
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Runs one worker until the process exits.
+pub fn run(index: usize, pools: Vec<(Arc<PoolRuntime>, Listener)>) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name(format!("redshard-w{index}"))
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        for (pool, listener) in pools {
+            let worker_pool = WorkerPool::new(pool);
+            if worker_pool.runtime.snapshot().config.preconnect {
+                worker_pool.preconnect();
+            }
+            tokio::task::spawn_local(accept_loop(worker_pool, listener));
+        }
+        std::future::pending::<()>().await;
+    });
+    Ok(())
+}
+
+async fn accept_loop(pool: Rc<WorkerPool>, listener: Listener) {
+    let listener = match listener.into_tokio() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(pool = %pool.runtime.name, "cannot register listener: {e}");
+            return;
+        }
+    };
+    loop {
+        let conn = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of file descriptors and the like: say so, back off, go on.
+                tracing::warn!(pool = %pool.runtime.name, "accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let (limit, keepalive) = {
+            let snap = pool.runtime.snapshot();
+            (snap.config.client_connections, snap.config.tcpkeepalive)
+        };
+        let Some(client_id) = pool.runtime.admit_client(limit) else {
+            tokio::task::spawn_local(refuse(conn));
+            continue;
+        };
+        conn.configure(keepalive);
+        let pool = pool.clone();
+        tokio::task::spawn_local(async move {
+            session::serve(conn, pool.clone(), client_id).await;
+            pool.runtime.release_client();
+        });
+    }
+}
+
+/// Over `client_connections`: Redis's own error, then close.
+async fn refuse(mut conn: super::listen::ClientStream) {
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        conn.write_all(b"-ERR max number of clients reached\r\n"),
+    )
+    .await;
+    let _ = conn.shutdown().await;
+}

@@ -1,0 +1,380 @@
+//! Real processes for the integration tests: redis-server on free loopback
+//! ports and the redshard binary, each stopped (by its own PID) on drop.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free loopback port (bound and released; the caller binds it next).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts connections on `port`.
+pub fn wait_for_port(port: u16, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("nothing listening on port {port} after {timeout:?}");
+}
+
+pub struct RedisServer {
+    pub port: u16,
+    child: Child,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        Self::start_with(&[])
+    }
+
+    /// With extra redis-server arguments, e.g. `["--requirepass", "pw"]`.
+    pub fn start_with(extra: &[&str]) -> RedisServer {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server must be installed (scripts/test.sh installs it)");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // port taken meanwhile: try another
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return RedisServer { port, child };
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("could not start redis-server");
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A plain connection straight to this server.
+    pub fn conn(&self) -> Conn {
+        Conn::tcp(self.port)
+    }
+
+    /// Every key on this server (SCAN).
+    pub fn keys(&self) -> Vec<Vec<u8>> {
+        let mut c = self.conn();
+        let mut cursor = b"0".to_vec();
+        let mut keys = Vec::new();
+        loop {
+            let reply = c.call(&[b"SCAN", &cursor, b"COUNT", b"1000"]);
+            let Reply::Array(parts) = reply else {
+                panic!("SCAN: {reply:?}")
+            };
+            let (Reply::Bulk(next), Reply::Array(batch)) = (&parts[0], &parts[1]) else {
+                panic!()
+            };
+            for k in batch {
+                if let Reply::Bulk(k) = k {
+                    keys.push(k.clone());
+                }
+            }
+            cursor = next.clone();
+            if cursor == b"0" {
+                return keys;
+            }
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running redshard with a config written to a temporary file.
+pub struct Redshard {
+    pub port: u16,
+    pub config: PathBuf,
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Redshard {
+    /// Starts redshard with `config`, in which `{port}` is replaced by a free
+    /// port for its listener.
+    pub fn start(config: &str) -> Redshard {
+        Self::start_args(config, &["--workers", "2"])
+    }
+
+    pub fn start_args(config: &str, args: &[&str]) -> Redshard {
+        let dir = temp_dir("proxy");
+        let port = free_port();
+        let path = dir.join("redshard.yml");
+        std::fs::write(&path, config.replace("{port}", &port.to_string())).unwrap();
+        let log = dir.join("redshard.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_redshard"))
+            .arg("-c")
+            .arg(&path)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start redshard");
+        wait_for_port(port, Duration::from_secs(10));
+        Redshard {
+            port,
+            config: path,
+            child,
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn conn(&self) -> Conn {
+        Conn::tcp(self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Redshard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A pool config for `servers`, listening on `{port}`.
+pub fn pool_config(name: &str, servers: &[&RedisServer], extra: &str) -> String {
+    let mut s =
+        format!("{name}:\n  listen: 127.0.0.1:{{port}}\n  redis: true\n{extra}  servers:\n");
+    for srv in servers {
+        s.push_str(&format!("   - 127.0.0.1:{}:1\n", srv.port));
+    }
+    s
+}
+
+/// A fresh directory in the system temp dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("redshard-test-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A reply, decoded by the test's own small parser (independent of the proxy's).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Status(String),
+    Error(String),
+    Int(i64),
+    Bulk(Vec<u8>),
+    Nil,
+    Array(Vec<Reply>),
+    /// Any RESP3 type, kept as its raw line for the tests that look at it.
+    Other(String),
+}
+
+impl Reply {
+    pub fn bulk(s: &str) -> Reply {
+        Reply::Bulk(s.as_bytes().to_vec())
+    }
+    pub fn ok() -> Reply {
+        Reply::Status("OK".into())
+    }
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+    pub fn error_text(&self) -> &str {
+        match self {
+            Reply::Error(e) => e,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+}
+
+/// A blocking raw-RESP connection with a read timeout.
+pub struct Conn {
+    stream: Box<dyn ReadWrite>,
+    buf: Vec<u8>,
+}
+
+pub trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+impl Conn {
+    pub fn tcp(port: u16) -> Conn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        Conn {
+            stream: Box::new(stream),
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn unix(path: &std::path::Path) -> Conn {
+        let stream = std::os::unix::net::UnixStream::connect(path).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Conn {
+            stream: Box::new(stream),
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    pub fn send(&mut self, args: &[&[u8]]) {
+        let bytes = encode(args);
+        self.send_raw(&bytes);
+    }
+
+    pub fn call(&mut self, args: &[&[u8]]) -> Reply {
+        self.send(args);
+        self.read()
+    }
+
+    /// `call` with string arguments.
+    pub fn cmd(&mut self, args: &[&str]) -> Reply {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.call(&a)
+    }
+
+    pub fn read(&mut self) -> Reply {
+        loop {
+            if let Some((reply, used)) = parse(&self.buf) {
+                self.buf.drain(..used);
+                return reply;
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self
+                .stream
+                .read(&mut chunk)
+                .expect("read reply (timed out?)");
+            assert!(n > 0, "connection closed while waiting for a reply");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// True when the server closes the connection within `timeout` (after any
+    /// bytes still to read, which are returned).
+    pub fn closed_within(&mut self, timeout: Duration) -> (bool, Vec<u8>) {
+        let deadline = Instant::now() + timeout;
+        let mut rest = std::mem::take(&mut self.buf);
+        let mut chunk = [0u8; 65536];
+        while Instant::now() < deadline {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return (true, rest),
+                Ok(n) => rest.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (true, rest),
+                Err(_) => return (false, rest),
+            }
+        }
+        (false, rest)
+    }
+}
+
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn line(buf: &[u8]) -> Option<(&[u8], usize)> {
+    let at = buf.windows(2).position(|w| w == b"\r\n")?;
+    Some((&buf[..at], at + 2))
+}
+
+/// Parses one reply; `None` when incomplete.
+pub fn parse(buf: &[u8]) -> Option<(Reply, usize)> {
+    let (head, used) = line(buf)?;
+    let text = String::from_utf8_lossy(&head[1..]).into_owned();
+    match head.first()? {
+        b'+' => Some((Reply::Status(text), used)),
+        b'-' => Some((Reply::Error(text), used)),
+        b':' => Some((Reply::Int(text.parse().ok()?), used)),
+        b'$' => {
+            let n: i64 = text.parse().ok()?;
+            if n < 0 {
+                return Some((Reply::Nil, used));
+            }
+            let end = used + n as usize;
+            if buf.len() < end + 2 {
+                return None;
+            }
+            Some((Reply::Bulk(buf[used..end].to_vec()), end + 2))
+        }
+        b'*' | b'%' | b'~' => {
+            let n: i64 = text.parse().ok()?;
+            if n < 0 {
+                return Some((Reply::Nil, used));
+            }
+            let count = if head[0] == b'%' { n * 2 } else { n };
+            let mut items = Vec::new();
+            let mut pos = used;
+            for _ in 0..count {
+                let (item, u) = parse(&buf[pos..])?;
+                items.push(item);
+                pos += u;
+            }
+            Some((Reply::Array(items), pos))
+        }
+        b'_' => Some((Reply::Nil, used)),
+        _ => Some((
+            Reply::Other(String::from_utf8_lossy(head).into_owned()),
+            used,
+        )),
+    }
+}
