@@ -18,5 +18,33 @@ if [ ! -d "$shared/placement" ]; then
     exit 1
 fi
 
+# Client libraries the compatibility tests drive, with their default
+# settings: redis-py (latest and 4.x), ioredis and node-redis (latest).
+# Installed under target/clients, so nothing system-wide changes.
+need_pkg python3 python3
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_pkg __python3_venv python3-venv
+need_pkg node nodejs
+need_pkg npm npm
+clients=target/clients
+mkdir -p "$clients"
+install_py() { # install_py NAME REQUIREMENT
+    if [ ! -x "$clients/$1/bin/python" ] || ! "$clients/$1/bin/python" -c 'import redis' 2>/dev/null; then
+        rm -rf "${clients:?}/$1"
+        python3 -m venv "$clients/$1"
+        "$clients/$1/bin/pip" install --quiet --disable-pip-version-check "$2"
+    fi
+}
+install_py py-latest redis
+install_py py4 'redis>=4,<5'
+if [ ! -d "$clients/node/node_modules/ioredis" ] || [ ! -d "$clients/node/node_modules/redis" ]; then
+    mkdir -p "$clients/node"
+    (cd "$clients/node" && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
+        && npm install --silent --no-audit --no-fund ioredis redis >/dev/null)
+fi
+echo "clients: redis-py $("$clients/py-latest/bin/python" -c 'import redis; print(redis.__version__)')," \
+    "redis-py $("$clients/py4/bin/python" -c 'import redis; print(redis.__version__)')," \
+    "ioredis $(node -p "require('./$clients/node/node_modules/ioredis/package.json').version")," \
+    "node-redis $(node -p "require('./$clients/node/node_modules/redis/package.json').version")"
+
 cargo build --all-targets --quiet
 cargo test --quiet -- --test-threads="${TEST_THREADS:-4}"

@@ -1,11 +1,12 @@
-//! The `redshard` command line: nutcracker's flags, plus the operator tools.
+//! The `redshard` command line: every nutcracker flag, plus the operator tools.
 
 use std::io::{self, BufWriter};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use redshard::config::Config;
+use redshard::logging::{Format, Logging};
 use redshard::tools::{self, dist, route};
 
 const DEFAULT_CONF: &str = "conf/nutcracker.yml";
@@ -13,25 +14,75 @@ const DEFAULT_CONF: &str = "conf/nutcracker.yml";
 #[derive(Parser, Debug)]
 #[command(
     name = "redshard",
-    version,
-    about = "A Redis sharding proxy, drop-in for twemproxy (nutcracker)"
+    about = "A Redis sharding proxy, drop-in for twemproxy (nutcracker)",
+    disable_version_flag = true
 )]
 struct Cli {
-    /// Configuration file (nutcracker's YAML).
-    #[arg(short = 'c', long = "conf-file", global = true, default_value = DEFAULT_CONF)]
-    conf_file: PathBuf,
+    /// Show version and exit.
+    #[arg(short = 'V', long = "version")]
+    version: bool,
 
     /// Test the configuration for syntax errors and exit (0 ok, 1 invalid).
     #[arg(short = 't', long = "test-conf")]
     test_conf: bool,
 
-    /// Worker threads, each with its own listeners and backend connections
+    /// Run as a daemon (detach from the terminal; log to -o).
+    #[arg(short = 'd', long = "daemonize")]
+    daemonize: bool,
+
+    /// Print the statistics' description and exit.
+    #[arg(short = 'D', long = "describe-stats")]
+    describe_stats: bool,
+
+    /// Logging level, nutcracker's scale: 0..11, default 5 (notice). RUST_LOG overrides.
+    #[arg(short = 'v', long = "verbose", default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=11))]
+    verbose: u8,
+
+    /// Log file (default: stderr). Reopened on SIGHUP, for logrotate.
+    #[arg(short = 'o', long = "output")]
+    output: Option<PathBuf>,
+
+    /// Log line format.
+    #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    /// Configuration file (nutcracker's YAML).
+    #[arg(short = 'c', long = "conf-file", global = true, default_value = DEFAULT_CONF)]
+    conf_file: PathBuf,
+
+    /// Stats monitoring port.
+    #[arg(short = 's', long = "stats-port", default_value_t = 22222)]
+    stats_port: u16,
+
+    /// Stats monitoring address.
+    #[arg(short = 'a', long = "stats-addr", default_value = "0.0.0.0")]
+    stats_addr: String,
+
+    /// Stats aggregation interval in ms.
+    #[arg(short = 'i', long = "stats-interval", default_value_t = 30_000)]
+    stats_interval: u64,
+
+    /// Write the process id to this file (removed on exit).
+    #[arg(short = 'p', long = "pid-file")]
+    pid_file: Option<PathBuf>,
+
+    /// Size of the read buffers in bytes (nutcracker's mbuf size), 512 .. 16 MiB.
+    #[arg(short = 'm', long = "mbuf-size", default_value_t = 16384, value_parser = clap::value_parser!(u32).range(512..=16 * 1024 * 1024))]
+    mbuf_size: u32,
+
+    /// Worker threads, each with its own listeners and server connections
     /// (default: the number of cores).
     #[arg(long)]
     workers: Option<usize>,
 
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -78,6 +129,14 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.version {
+        println!("This is redshard-{}", env!("CARGO_PKG_VERSION"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if cli.describe_stats {
+        print!("{}", redshard::stats::describe());
+        return Ok(ExitCode::SUCCESS);
+    }
     if cli.test_conf {
         return Ok(test_conf(&cli.conf_file));
     }
@@ -104,22 +163,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = dist::measure(pool, &options)?;
             dist::render(pool, &options, &report, io::stdout().lock())?;
         }
-        None => return serve(config, cli.workers),
+        None => return serve(cli, config),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs the proxy until SIGINT or SIGTERM.
-fn serve(config: Config, workers: Option<usize>) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(io::stderr)
-        .init();
-    let workers =
-        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+fn serve(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
+    if cli.daemonize {
+        // Before any thread exists: fork, setsid, stdio to /dev/null. The
+        // working directory stays, so relative paths keep their meaning.
+        nix::unistd::daemon(true, false).map_err(|e| anyhow::anyhow!("cannot daemonize: {e}"))?;
+    }
+    let format = match cli.log_format {
+        LogFormat::Text => Format::Text,
+        LogFormat::Json => Format::Json,
+    };
+    let logging = Logging::init(cli.verbose, cli.output.as_deref(), format)
+        .map_err(|e| anyhow::anyhow!("cannot open log file: {e}"))?;
+    let _pid_file = match &cli.pid_file {
+        Some(path) => Some(PidFile::create(path)?),
+        None => None,
+    };
+    redshard::proxy::set_read_chunk(cli.mbuf_size as usize);
+    let workers = cli
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let _proxy = redshard::proxy::start(&config, workers)?;
     tracing::info!(
         workers,
@@ -131,15 +200,7 @@ fn serve(config: Config, workers: Option<usize>) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let signal = runtime.block_on(async {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        Ok::<_, io::Error>(tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        })
-    })?;
+    let signal = runtime.block_on(wait_for_exit(&logging))?;
     tracing::info!("{signal}: shutting down");
     for pool in &config.pools {
         if let redshard::config::ListenAddr::Unix { path, .. } = &pool.listen {
@@ -147,6 +208,57 @@ fn serve(config: Config, workers: Option<usize>) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Handles signals until one asks to exit; returns its name.
+async fn wait_for_exit(logging: &Logging) -> io::Result<&'static str> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut ttin = signal(SignalKind::from_raw(
+        nix::sys::signal::Signal::SIGTTIN as i32,
+    ))?;
+    let mut ttou = signal(SignalKind::from_raw(
+        nix::sys::signal::Signal::SIGTTOU as i32,
+    ))?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok("SIGTERM"),
+            _ = int.recv() => return Ok("SIGINT"),
+            _ = hup.recv() => {
+                match logging.reopen() {
+                    Ok(()) => tracing::info!("SIGHUP: log file reopened"),
+                    Err(e) => tracing::error!("SIGHUP: cannot reopen the log file: {e}"),
+                }
+            }
+            _ = ttin.recv() => {
+                let level = logging.step(true);
+                tracing::warn!("SIGTTIN: log level raised to {level}");
+            }
+            _ = ttou.recv() => {
+                let level = logging.step(false);
+                tracing::warn!("SIGTTOU: log level lowered to {level}");
+            }
+        }
+    }
+}
+
+/// The pid file, removed when the proxy exits.
+struct PidFile(PathBuf);
+
+impl PidFile {
+    fn create(path: &Path) -> anyhow::Result<PidFile> {
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .map_err(|e| anyhow::anyhow!("cannot write pid file {}: {e}", path.display()))?;
+        Ok(PidFile(path.to_path_buf()))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// `-t`: nutcracker's wording, so scripts that grep for it keep working.

@@ -51,6 +51,9 @@ pub struct BackendSpec {
     pub addr: ServerAddr,
     pub auth: Option<String>,
     pub db: u32,
+    /// Speak RESP3 (HELLO 3 on connect), for clients that chose RESP3: their
+    /// replies then pass through unchanged.
+    pub resp3: bool,
     pub connect_timeout: Duration,
 }
 
@@ -61,8 +64,6 @@ pub struct BackendConn {
     wake: Notify,
 }
 
-/// Read buffer size; replies larger than this grow it for as long as needed.
-const READ_CHUNK: usize = 16 * 1024;
 /// A buffer grown past this by a burst is given back once empty.
 const KEEP_CAPACITY: usize = 1 << 20;
 
@@ -167,12 +168,17 @@ impl BackendConn {
         }
     }
 
-    /// Puts AUTH / SELECT in front of everything queued while connecting.
+    /// Puts AUTH / HELLO 3 / SELECT in front of everything queued while
+    /// connecting.
     fn queue_handshake(&self) {
         let mut hello = BytesMut::new();
         let mut n = 0;
         if let Some(auth) = &self.spec.auth {
             encode::command(&mut hello, [&b"AUTH"[..], auth.as_bytes()].into_iter());
+            n += 1;
+        }
+        if self.spec.resp3 {
+            encode::command(&mut hello, [&b"HELLO"[..], b"3"].into_iter());
             n += 1;
         }
         if self.spec.db != 0 {
@@ -200,7 +206,8 @@ impl BackendConn {
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
     {
-        let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+        let read_chunk = crate::proxy::read_chunk();
+        let mut rbuf = BytesMut::with_capacity(read_chunk);
         let mut sending = BytesMut::new();
         let mut skipper = ReplySkipper::new();
         loop {
@@ -211,8 +218,8 @@ impl BackendConn {
                     st.wbuf = BytesMut::new();
                 }
             }
-            if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
-                rbuf.reserve(READ_CHUNK);
+            if rbuf.capacity() - rbuf.len() < read_chunk / 4 {
+                rbuf.reserve(read_chunk);
             }
             tokio::select! {
                 biased;
@@ -223,7 +230,7 @@ impl BackendConn {
                         Err(e) => return Err(format!("reading from server {}: {e}", self.spec.label)),
                     }
                     if rbuf.is_empty() && rbuf.capacity() > KEEP_CAPACITY {
-                        rbuf = BytesMut::with_capacity(READ_CHUNK);
+                        rbuf = BytesMut::with_capacity(read_chunk);
                     }
                 }
                 written = writer.write_buf(&mut sending), if !sending.is_empty() => {
@@ -237,7 +244,7 @@ impl BackendConn {
                 _ = self.wake.notified(), if sending.is_empty() => {
                     // Gather the requests other clients queue in this round of
                     // I/O events into the same write.
-                    tokio::task::yield_now().await;
+                    crate::proxy::yield_once().await;
                 }
             }
         }
@@ -272,7 +279,7 @@ impl BackendConn {
                     if reply.first() == Some(&b'-') {
                         let text = String::from_utf8_lossy(&reply[1..reply.len() - 2]).into_owned();
                         return Err(format!(
-                            "server {} refused the connection setup (AUTH/SELECT): {text}",
+                            "server {} refused the connection setup (AUTH/HELLO/SELECT): {text}",
                             self.spec.label
                         ));
                     }

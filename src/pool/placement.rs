@@ -12,6 +12,8 @@ pub struct Placement {
     tag: Option<HashTag>,
     /// Servers in the config, live or not (nutcracker skips hashing when 1).
     server_count: usize,
+    /// Which servers take keys (the others are ejected).
+    live: Vec<bool>,
     ring: Ring,
 }
 
@@ -39,8 +41,14 @@ impl Placement {
             hash: pool.hash,
             tag: pool.hash_tag,
             server_count: pool.servers.len(),
+            live: (0..pool.servers.len()).map(&is_live).collect(),
             ring: Ring::build(pool.distribution, &live),
         }
+    }
+
+    /// Whether server `index` takes keys.
+    pub fn is_live(&self, index: usize) -> bool {
+        self.live.get(index).copied().unwrap_or(false)
     }
 
     /// The hash a key's placement uses: of its hash tag if it has one; 0 for an

@@ -37,6 +37,12 @@ pub enum Local {
     Ping,
     Echo,
     Quit,
+    Select,
+    Auth,
+    Hello,
+    Client,
+    Info,
+    Reset,
 }
 
 /// Why a command is refused (the connection stays open).
@@ -54,7 +60,7 @@ pub enum Refusal {
     Blocking,
     /// Cluster and replication commands.
     Cluster,
-    /// Connection-level commands not handled by this proxy version.
+    /// Connection state that cannot be shared through the proxy.
     Connection,
 }
 
@@ -74,7 +80,9 @@ impl Refusal {
                 "blocking commands would stall a server connection shared by many clients"
             }
             Refusal::Cluster => "cluster and replication commands are not proxied",
-            Refusal::Connection => "this connection command is not handled by the proxy",
+            Refusal::Connection => {
+                "it changes connection state that the proxy's shared server connections cannot carry"
+            }
         }
     }
 }
@@ -89,6 +97,8 @@ pub enum Action {
     Local(Local),
     /// SCRIPT LOAD / EXISTS / FLUSH: sent to every server of the pool.
     Script,
+    /// DBSIZE: sent to every server, the counts summed.
+    SumAll,
     /// Refused with an error naming the command.
     Refuse(Refusal),
 }
@@ -156,7 +166,7 @@ static TABLE: &[CommandSpec] = &[
     c("acl", -2, NoKey, R(Refusal::Admin)),
     c("append", 3, K1, Forward),
     c("asking", 1, NoKey, R(Refusal::Cluster)),
-    c("auth", -2, NoKey, R(Refusal::Connection)),
+    c("auth", -2, NoKey, L(Local::Auth)),
     c("bgrewriteaof", 1, NoKey, R(Refusal::Admin)),
     c("bgsave", -1, NoKey, R(Refusal::Admin)),
     c("bitcount", -2, K1, Forward),
@@ -181,12 +191,12 @@ static TABLE: &[CommandSpec] = &[
     c("bzmpop", -5, NoKey, R(Refusal::Blocking)),
     c("bzpopmax", -3, ALL, R(Refusal::Blocking)),
     c("bzpopmin", -3, ALL, R(Refusal::Blocking)),
-    c("client", -2, NoKey, R(Refusal::Connection)),
+    c("client", -2, NoKey, L(Local::Client)),
     c("cluster", -2, NoKey, R(Refusal::Cluster)),
     c("command", -1, NoKey, Forward),
     c("config", -2, NoKey, R(Refusal::Admin)),
     c("copy", -3, K12, Forward),
-    c("dbsize", 1, NoKey, R(Refusal::Keyspace)),
+    c("dbsize", 1, NoKey, Action::SumAll),
     c("debug", -2, NoKey, R(Refusal::Admin)),
     c("decr", 2, K1, Forward),
     c("decrby", 3, K1, Forward),
@@ -274,7 +284,7 @@ static TABLE: &[CommandSpec] = &[
     c("getrange", 4, K1, Forward),
     c("getset", 3, K1, Forward),
     c("hdel", -3, K1, Forward),
-    c("hello", -1, NoKey, R(Refusal::Connection)),
+    c("hello", -1, NoKey, L(Local::Hello)),
     c("hexists", 3, K1, Forward),
     c("hget", 3, K1, Forward),
     c("hgetall", 2, K1, Forward),
@@ -293,7 +303,7 @@ static TABLE: &[CommandSpec] = &[
     c("incr", 2, K1, Forward),
     c("incrby", 3, K1, Forward),
     c("incrbyfloat", 3, K1, Forward),
-    c("info", -1, NoKey, R(Refusal::Admin)),
+    c("info", -1, NoKey, L(Local::Info)),
     c("keys", 2, NoKey, R(Refusal::Keyspace)),
     c("lastsave", 1, NoKey, R(Refusal::Admin)),
     c("latency", -2, NoKey, R(Refusal::Admin)),
@@ -373,7 +383,7 @@ static TABLE: &[CommandSpec] = &[
     c("renamenx", 3, K12, Forward),
     c("replconf", -1, NoKey, R(Refusal::Cluster)),
     c("replicaof", 3, NoKey, R(Refusal::Cluster)),
-    c("reset", 1, NoKey, R(Refusal::Connection)),
+    c("reset", 1, NoKey, L(Local::Reset)),
     c("restore", -4, K1, Forward),
     c("restore-asking", -4, K1, R(Refusal::Cluster)),
     c("role", 1, NoKey, R(Refusal::Cluster)),
@@ -388,7 +398,7 @@ static TABLE: &[CommandSpec] = &[
     c("script", -2, NoKey, Script),
     c("sdiff", -2, ALL, Forward),
     c("sdiffstore", -3, ALL, Forward),
-    c("select", 2, NoKey, R(Refusal::Connection)),
+    c("select", 2, NoKey, L(Local::Select)),
     c("set", -3, K1, Forward),
     c("setbit", 4, K1, Forward),
     c("setex", 4, K1, Forward),

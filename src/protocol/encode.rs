@@ -1,6 +1,60 @@
-//! Replies the proxy writes itself (RESP2).
+//! Replies the proxy writes itself, in the client's protocol where RESP2 and
+//! RESP3 differ (nulls, maps).
 
 use bytes::{BufMut, BytesMut};
+
+/// The protocol a client chose with HELLO (RESP2 until it says otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Proto {
+    #[default]
+    Resp2,
+    Resp3,
+}
+
+impl Proto {
+    pub fn version(self) -> i64 {
+        match self {
+            Proto::Resp2 => 2,
+            Proto::Resp3 => 3,
+        }
+    }
+}
+
+/// A null: `$-1` in RESP2, `_` in RESP3.
+#[inline]
+pub fn null(out: &mut BytesMut, proto: Proto) {
+    out.put_slice(match proto {
+        Proto::Resp2 => b"$-1\r\n",
+        Proto::Resp3 => b"_\r\n",
+    });
+}
+
+/// A map of `pairs` entries: `%n` in RESP3, a flat array of 2n in RESP2.
+#[inline]
+pub fn map_header(out: &mut BytesMut, pairs: usize, proto: Proto) {
+    match proto {
+        Proto::Resp2 => array_header(out, pairs * 2),
+        Proto::Resp3 => {
+            out.put_u8(b'%');
+            put_decimal(out, pairs as i64);
+            out.put_slice(b"\r\n");
+        }
+    }
+}
+
+/// A long text (INFO): verbatim `txt` in RESP3, a bulk string in RESP2.
+pub fn text(out: &mut BytesMut, text: &str, proto: Proto) {
+    match proto {
+        Proto::Resp2 => bulk(out, text.as_bytes()),
+        Proto::Resp3 => {
+            out.put_u8(b'=');
+            put_decimal(out, text.len() as i64 + 4);
+            out.put_slice(b"\r\ntxt:");
+            out.put_slice(text.as_bytes());
+            out.put_slice(b"\r\n");
+        }
+    }
+}
 
 #[inline]
 pub fn simple(out: &mut BytesMut, text: &str) {
@@ -85,10 +139,15 @@ mod tests {
         integer(&mut out, -42);
         integer(&mut out, 0);
         bulk(&mut out, b"hi");
+        null(&mut out, Proto::Resp2);
+        null(&mut out, Proto::Resp3);
+        map_header(&mut out, 2, Proto::Resp2);
+        map_header(&mut out, 2, Proto::Resp3);
+        text(&mut out, "a", Proto::Resp3);
         command(&mut out, [&b"GET"[..], b"k"].into_iter());
         assert_eq!(
             &out[..],
-            b"+OK\r\n-ERR a  b\r\n:-42\r\n:0\r\n$2\r\nhi\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+            b"+OK\r\n-ERR a  b\r\n:-42\r\n:0\r\n$2\r\nhi\r\n$-1\r\n_\r\n*4\r\n%2\r\n=5\r\ntxt:a\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
         );
     }
 }

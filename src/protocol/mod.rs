@@ -7,5 +7,6 @@ pub mod framer;
 pub mod reply;
 
 pub use command::{lookup, Action, CommandSpec, Keys, Local, Refusal, Split};
+pub use encode::Proto;
 pub use framer::{Frame, FrameLimits, ProtocolError, RequestFramer};
 pub use reply::{ReplyError, ReplySkipper};

@@ -4,6 +4,9 @@
 use std::ops::Range;
 use std::rc::Rc;
 
+use bytes::BytesMut;
+
+use super::connection::{arg_slices, ClientState};
 use super::merge::{Merge, MergeKind};
 use super::replies::{Replies, WHOLE};
 use super::worker::WorkerPool;
@@ -26,6 +29,7 @@ pub struct Dispatcher {
     client_id: u64,
     key_positions: Vec<usize>,
     key_servers: Vec<u32>,
+    state: ClientState,
 }
 
 /// Why a request cannot be routed.
@@ -38,12 +42,14 @@ enum RouteError {
 
 impl Dispatcher {
     pub fn new(pool: Rc<WorkerPool>, replies: Replies, client_id: u64) -> Self {
+        let state = ClientState::new(&pool.runtime.snapshot());
         Dispatcher {
             pool,
             replies,
             client_id,
             key_positions: Vec::new(),
             key_servers: Vec::new(),
+            state,
         }
     }
 
@@ -69,6 +75,15 @@ impl Dispatcher {
             self.error(&unknown_command(frame, args));
             return Next::Continue;
         };
+        if !self.state.authenticated
+            && !matches!(
+                spec.action,
+                Action::Local(Local::Auth | Local::Hello | Local::Quit | Local::Reset)
+            )
+        {
+            self.error("NOAUTH Authentication required.");
+            return Next::Continue;
+        }
         if !spec.arity_ok(args.len()) {
             self.error(&format!(
                 "ERR wrong number of arguments for '{}' command",
@@ -88,6 +103,7 @@ impl Dispatcher {
             Action::Forward => self.forward(spec, frame, args, inline),
             Action::Split(kind) => self.split(spec, kind, frame, args),
             Action::Script => self.script(frame, args, inline),
+            Action::SumAll => self.broadcast(MergeKind::Sum, frame, args),
         }
         Next::Continue
     }
@@ -96,7 +112,27 @@ impl Dispatcher {
         self.replies.push_local(|out| encode::error(out, text));
     }
 
-    fn local(&self, local: Local, frame: &[u8], args: &[Range<usize>]) -> Next {
+    fn local(&mut self, local: Local, frame: &[u8], args: &[Range<usize>]) -> Next {
+        let snapshot = self.pool.runtime.snapshot_arc();
+        let mut out = BytesMut::new();
+        let words = || arg_slices(frame, &args[1..]);
+        match local {
+            Local::Select => self
+                .state
+                .select(&snapshot, &frame[args[1].clone()], &mut out),
+            Local::Auth => self.state.auth(&snapshot, &words(), &mut out),
+            Local::Hello => self
+                .state
+                .hello(&snapshot, self.client_id, &words(), &mut out),
+            Local::Client => self.state.client(self.client_id, &words(), &mut out),
+            Local::Info => self.state.info(&snapshot, &mut out),
+            Local::Reset => self.state.reset(&snapshot, &mut out),
+            _ => {}
+        }
+        if !out.is_empty() {
+            self.replies.push_local(|o| o.extend_from_slice(&out));
+            return Next::Continue;
+        }
         match local {
             Local::Ping if args.len() == 1 => {
                 self.replies.push_local(|o| encode::simple(o, "PONG"))
@@ -112,6 +148,7 @@ impl Dispatcher {
                 self.replies.push_local(|o| encode::simple(o, "OK"));
                 return Next::Close;
             }
+            _ => {}
         }
         Next::Continue
     }
@@ -143,7 +180,9 @@ impl Dispatcher {
         let Some(server) = server else {
             return self.no_server(&snapshot);
         };
-        let conn = self.pool.conn(&snapshot, server, self.client_id);
+        let conn = self
+            .pool
+            .conn(&snapshot, server, self.client_id, self.state.proto);
         let waiter = Waiter {
             replies: Some(self.replies.clone()),
             seq: self.replies.reserve(),
@@ -187,9 +226,12 @@ impl Dispatcher {
         }
         if servers.len() == 1 {
             // Every key on one server: forward the request untouched.
-            let conn = self
-                .pool
-                .conn(&snapshot, servers[0] as usize, self.client_id);
+            let conn = self.pool.conn(
+                &snapshot,
+                servers[0] as usize,
+                self.client_id,
+                self.state.proto,
+            );
             let waiter = Waiter {
                 replies: Some(self.replies.clone()),
                 seq: self.replies.reserve(),
@@ -214,7 +256,10 @@ impl Dispatcher {
                         (part as u32, at)
                     })
                     .collect();
-                MergeKind::Mget { order }
+                MergeKind::Mget {
+                    order,
+                    proto: self.state.proto,
+                }
             }
             Split::Mset => MergeKind::AllOk,
             Split::Sum => MergeKind::Sum,
@@ -225,7 +270,9 @@ impl Dispatcher {
         let name = &frame[args[0].clone()];
         for (part, &server) in servers.iter().enumerate() {
             let count = self.key_servers.iter().filter(|&&s| s == server).count();
-            let conn = self.pool.conn(&snapshot, server as usize, self.client_id);
+            let conn = self
+                .pool
+                .conn(&snapshot, server as usize, self.client_id, self.state.proto);
             let waiter = Waiter {
                 replies: Some(self.replies.clone()),
                 seq,
@@ -270,16 +317,28 @@ impl Dispatcher {
                 return;
             }
         };
+        self.broadcast(kind, frame, args);
+    }
+
+    /// Sends the request to every live server of the pool and merges.
+    fn broadcast(&mut self, kind: MergeKind, frame: &[u8], args: &[Range<usize>]) {
         let runtime = self.pool.runtime.clone();
         let snapshot = runtime.snapshot();
-        let servers = snapshot.config.servers.len();
-        let seq = self.replies.reserve_merge(Merge::new(kind, servers));
-        for server in 0..servers {
-            let conn = self.pool.conn(&snapshot, server, self.client_id);
+        let live: Vec<usize> = (0..snapshot.config.servers.len())
+            .filter(|&i| snapshot.placement.is_live(i))
+            .collect();
+        if live.is_empty() {
+            return self.no_server(&snapshot);
+        }
+        let seq = self.replies.reserve_merge(Merge::new(kind, live.len()));
+        for (part, &server) in live.iter().enumerate() {
+            let conn = self
+                .pool
+                .conn(&snapshot, server, self.client_id, self.state.proto);
             let waiter = Waiter {
                 replies: Some(self.replies.clone()),
                 seq,
-                part: server as u32,
+                part: part as u32,
             };
             conn.send_with(
                 |b| encode::command(b, args.iter().map(|r| &frame[r.clone()])),

@@ -2,13 +2,16 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::protocol::{encode, reply::array_elements};
+use crate::protocol::{encode, reply::array_elements, Proto};
 
 /// How the parts' replies combine into the client's reply.
 #[derive(Debug)]
 pub enum MergeKind {
     /// MGET: `order[i]` = (part, position in that part's reply) of key i.
-    Mget { order: Vec<(u32, u32)> },
+    Mget {
+        order: Vec<(u32, u32)>,
+        proto: Proto,
+    },
     /// MSET, SCRIPT FLUSH: +OK when every part says +OK.
     AllOk,
     /// DEL, UNLINK, EXISTS, TOUCH: integers summed.
@@ -80,7 +83,7 @@ impl Merge {
                 }
                 encode::integer(out, total);
             }
-            MergeKind::Mget { order } => {
+            MergeKind::Mget { order, proto } => {
                 let mut elements: Vec<Vec<std::ops::Range<usize>>> =
                     Vec::with_capacity(parts.len());
                 for p in &parts {
@@ -96,7 +99,7 @@ impl Merge {
                     let part = part as usize;
                     match elements[part].get(at as usize) {
                         Some(r) => out.extend_from_slice(&parts[part][r.clone()]),
-                        None => out.extend_from_slice(b"$-1\r\n"),
+                        None => encode::null(out, *proto),
                     }
                 }
             }
@@ -166,7 +169,10 @@ mod tests {
         let order = vec![(1, 0), (0, 0), (1, 1)];
         assert_eq!(
             run(
-                MergeKind::Mget { order },
+                MergeKind::Mget {
+                    order,
+                    proto: Proto::Resp2,
+                },
                 &[b"*1\r\n$1\r\na\r\n", b"*2\r\n$1\r\nb\r\n$-1\r\n"]
             ),
             b"*3\r\n$1\r\nb\r\n$1\r\na\r\n$-1\r\n"

@@ -1,6 +1,7 @@
 //! The proxy: worker threads, listeners, client sessions, request dispatch and
 //! the merging of split requests.
 
+pub mod connection;
 pub mod dispatch;
 pub mod listen;
 pub mod merge;
@@ -8,10 +9,39 @@ pub mod replies;
 pub mod session;
 pub mod worker;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::pool::PoolRuntime;
+
+/// Size of each read from a socket (`-m`, nutcracker's mbuf size).
+static READ_CHUNK: AtomicUsize = AtomicUsize::new(16 * 1024);
+
+pub fn set_read_chunk(bytes: usize) {
+    READ_CHUNK.store(bytes.clamp(512, 16 << 20), Ordering::Relaxed);
+}
+
+pub fn read_chunk() -> usize {
+    READ_CHUNK.load(Ordering::Relaxed)
+}
+
+/// Lets every task already woken run first, then continues: used to gather
+/// the work of one round of events into one write. (Not `tokio::task::
+/// yield_now`, whose deferred wake-up goes through the runtime's park step;
+/// this one simply re-queues the task behind the others.)
+pub(crate) async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -60,6 +90,11 @@ pub fn start(config: &Config, workers: usize) -> Result<Proxy, StartError> {
         tracing::info!(pool = %pool.name, listen = %pool.listen, servers = pool.servers.len(), "pool ready");
         pools.push(runtime);
     }
+    connection::set_facts(connection::ProxyFacts {
+        started: std::time::Instant::now(),
+        workers,
+        pools: config.pools.len(),
+    });
     let mut handles = Vec::new();
     for (index, pools) in per_worker.into_iter().enumerate() {
         let handle = std::thread::Builder::new()

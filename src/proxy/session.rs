@@ -12,7 +12,6 @@ use super::replies::{ClientReplies, Replies};
 use super::worker::WorkerPool;
 use crate::protocol::{command, encode, FrameLimits, RequestFramer};
 
-const READ_CHUNK: usize = 16 * 1024;
 /// A buffer grown past this by a burst is given back once drained.
 const KEEP_CAPACITY: usize = 1 << 20;
 
@@ -45,7 +44,8 @@ where
     };
     let mut framer = RequestFramer::with_key_rule(limits, command::first_arg_is_key);
     let mut dispatcher = Dispatcher::new(pool, replies.clone(), client_id);
-    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let read_chunk = super::read_chunk();
+    let mut inbuf = BytesMut::with_capacity(read_chunk);
     let mut sending = BytesMut::new();
     // Stop reading: QUIT, a protocol error, or the client's EOF. Replies
     // already due are still written.
@@ -57,8 +57,8 @@ where
                 break;
             }
         }
-        if inbuf.capacity() - inbuf.len() < READ_CHUNK / 4 {
-            inbuf.reserve(READ_CHUNK);
+        if inbuf.capacity() - inbuf.len() < read_chunk / 4 {
+            inbuf.reserve(read_chunk);
         }
         tokio::select! {
             biased;
@@ -76,7 +76,7 @@ where
                     Ok(_) => {
                         closing = handle_requests(&mut inbuf, &mut framer, &mut dispatcher);
                         if inbuf.is_empty() && inbuf.capacity() > KEEP_CAPACITY {
-                            inbuf = BytesMut::with_capacity(READ_CHUNK);
+                            inbuf = BytesMut::with_capacity(read_chunk);
                         }
                     }
                 }
@@ -84,9 +84,8 @@ where
             _ = replies.ready.notified(), if sending.is_empty() => {
                 // Let the other servers' replies that arrived in the same
                 // round of I/O events land first, so the client gets one
-                // write (and one wake-up) instead of one per server. The
-                // yield lasts until the runtime has polled for I/O once.
-                tokio::task::yield_now().await;
+                // write (and one wake-up) instead of one per server.
+                crate::proxy::yield_once().await;
             }
         }
     }

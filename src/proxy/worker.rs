@@ -14,6 +14,7 @@ use super::listen::Listener;
 use super::session;
 use crate::backend::{BackendConn, BackendSpec};
 use crate::pool::{PoolRuntime, PoolSnapshot};
+use crate::protocol::Proto;
 
 /// A pool as one worker sees it: the shared runtime plus this worker's
 /// connections to each server.
@@ -24,8 +25,10 @@ pub struct WorkerPool {
 
 struct Conns {
     generation: u64,
-    /// `servers[i][c]`: connection `c` to server `i`.
+    /// `servers[i][c]`: connection `c` to server `i`, speaking RESP2.
     servers: Vec<Vec<Rc<BackendConn>>>,
+    /// The same for RESP3 clients, opened the first time one needs them.
+    servers_resp3: Option<Vec<Vec<Rc<BackendConn>>>>,
 }
 
 /// Connect timeout when the pool sets no `timeout`.
@@ -38,7 +41,8 @@ impl WorkerPool {
             runtime,
             conns: RefCell::new(Conns {
                 generation: snapshot.generation,
-                servers: build_conns(&snapshot),
+                servers: build_conns(&snapshot, false),
+                servers_resp3: None,
             }),
         })
     }
@@ -55,18 +59,31 @@ impl WorkerPool {
     /// The connection a client uses to reach `server`: always the same one for
     /// the same client, so its requests to a server stay in order.
     #[inline]
-    pub fn conn(&self, snapshot: &PoolSnapshot, server: usize, client_id: u64) -> Rc<BackendConn> {
+    pub fn conn(
+        &self,
+        snapshot: &PoolSnapshot,
+        server: usize,
+        client_id: u64,
+        proto: Proto,
+    ) -> Rc<BackendConn> {
         let mut conns = self.conns.borrow_mut();
         if conns.generation != snapshot.generation {
             conns.generation = snapshot.generation;
-            conns.servers = build_conns(snapshot);
+            conns.servers = build_conns(snapshot, false);
+            conns.servers_resp3 = None;
         }
-        let list = &conns.servers[server];
+        let servers = match proto {
+            Proto::Resp2 => &conns.servers,
+            Proto::Resp3 => conns
+                .servers_resp3
+                .get_or_insert_with(|| build_conns(snapshot, true)),
+        };
+        let list = &servers[server];
         list[client_id as usize % list.len()].clone()
     }
 }
 
-fn build_conns(snapshot: &PoolSnapshot) -> Vec<Vec<Rc<BackendConn>>> {
+fn build_conns(snapshot: &PoolSnapshot, resp3: bool) -> Vec<Vec<Rc<BackendConn>>> {
     let pool = &snapshot.config;
     let connect_timeout = pool
         .timeout_ms
@@ -82,6 +99,7 @@ fn build_conns(snapshot: &PoolSnapshot) -> Vec<Vec<Rc<BackendConn>>> {
                         addr: server.addr.clone(),
                         auth: pool.redis_auth.clone(),
                         db: pool.redis_db,
+                        resp3,
                         connect_timeout,
                     })
                 })

@@ -289,10 +289,19 @@ impl Conn {
     }
 
     pub fn read(&mut self) -> Reply {
+        self.read_both().0
+    }
+
+    /// The next reply's exact bytes (to check RESP3 types byte for byte).
+    pub fn read_raw(&mut self) -> Vec<u8> {
+        self.read_both().1
+    }
+
+    fn read_both(&mut self) -> (Reply, Vec<u8>) {
         loop {
             if let Some((reply, used)) = parse(&self.buf) {
-                self.buf.drain(..used);
-                return reply;
+                let raw: Vec<u8> = self.buf.drain(..used).collect();
+                return (reply, raw);
             }
             let mut chunk = [0u8; 65536];
             let n = self

@@ -1,0 +1,342 @@
+//! Connection-level commands the proxy answers itself, and the per-client
+//! state they change: HELLO, AUTH, SELECT, CLIENT, INFO, RESET.
+//!
+//! Texts follow Redis 7 where clients match on them (NOAUTH, WRONGPASS,
+//! NOPROTO), and nutcracker where its users' tests do ("Client sent AUTH, but
+//! no password is set").
+
+use std::ops::Range;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+use crate::pool::PoolSnapshot;
+use crate::protocol::encode::{self, Proto};
+
+/// Redis version the proxy reports in HELLO and INFO: the command set it
+/// speaks is Redis 7's.
+pub const REDIS_VERSION: &str = "7.0.0";
+
+/// Facts about the running proxy, for INFO.
+#[derive(Debug)]
+pub struct ProxyFacts {
+    pub started: Instant,
+    pub workers: usize,
+    pub pools: usize,
+}
+
+static FACTS: OnceLock<ProxyFacts> = OnceLock::new();
+
+pub fn set_facts(facts: ProxyFacts) {
+    let _ = FACTS.set(facts);
+}
+
+/// What a client has told the proxy about itself.
+#[derive(Debug, Default)]
+pub struct ClientState {
+    pub proto: Proto,
+    pub authenticated: bool,
+    pub name: Option<Vec<u8>>,
+    pub lib_name: Option<Vec<u8>>,
+    pub lib_ver: Option<Vec<u8>>,
+}
+
+/// The reply to a connection command, to queue in order.
+pub type Out = BytesMut;
+
+fn err(out: &mut Out, text: &str) {
+    encode::error(out, text);
+}
+
+/// Whether `password` (and `user`, if given) opens a pool whose password is
+/// `expected`. Only the default user exists behind a proxy.
+fn password_ok(expected: &str, user: Option<&[u8]>, password: &[u8]) -> bool {
+    user.is_none_or(|u| u == b"default") && password == expected.as_bytes()
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+impl ClientState {
+    pub fn new(snapshot: &PoolSnapshot) -> ClientState {
+        ClientState {
+            authenticated: snapshot.config.redis_auth.is_none(),
+            ..ClientState::default()
+        }
+    }
+
+    /// AUTH [user] password
+    pub fn auth(&mut self, snapshot: &PoolSnapshot, args: &[&[u8]], out: &mut Out) {
+        let Some(expected) = &snapshot.config.redis_auth else {
+            return err(out, "ERR Client sent AUTH, but no password is set");
+        };
+        let (user, password) = match args {
+            [password] => (None, *password),
+            [user, password] => (Some(*user), *password),
+            _ => return err(out, "ERR syntax error"),
+        };
+        if password_ok(expected, user, password) {
+            self.authenticated = true;
+            encode::simple(out, "OK");
+        } else {
+            self.authenticated = false;
+            err(out, WRONGPASS);
+        }
+    }
+
+    /// SELECT db: only the pool's database exists behind the proxy.
+    pub fn select(&mut self, snapshot: &PoolSnapshot, db: &[u8], out: &mut Out) {
+        let want = snapshot.config.redis_db;
+        match std::str::from_utf8(db).ok().and_then(|s| s.parse::<i64>().ok()) {
+            Some(n) if n == want as i64 => encode::simple(out, "OK"),
+            Some(_) => err(
+                out,
+                &format!("ERR DB index is out of range: through redshard only database {want} (the pool's redis_db) exists"),
+            ),
+            None => err(out, "ERR value is not an integer or out of range"),
+        }
+    }
+
+    /// HELLO [protover [AUTH user pass] [SETNAME name]]
+    pub fn hello(
+        &mut self,
+        snapshot: &PoolSnapshot,
+        client_id: u64,
+        args: &[&[u8]],
+        out: &mut Out,
+    ) {
+        let mut proto = self.proto;
+        let mut i = 0;
+        if let Some(v) = args.first() {
+            proto = match *v {
+                b"2" => Proto::Resp2,
+                b"3" => Proto::Resp3,
+                _ => {
+                    if std::str::from_utf8(v)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok())
+                        .is_none()
+                    {
+                        return err(
+                            out,
+                            "ERR Protocol version is not an integer or out of range",
+                        );
+                    }
+                    return err(out, "NOPROTO sorry, this protocol version is not supported");
+                }
+            };
+            i = 1;
+        }
+        let mut auth = None;
+        let mut setname = None;
+        while i < args.len() {
+            let opt = args[i].to_ascii_uppercase();
+            match opt.as_slice() {
+                b"AUTH" if i + 2 < args.len() => {
+                    auth = Some((args[i + 1], args[i + 2]));
+                    i += 3;
+                }
+                b"SETNAME" if i + 1 < args.len() => {
+                    setname = Some(args[i + 1]);
+                    i += 2;
+                }
+                _ => {
+                    return err(
+                        out,
+                        &format!(
+                            "ERR Syntax error in HELLO option '{}'",
+                            String::from_utf8_lossy(args[i])
+                        ),
+                    )
+                }
+            }
+        }
+        if let Some((user, password)) = auth {
+            match &snapshot.config.redis_auth {
+                Some(expected) if password_ok(expected, Some(user), password) => self.authenticated = true,
+                Some(_) => return err(out, WRONGPASS),
+                None => {
+                    return err(
+                        out,
+                        "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+                    )
+                }
+            }
+        }
+        if !self.authenticated {
+            return err(out, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        }
+        if let Some(name) = setname {
+            if let Err(e) = valid_name(name) {
+                return err(out, e);
+            }
+            self.name = (!name.is_empty()).then(|| name.to_vec());
+        }
+        self.proto = proto;
+        encode::map_header(out, 7, proto);
+        encode::bulk(out, b"server");
+        encode::bulk(out, b"redis");
+        encode::bulk(out, b"version");
+        encode::bulk(out, REDIS_VERSION.as_bytes());
+        encode::bulk(out, b"proto");
+        encode::integer(out, proto.version());
+        encode::bulk(out, b"id");
+        encode::integer(out, client_id as i64);
+        encode::bulk(out, b"mode");
+        encode::bulk(out, b"standalone");
+        encode::bulk(out, b"role");
+        encode::bulk(out, b"master");
+        encode::bulk(out, b"modules");
+        encode::array_header(out, 0);
+    }
+
+    /// CLIENT subcommand [args]
+    pub fn client(&mut self, client_id: u64, args: &[&[u8]], out: &mut Out) {
+        let sub = args
+            .first()
+            .map(|s| s.to_ascii_uppercase())
+            .unwrap_or_default();
+        let rest = &args[1.min(args.len())..];
+        match (sub.as_slice(), rest) {
+            (b"SETNAME", [name]) => match valid_name(name) {
+                Ok(()) => {
+                    self.name = (!name.is_empty()).then(|| name.to_vec());
+                    encode::simple(out, "OK");
+                }
+                Err(e) => err(out, e),
+            },
+            (b"GETNAME", []) => match &self.name {
+                Some(n) => encode::bulk(out, n),
+                None => encode::null(out, self.proto),
+            },
+            (b"SETINFO", [attr, value]) => match attr.to_ascii_uppercase().as_slice() {
+                b"LIB-NAME" | b"LIB-VER" if value.iter().any(|b| *b <= b' ' || *b > b'~') => {
+                    err(out, "ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.")
+                }
+                b"LIB-NAME" => {
+                    self.lib_name = Some(value.to_vec());
+                    encode::simple(out, "OK");
+                }
+                b"LIB-VER" => {
+                    self.lib_ver = Some(value.to_vec());
+                    encode::simple(out, "OK");
+                }
+                _ => err(out, &format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(attr))),
+            },
+            (b"ID", []) => encode::integer(out, client_id as i64),
+            (b"INFO", []) => encode::text(out, &format!("{}\n", self.info_line(client_id)), self.proto),
+            (b"LIST", _) => encode::text(out, &format!("{}\n", self.info_line(client_id)), self.proto),
+            (b"NO-EVICT" | b"NO-TOUCH", [on_off]) if on_off.eq_ignore_ascii_case(b"on") || on_off.eq_ignore_ascii_case(b"off") => {
+                // Per-connection hints for a server's eviction and LRU; the
+                // proxy's server connections are shared, so they are accepted
+                // and have no effect.
+                encode::simple(out, "OK")
+            }
+            (b"HELP", []) => {
+                let lines = [
+                    "CLIENT <subcommand> [<arg> ...]. Answered by redshard:",
+                    "SETNAME <name>, GETNAME, SETINFO <LIB-NAME|LIB-VER> <value>, ID, INFO, LIST,",
+                    "NO-EVICT <ON|OFF>, NO-TOUCH <ON|OFF> (accepted, no effect), HELP.",
+                    "Not available through the proxy: KILL, PAUSE, UNPAUSE, REPLY, TRACKING, CACHING, UNBLOCK.",
+                ];
+                encode::array_header(out, lines.len());
+                for l in lines {
+                    encode::simple(out, l);
+                }
+            }
+            (b"KILL" | b"PAUSE" | b"UNPAUSE" | b"REPLY" | b"TRACKING" | b"CACHING" | b"GETREDIR" | b"UNBLOCK" | b"TRACKINGINFO", _) => {
+                err(
+                    out,
+                    &format!(
+                        "ERR redshard does not support 'client {}': it would act on the proxy's shared server connections",
+                        String::from_utf8_lossy(&sub).to_lowercase()
+                    ),
+                )
+            }
+            (b"SETNAME" | b"GETNAME" | b"SETINFO" | b"ID" | b"INFO" | b"NO-EVICT" | b"NO-TOUCH" | b"HELP", _) => err(
+                out,
+                &format!("ERR wrong number of arguments for 'client|{}' command", String::from_utf8_lossy(&sub).to_lowercase()),
+            ),
+            _ => err(
+                out,
+                &format!("ERR unknown subcommand '{}'. Try CLIENT HELP.", String::from_utf8_lossy(args.first().copied().unwrap_or(b""))),
+            ),
+        }
+    }
+
+    fn info_line(&self, client_id: u64) -> String {
+        let s = |v: &Option<Vec<u8>>| {
+            v.as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default()
+                .into_owned()
+        };
+        format!(
+            "id={client_id} name={} resp={} lib-name={} lib-ver={}",
+            s(&self.name),
+            self.proto.version(),
+            s(&self.lib_name),
+            s(&self.lib_ver)
+        )
+    }
+
+    /// RESET: back to a fresh connection's state.
+    pub fn reset(&mut self, snapshot: &PoolSnapshot, out: &mut Out) {
+        *self = ClientState::new(snapshot);
+        encode::simple(out, "RESET");
+    }
+
+    /// INFO [section]: the proxy's own view.
+    pub fn info(&self, snapshot: &PoolSnapshot, out: &mut Out) {
+        let facts = FACTS.get();
+        let uptime = facts.map_or(0, |f| f.started.elapsed().as_secs());
+        let mut t = String::new();
+        t.push_str("# Server\r\n");
+        t.push_str(&format!("redis_version:{REDIS_VERSION}\r\n"));
+        t.push_str(&format!(
+            "redshard_version:{}\r\n",
+            env!("CARGO_PKG_VERSION")
+        ));
+        t.push_str("redis_mode:standalone\r\n");
+        t.push_str(&format!("process_id:{}\r\n", std::process::id()));
+        t.push_str(&format!("uptime_in_seconds:{uptime}\r\n"));
+        t.push_str(&format!("uptime_in_days:{}\r\n", uptime / 86400));
+        t.push_str("\r\n# Proxy\r\n");
+        t.push_str(&format!("workers:{}\r\n", facts.map_or(0, |f| f.workers)));
+        t.push_str(&format!("pools:{}\r\n", facts.map_or(0, |f| f.pools)));
+        let pool = &snapshot.config;
+        t.push_str(&format!(
+            "pool:name={},listen={},hash={},distribution={},servers={}\r\n",
+            pool.name,
+            pool.listen,
+            pool.hash,
+            pool.distribution,
+            pool.servers.len()
+        ));
+        for (i, s) in pool.servers.iter().enumerate() {
+            let state = if snapshot.placement.is_live(i) {
+                "live"
+            } else {
+                "ejected"
+            };
+            t.push_str(&format!(
+                "server{i}:name={},addr={},weight={},state={state}\r\n",
+                s.name, s.addr, s.weight
+            ));
+        }
+        encode::text(out, &t, self.proto);
+    }
+}
+
+/// Redis's rule for client names.
+fn valid_name(name: &[u8]) -> Result<(), &'static str> {
+    if name.iter().any(|&b| b <= b' ' || b > b'~') {
+        return Err("ERR Client names cannot contain spaces, newlines or special characters.");
+    }
+    Ok(())
+}
+
+/// The arguments of a request as slices (for the few commands answered here).
+pub fn arg_slices<'a>(frame: &'a [u8], args: &[Range<usize>]) -> Vec<&'a [u8]> {
+    args.iter().map(|r| &frame[r.clone()]).collect()
+}
