@@ -186,10 +186,11 @@ fn serve(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         None => None,
     };
     redshard::proxy::set_read_chunk(cli.mbuf_size as usize);
+    raise_fd_limit();
     let workers = cli
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let _proxy = redshard::proxy::start(&config, workers)?;
+    let proxy = redshard::proxy::start(&config, workers)?;
     tracing::info!(
         workers,
         pools = config.pools.len(),
@@ -200,7 +201,10 @@ fn serve(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let signal = runtime.block_on(wait_for_exit(&logging))?;
+    let signal = runtime.block_on(async {
+        tokio::spawn(redshard::proxy::supervisor::run(proxy.pools.clone()));
+        wait_for_exit(&logging).await
+    })?;
     tracing::info!("{signal}: shutting down");
     for pool in &config.pools {
         if let redshard::config::ListenAddr::Unix { path, .. } = &pool.listen {
@@ -239,6 +243,20 @@ async fn wait_for_exit(logging: &Logging) -> io::Result<&'static str> {
             _ = ttou.recv() => {
                 let level = logging.step(false);
                 tracing::warn!("SIGTTOU: log level lowered to {level}");
+            }
+        }
+    }
+}
+
+/// Thousands of clients need thousands of descriptors: raise the soft limit
+/// to the hard one, as a proxy is expected to.
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                Ok(()) => tracing::debug!("file descriptor limit raised from {soft} to {hard}"),
+                Err(e) => tracing::warn!("cannot raise the file descriptor limit from {soft}: {e}"),
             }
         }
     }

@@ -9,13 +9,17 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::config::ServerAddr;
+use crate::pool::health::FailureOutcome;
+use crate::pool::{PoolRuntime, ServerHealth};
 use crate::protocol::{encode, ReplySkipper};
 use crate::proxy::replies::Replies;
 
@@ -26,6 +30,13 @@ pub struct Waiter {
     pub replies: Option<Replies>,
     pub seq: u64,
     pub part: u32,
+}
+
+/// A queued request's reply slot and when it times out.
+#[derive(Debug)]
+struct Pending {
+    waiter: Waiter,
+    deadline: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +50,7 @@ enum Status {
 #[derive(Debug)]
 struct State {
     wbuf: BytesMut,
-    waiting: VecDeque<Waiter>,
+    waiting: VecDeque<Pending>,
     status: Status,
 }
 
@@ -55,6 +66,19 @@ pub struct BackendSpec {
     /// replies then pass through unchanged.
     pub resp3: bool,
     pub connect_timeout: Duration,
+    /// The pool's `timeout` for each request.
+    pub timeout: Option<Duration>,
+    /// The pool's `server_retry_timeout`: how long a failed server is left
+    /// alone before the next connection attempt.
+    pub retry_timeout: Duration,
+    /// `server_failure_limit` when `auto_eject_hosts` is on.
+    pub eject_after: Option<u32>,
+    /// Most bytes waiting to be written before requests are refused.
+    pub max_queue: usize,
+    /// The server's health, shared by every worker's connections to it.
+    pub health: Arc<ServerHealth>,
+    /// The pool, to rebuild its ring when this server is ejected.
+    pub pool: Arc<PoolRuntime>,
 }
 
 #[derive(Debug)]
@@ -93,9 +117,31 @@ impl BackendConn {
     /// Queues a request that `write` encodes straight into the write buffer.
     pub fn send_with(self: &Rc<Self>, write: impl FnOnce(&mut BytesMut), waiter: Waiter) {
         let mut st = self.state.borrow_mut();
+        if st.status == Status::Idle {
+            // Known down: answer at once instead of a fresh connect per request.
+            if let Err(left) = self.spec.health.may_connect() {
+                drop(st);
+                let msg = format!(
+                    "server {} is down ({}); next attempt in {} ms",
+                    self.spec.label,
+                    self.spec.health.last_error(),
+                    left.as_millis()
+                );
+                return fail_one(waiter, &msg);
+            }
+        }
+        if st.wbuf.len() > self.spec.max_queue {
+            drop(st);
+            let msg = format!(
+                "server {} is not keeping up: over {} bytes wait to be written to it",
+                self.spec.label, self.spec.max_queue
+            );
+            return fail_one(waiter, &msg);
+        }
         let was_empty = st.wbuf.is_empty();
         write(&mut st.wbuf);
-        st.waiting.push_back(waiter);
+        let deadline = self.spec.timeout.map(|t| Instant::now() + t);
+        st.waiting.push_back(Pending { waiter, deadline });
         match st.status {
             Status::Idle => {
                 st.status = Status::Running;
@@ -126,7 +172,22 @@ impl BackendConn {
             Ok(()) => format!("server {} closed the connection", self.spec.label),
             Err(e) => e,
         };
-        tracing::warn!(server = %self.spec.label, "backend connection failed: {message}");
+        let pool = &self.spec.pool.name;
+        tracing::warn!(pool = %pool, server = %self.spec.label, "backend connection failed: {message}");
+        let outcome =
+            self.spec
+                .health
+                .failure(&message, self.spec.retry_timeout, self.spec.eject_after);
+        if outcome == FailureOutcome::Ejected {
+            tracing::warn!(
+                pool = %pool,
+                server = %self.spec.label,
+                retry_ms = self.spec.retry_timeout.as_millis() as u64,
+                "server ejected after {} consecutive failures",
+                self.spec.eject_after.unwrap_or(0)
+            );
+            self.spec.pool.rebuild_placement();
+        }
         self.fail_all(&message);
     }
 
@@ -193,10 +254,13 @@ impl BackendConn {
         hello.extend_from_slice(&st.wbuf);
         st.wbuf = hello;
         for _ in 0..n {
-            st.waiting.push_front(Waiter {
-                replies: None,
-                seq: 0,
-                part: 0,
+            st.waiting.push_front(Pending {
+                waiter: Waiter {
+                    replies: None,
+                    seq: 0,
+                    part: 0,
+                },
+                deadline: None,
             });
         }
     }
@@ -210,7 +274,18 @@ impl BackendConn {
         let mut rbuf = BytesMut::with_capacity(read_chunk);
         let mut sending = BytesMut::new();
         let mut skipper = ReplySkipper::new();
+        // Fires when the oldest request's time is up; re-armed lazily.
+        let timer = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(timer);
         loop {
+            if self.spec.timeout.is_some() {
+                let front = self.state.borrow().waiting.iter().find_map(|p| p.deadline);
+                if let Some(deadline) = front {
+                    if timer.deadline() != deadline {
+                        timer.as_mut().reset(deadline);
+                    }
+                }
+            }
             if sending.is_empty() {
                 let mut st = self.state.borrow_mut();
                 std::mem::swap(&mut sending, &mut st.wbuf);
@@ -241,6 +316,24 @@ impl BackendConn {
                         sending = BytesMut::new();
                     }
                 }
+                _ = &mut timer, if self.spec.timeout.is_some() => {
+                    let now = Instant::now();
+                    let expired = self
+                        .state
+                        .borrow()
+                        .waiting
+                        .iter()
+                        .find_map(|p| p.deadline)
+                        .is_some_and(|d| d <= now);
+                    if expired {
+                        return Err(format!(
+                            "server {} timed out after {} ms",
+                            self.spec.label,
+                            self.spec.timeout.unwrap_or_default().as_millis()
+                        ));
+                    }
+                    timer.as_mut().reset(now + Duration::from_secs(3600));
+                }
                 _ = self.wake.notified(), if sending.is_empty() => {
                     // Gather the requests other clients queue in this round of
                     // I/O events into the same write.
@@ -267,8 +360,14 @@ impl BackendConn {
                     ))
                 }
             };
-            let waiter = self.state.borrow_mut().waiting.pop_front();
+            let waiter = self
+                .state
+                .borrow_mut()
+                .waiting
+                .pop_front()
+                .map(|p| p.waiter);
             let reply = &rbuf[..len];
+            self.spec.health.success();
             match waiter {
                 Some(Waiter {
                     replies: Some(r),
@@ -309,11 +408,20 @@ impl BackendConn {
         }
         let mut err = BytesMut::new();
         encode::error(&mut err, &format!("ERR redshard: {message}"));
-        for w in waiting {
-            if let Some(r) = w.replies {
-                r.deliver(w.seq, w.part, &err);
+        for p in waiting {
+            if let Some(r) = p.waiter.replies {
+                r.deliver(p.waiter.seq, p.waiter.part, &err);
             }
         }
+    }
+}
+
+/// Answers one request with an error naming the server and the cause.
+fn fail_one(waiter: Waiter, message: &str) {
+    if let Some(r) = waiter.replies {
+        let mut err = BytesMut::new();
+        encode::error(&mut err, &format!("ERR redshard: {message}"));
+        r.deliver(waiter.seq, waiter.part, &err);
     }
 }
 

@@ -32,6 +32,7 @@ pub mod defaults {
     // redshard's extensions.
     pub const MAX_REQUEST_BYTES: usize = 64 << 20;
     pub const MAX_KEY_BYTES: usize = 1 << 20;
+    pub const CLIENT_OUTPUT_LIMIT: usize = 32 << 20;
 }
 
 /// A loaded, valid configuration.
@@ -69,6 +70,9 @@ pub struct PoolConfig {
     pub max_request_bytes: usize,
     /// Largest key accepted (the argument after the command name).
     pub max_key_bytes: usize,
+    /// Reply bytes a client may leave unread before the proxy stops reading
+    /// its requests; also the most bytes queued for one server connection.
+    pub client_output_limit: usize,
 }
 
 impl Config {
@@ -250,6 +254,11 @@ fn build_pool(
         max_key_bytes: raw.max_key_bytes.map_or(defaults::MAX_KEY_BYTES, |v| {
             v.min(usize::MAX as u64) as usize
         }),
+        client_output_limit: raw
+            .client_output_limit
+            .map_or(defaults::CLIENT_OUTPUT_LIMIT, |v| {
+                v.min(usize::MAX as u64) as usize
+            }),
         name,
     })
 }

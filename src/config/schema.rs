@@ -63,6 +63,8 @@ pub(super) struct RawPool {
     pub max_request_bytes: Option<u64>,
     #[serde(default, deserialize_with = "size")]
     pub max_key_bytes: Option<u64>,
+    #[serde(default, deserialize_with = "size")]
+    pub client_output_limit: Option<u64>,
 }
 
 /// A `servers:` entry, parsed as it is read.

@@ -1,8 +1,10 @@
-//! Pools at run time: placement (key -> server) and the shared, swappable
-//! snapshot the workers route with.
+//! Pools at run time: placement (key -> server), server health, and the
+//! shared, swappable snapshot the workers route with.
 
+pub mod health;
 mod placement;
 mod runtime;
 
+pub use health::ServerHealth;
 pub use placement::Placement;
 pub use runtime::{PoolRuntime, PoolSnapshot};

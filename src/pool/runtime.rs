@@ -1,12 +1,13 @@
-//! A pool as the workers share it: an immutable snapshot (config + placement)
-//! behind an ArcSwap, so a reload can swap it while requests read it, and the
-//! pool-wide counters the client limit needs.
+//! A pool as the workers share it: an immutable snapshot (config, placement,
+//! server health) behind an ArcSwap, so an ejection or a reload can swap it
+//! while requests read it, and the pool-wide counters the client limit needs.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use super::health::ServerHealth;
 use super::Placement;
 use crate::config::PoolConfig;
 
@@ -15,8 +16,27 @@ use crate::config::PoolConfig;
 pub struct PoolSnapshot {
     pub config: PoolConfig,
     pub placement: Placement,
-    /// Bumped by every swap, so workers see when to rebuild their connections.
+    /// Health of each server, by config index; shared with later snapshots.
+    pub health: Vec<Arc<ServerHealth>>,
+    /// Bumped when the servers or their settings change (a reload), so the
+    /// workers know to rebuild their connections. Ejections keep it.
     pub generation: u64,
+}
+
+impl PoolSnapshot {
+    fn build(config: PoolConfig, health: Vec<Arc<ServerHealth>>, generation: u64) -> PoolSnapshot {
+        let placement = if config.auto_eject_hosts {
+            Placement::with_live(&config, |i| !health[i].is_ejected())
+        } else {
+            Placement::new(&config)
+        };
+        PoolSnapshot {
+            config,
+            placement,
+            health,
+            generation,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -30,13 +50,10 @@ pub struct PoolRuntime {
 
 impl PoolRuntime {
     pub fn new(config: PoolConfig) -> Arc<PoolRuntime> {
+        let health = config.servers.iter().map(|_| Arc::default()).collect();
         Arc::new(PoolRuntime {
             name: config.name.clone(),
-            snapshot: ArcSwap::from_pointee(PoolSnapshot {
-                placement: Placement::new(&config),
-                config,
-                generation: 0,
-            }),
+            snapshot: ArcSwap::from_pointee(PoolSnapshot::build(config, health, 0)),
             clients: AtomicUsize::new(0),
             next_client_id: AtomicU64::new(1),
         })
@@ -50,6 +67,18 @@ impl PoolRuntime {
 
     pub fn snapshot_arc(&self) -> Arc<PoolSnapshot> {
         self.snapshot.load_full()
+    }
+
+    /// Rebuilds the ring from the servers' health (after an ejection or a
+    /// rejoin). Concurrent calls converge: each reads the health atomics.
+    pub fn rebuild_placement(&self) {
+        self.snapshot.rcu(|current| {
+            PoolSnapshot::build(
+                current.config.clone(),
+                current.health.clone(),
+                current.generation,
+            )
+        });
     }
 
     /// Admits one more client unless `limit` (0: none) is reached; returns its id.

@@ -7,6 +7,7 @@ pub mod listen;
 pub mod merge;
 pub mod replies;
 pub mod session;
+pub mod supervisor;
 pub mod worker;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -32,6 +32,8 @@ pub struct ReplyQueue {
     head: u64,
     /// The client is gone: drop replies instead of keeping them.
     closed: bool,
+    /// Bytes held in Ready slots (replies that overtook an older one).
+    held: usize,
 }
 
 /// The queue, shared by the session and the backends it sends to, with the
@@ -70,6 +72,7 @@ impl ClientReplies {
         } else {
             let mut buf = BytesMut::new();
             write(&mut buf);
+            q.held += buf.len();
             q.slots.push_back(Slot::Ready(buf.freeze()));
         }
     }
@@ -104,6 +107,7 @@ impl ClientReplies {
             }
             _ => return,
         };
+        q.held += complete.len();
         q.slots[at] = Slot::Ready(complete);
         if at == 0 {
             q.drain_ready();
@@ -123,6 +127,12 @@ impl ClientReplies {
         self.queue.borrow().slots.len()
     }
 
+    /// Reply bytes waiting to be written to the client.
+    pub fn buffered(&self) -> usize {
+        let q = self.queue.borrow();
+        q.out.len() + q.held
+    }
+
     pub fn has_output(&self) -> bool {
         !self.queue.borrow().out.is_empty()
     }
@@ -140,6 +150,7 @@ impl ReplyQueue {
     fn drain_ready(&mut self) {
         while let Some(Slot::Ready(_)) = self.slots.front() {
             if let Some(Slot::Ready(bytes)) = self.slots.pop_front() {
+                self.held -= bytes.len();
                 self.out.extend_from_slice(&bytes);
             }
             self.head += 1;

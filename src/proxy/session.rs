@@ -12,6 +12,10 @@ use super::replies::{ClientReplies, Replies};
 use super::worker::WorkerPool;
 use crate::protocol::{command, encode, FrameLimits, RequestFramer};
 
+/// Requests of one client waiting for their replies before the proxy stops
+/// reading more from it: with `client_output_limit` this bounds what a client
+/// that does not read can make the proxy hold.
+const MAX_IN_FLIGHT: usize = 1024;
 /// A buffer grown past this by a burst is given back once drained.
 const KEEP_CAPACITY: usize = 1 << 20;
 
@@ -34,13 +38,14 @@ where
     W: AsyncWrite + Unpin,
 {
     let replies: Replies = Rc::new(ClientReplies::default());
-    let limits = {
+    let (limits, output_limit) = {
         let snapshot = pool.runtime.snapshot();
-        FrameLimits {
+        let limits = FrameLimits {
             max_request: snapshot.config.max_request_bytes,
             max_key: snapshot.config.max_key_bytes,
             ..FrameLimits::default()
-        }
+        };
+        (limits, snapshot.config.client_output_limit)
     };
     let mut framer = RequestFramer::with_key_rule(limits, command::first_arg_is_key);
     let mut dispatcher = Dispatcher::new(pool, replies.clone(), client_id);
@@ -70,7 +75,11 @@ where
                     sending = BytesMut::new();
                 }
             }
-            read = reader.read_buf(&mut inbuf), if !closing => {
+            // A client that does not read its replies is not read either,
+            // once they pass the limits: memory stays bounded.
+            read = reader.read_buf(&mut inbuf), if !closing
+                && replies.pending() < MAX_IN_FLIGHT
+                && sending.len() + replies.buffered() < output_limit => {
                 match read {
                     Ok(0) | Err(_) => closing = true,
                     Ok(_) => {

@@ -37,11 +37,12 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 impl WorkerPool {
     pub fn new(runtime: Arc<PoolRuntime>) -> Rc<WorkerPool> {
         let snapshot = runtime.snapshot_arc();
+        let servers = build_conns(&runtime, &snapshot, false);
         Rc::new(WorkerPool {
             runtime,
             conns: RefCell::new(Conns {
                 generation: snapshot.generation,
-                servers: build_conns(&snapshot, false),
+                servers,
                 servers_resp3: None,
             }),
         })
@@ -69,29 +70,35 @@ impl WorkerPool {
         let mut conns = self.conns.borrow_mut();
         if conns.generation != snapshot.generation {
             conns.generation = snapshot.generation;
-            conns.servers = build_conns(snapshot, false);
+            conns.servers = build_conns(&self.runtime, snapshot, false);
             conns.servers_resp3 = None;
         }
         let servers = match proto {
             Proto::Resp2 => &conns.servers,
             Proto::Resp3 => conns
                 .servers_resp3
-                .get_or_insert_with(|| build_conns(snapshot, true)),
+                .get_or_insert_with(|| build_conns(&self.runtime, snapshot, true)),
         };
         let list = &servers[server];
         list[client_id as usize % list.len()].clone()
     }
 }
 
-fn build_conns(snapshot: &PoolSnapshot, resp3: bool) -> Vec<Vec<Rc<BackendConn>>> {
+fn build_conns(
+    pool_rt: &Arc<PoolRuntime>,
+    snapshot: &PoolSnapshot,
+    resp3: bool,
+) -> Vec<Vec<Rc<BackendConn>>> {
     let pool = &snapshot.config;
     let connect_timeout = pool
         .timeout_ms
         .map(Duration::from_millis)
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    let timeout = pool.timeout_ms.map(Duration::from_millis);
     pool.servers
         .iter()
-        .map(|server| {
+        .enumerate()
+        .map(|(index, server)| {
             (0..pool.server_connections.max(1))
                 .map(|_| {
                     BackendConn::new(BackendSpec {
@@ -101,6 +108,12 @@ fn build_conns(snapshot: &PoolSnapshot, resp3: bool) -> Vec<Vec<Rc<BackendConn>>
                         db: pool.redis_db,
                         resp3,
                         connect_timeout,
+                        timeout,
+                        retry_timeout: Duration::from_millis(pool.server_retry_timeout_ms),
+                        eject_after: pool.auto_eject_hosts.then_some(pool.server_failure_limit),
+                        max_queue: pool.client_output_limit,
+                        health: snapshot.health[index].clone(),
+                        pool: pool_rt.clone(),
                     })
                 })
                 .collect()

@@ -1,0 +1,392 @@
+//! Fault injection against real backends: stalled (SIGSTOP), killed and
+//! restarted, all down; a client that never reads; thousands of idle
+//! connections; malformed input. Every test is bounded in time.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::servers::{pool_config, Conn, RedisServer, Redshard, Reply};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use redshard::config::Config;
+use redshard::pool::Placement;
+
+fn servers(n: usize) -> Vec<RedisServer> {
+    (0..n).map(|_| RedisServer::start()).collect()
+}
+
+fn proxy(servers: &[RedisServer], extra: &str) -> Redshard {
+    Redshard::start(&pool_config(
+        "alpha",
+        &servers.iter().collect::<Vec<_>>(),
+        extra,
+    ))
+}
+
+/// Keys that live on `server` and keys that do not, under the proxy's config.
+fn keys_on(proxy: &Redshard, server: usize, n: usize) -> (Vec<String>, Vec<String>) {
+    let config = Config::load(&proxy.config).unwrap();
+    let placement = Placement::new(&config.pools[0]);
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for i in 0.. {
+        let k = format!("key:{i}:x");
+        if placement.server_for(k.as_bytes()) == Some(server) {
+            if on.len() < n {
+                on.push(k);
+            }
+        } else if off.len() < n {
+            off.push(k);
+        }
+        if on.len() == n && off.len() == n {
+            break;
+        }
+    }
+    (on, off)
+}
+
+/// Resumes a stopped process when dropped, whatever the test does.
+struct Resume(Pid);
+impl Drop for Resume {
+    fn drop(&mut self) {
+        let _ = kill(self.0, Signal::SIGCONT);
+    }
+}
+
+fn server_state(c: &mut Conn, index: usize) -> String {
+    let Reply::Bulk(info) = c.cmd(&["INFO"]) else {
+        panic!()
+    };
+    let info = String::from_utf8(info).unwrap();
+    let line = info
+        .lines()
+        .find(|l| l.starts_with(&format!("server{index}:")))
+        .unwrap()
+        .to_string();
+    line.rsplit("state=").next().unwrap().to_string()
+}
+
+#[test]
+fn sigstop_times_out_ejects_and_rejoins() {
+    let s = servers(3);
+    let p = proxy(
+        &s,
+        "  timeout: 300\n  auto_eject_hosts: true\n  server_failure_limit: 2\n  server_retry_timeout: 1000\n",
+    );
+    let victim = 1;
+    let (victim_keys, other_keys) = keys_on(&p, victim, 50);
+    let stop = Arc::new(AtomicBool::new(false));
+    let other_failures = Arc::new(AtomicU64::new(0));
+    let victim_errors = Arc::new(Mutex::new(Vec::<(Instant, Duration, String)>::new()));
+    let mut threads = Vec::new();
+    for t in 0..4 {
+        let (stop, other_failures, victim_errors) =
+            (stop.clone(), other_failures.clone(), victim_errors.clone());
+        let (victim_keys, other_keys) = (victim_keys.clone(), other_keys.clone());
+        let port = p.port;
+        threads.push(std::thread::spawn(move || {
+            let mut c = Conn::tcp(port);
+            let mut i = t;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let other = &other_keys[i % other_keys.len()];
+                if c.cmd(&["SET", other, "v"]).is_error() {
+                    other_failures.fetch_add(1, Ordering::Relaxed);
+                }
+                let k = &victim_keys[i % victim_keys.len()];
+                let started = Instant::now();
+                let r = c.cmd(&["GET", k]);
+                if let Reply::Error(e) = r {
+                    victim_errors
+                        .lock()
+                        .unwrap()
+                        .push((started, started.elapsed(), e));
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped_at = Instant::now();
+    kill(Pid::from_raw(s[victim].pid() as i32), Signal::SIGSTOP).unwrap();
+    let resume = Resume(Pid::from_raw(s[victim].pid() as i32));
+    // Ejected after server_failure_limit timeouts.
+    let mut info = p.conn();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server_state(&mut info, victim) != "ejected" {
+        assert!(Instant::now() < deadline, "not ejected within 5 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let ejected_after = stopped_at.elapsed();
+    // While ejected, its keys are served by the ring successor: no errors.
+    std::thread::sleep(Duration::from_millis(200));
+    let errors_before = victim_errors.lock().unwrap().len();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        victim_errors.lock().unwrap().len(),
+        errors_before,
+        "errors after the ejection"
+    );
+    // SIGCONT: it rejoins after server_retry_timeout.
+    let resumed_at = Instant::now();
+    drop(resume);
+    while server_state(&mut info, victim) != "live" {
+        assert!(
+            resumed_at.elapsed() < Duration::from_secs(5),
+            "not back within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let rejoined_after = resumed_at.elapsed();
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(
+        other_failures.load(Ordering::Relaxed),
+        0,
+        "requests to healthy servers failed"
+    );
+    let errors = victim_errors.lock().unwrap();
+    assert!(
+        !errors.is_empty(),
+        "the stalled server's requests should have failed"
+    );
+    for (_, took, text) in errors.iter() {
+        assert!(
+            *took < Duration::from_millis(300 + 700),
+            "an error took {took:?}"
+        );
+        assert!(
+            text.contains(&format!("127.0.0.1:{}", s[victim].port)),
+            "{text}"
+        );
+    }
+    eprintln!(
+        "SIGSTOP -> ejected in {ejected_after:?}; {} requests failed; SIGCONT -> rejoined in {rejoined_after:?}",
+        errors.len()
+    );
+    // Its keys are its own again.
+    let mut c = p.conn();
+    assert_eq!(c.cmd(&["SET", &victim_keys[0], "back"]), Reply::ok());
+    assert_eq!(
+        s[victim].conn().cmd(&["GET", &victim_keys[0]]),
+        Reply::bulk("back")
+    );
+}
+
+#[test]
+fn killed_backend_fails_fast_then_recovers_without_a_proxy_restart() {
+    let mut s = servers(3);
+    let p = proxy(&s, "  timeout: 500\n  server_retry_timeout: 300\n");
+    let victim = 2;
+    let (victim_keys, other_keys) = keys_on(&p, victim, 5);
+    let mut c = p.conn();
+    assert_eq!(c.cmd(&["SET", &victim_keys[0], "1"]), Reply::ok());
+    let port = s[victim].port;
+    kill(Pid::from_raw(s[victim].pid() as i32), Signal::SIGKILL).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // Errors, each immediate, naming the server.
+    for _ in 0..20 {
+        let started = Instant::now();
+        let r = c.cmd(&["GET", &victim_keys[0]]);
+        assert!(
+            r.error_text().contains(&format!("127.0.0.1:{port}")),
+            "{r:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(600),
+            "slow error: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(c.cmd(&["SET", &other_keys[0], "x"]), Reply::ok());
+    }
+    // Restart on the same port: within a retry period it works again.
+    s.remove(victim);
+    let restarted = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _restarted = KillOnDrop(restarted);
+    common::servers::wait_for_port(port, Duration::from_secs(5));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if c.cmd(&["SET", &victim_keys[0], "2"]) == Reply::ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery within 5 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(c.cmd(&["GET", &victim_keys[0]]), Reply::bulk("2"));
+}
+
+#[test]
+fn all_backends_down_every_request_gets_a_clear_error() {
+    let s = servers(2);
+    let mut p = proxy(&s, "  timeout: 300\n  auto_eject_hosts: true\n  server_failure_limit: 1\n  server_retry_timeout: 60000\n");
+    drop(s);
+    let mut c = p.conn();
+    for i in 0..50 {
+        let started = Instant::now();
+        let r = c.cmd(&["GET", &format!("k{i}")]);
+        assert!(r.is_error(), "{r:?}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+    let r = c.cmd(&["MGET", "a", "b", "c"]);
+    assert!(r.is_error(), "{r:?}");
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+    assert!(p.alive());
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_client_that_never_reads_cannot_grow_the_proxy() {
+    let s = servers(2);
+    let p = proxy(&s, "  client_output_limit: 8mb\n");
+    let mut setup = p.conn();
+    let value = "v".repeat(16 * 1024);
+    assert_eq!(setup.cmd(&["SET", "big", &value]), Reply::ok());
+    let idle_rss = rss_kib(p.pid());
+    // Pipeline GETs of a 16 KiB value without reading a byte: up to 1 GiB of
+    // replies, for at most 5 seconds.
+    let port = p.port;
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_write_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let batch: Vec<u8> = b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n".repeat(1000);
+        let started = Instant::now();
+        let mut sent = 0u64;
+        while sent < (1u64 << 30) / 16 && started.elapsed() < Duration::from_secs(5) {
+            match stream.write_all(&batch) {
+                Ok(()) => sent += 1000,
+                Err(_) => break, // the proxy stopped reading: back-pressure
+            }
+        }
+        (sent, stream)
+    });
+    let mut peak = idle_rss;
+    let mut other = p.conn();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        peak = peak.max(rss_kib(p.pid()));
+        // Other clients are served meanwhile.
+        assert_eq!(other.cmd(&["PING"]), Reply::Status("PONG".into()));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (sent, stream) = writer.join().unwrap();
+    drop(stream);
+    eprintln!("slow client: {sent} GETs written; proxy RSS idle {idle_rss} KiB, peak {peak} KiB");
+    assert!(
+        sent < (1u64 << 30) / 16,
+        "the proxy kept reading: {sent} requests"
+    );
+    assert!(
+        peak < idle_rss + 64 * 1024,
+        "RSS grew from {idle_rss} to {peak} KiB"
+    );
+}
+
+#[test]
+fn five_thousand_idle_connections_then_traffic_on_all() {
+    raise_fd_limit(12_000);
+    let s = servers(2);
+    let p = proxy(&s, "");
+    let mut conns: Vec<Conn> = (0..5000).map(|_| p.conn()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.send(&[b"SET", format!("idle:{i}:k").as_bytes(), b"1"]);
+    }
+    for c in conns.iter_mut() {
+        assert_eq!(c.read(), Reply::ok());
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        assert_eq!(c.cmd(&["GET", &format!("idle:{i}:k")]), Reply::bulk("1"));
+    }
+}
+
+fn raise_fd_limit(want: u64) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if soft < want {
+        setrlimit(Resource::RLIMIT_NOFILE, want.min(hard), hard).unwrap();
+    }
+}
+
+#[test]
+fn malformed_frames_get_an_error_and_only_that_client_is_closed() {
+    let s = servers(2);
+    let p = proxy(&s, "");
+    let mut bystander = p.conn();
+    assert_eq!(bystander.cmd(&["SET", "k", "v"]), Reply::ok());
+    let cases: [(&[u8], &str); 7] = [
+        (b"*x\r\n", "invalid multibulk length"),
+        (b"$4\r\nPING\r\n", "expected '*' or an inline command"),
+        (b"*1\r\n$4\r\nPIN\r\n", "not followed by CRLF"),
+        (b"*-1\r\n", "empty or null command array"),
+        (b"*0\r\n", "empty or null command array"),
+        (b"*1\r\n:1\r\n", "expected '$', got ':'"),
+        (
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+            "expected '*' or an inline command",
+        ),
+    ];
+    for (input, want) in cases {
+        let mut c = p.conn();
+        c.send_raw(input);
+        let r = c.read();
+        let text = r.error_text();
+        assert!(
+            text.starts_with("ERR Protocol error: ") && text.contains(want),
+            "{input:?}: {text}"
+        );
+        let (closed, _) = c.closed_within(Duration::from_secs(2));
+        assert!(closed, "{input:?}: connection left open");
+        assert_eq!(bystander.cmd(&["GET", "k"]), Reply::bulk("v"));
+    }
+    // Garbage typed as a line is an unknown inline command: error, close.
+    let mut c = p.conn();
+    c.send_raw(b"garbage in a line\r\n");
+    assert!(c
+        .read()
+        .error_text()
+        .contains("unknown inline command 'garbage'"));
+    assert!(c.closed_within(Duration::from_secs(2)).0);
+    // Replies due before the bad frame are still written, in order.
+    let mut c = p.conn();
+    c.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*1\r\n$4\r\nPING\r\n*x\r\n");
+    assert_eq!(c.read(), Reply::ok());
+    assert_eq!(c.read(), Reply::Status("PONG".into()));
+    assert!(c.read().is_error());
+    assert!(c.closed_within(Duration::from_secs(2)).0);
+}
