@@ -390,3 +390,32 @@ fn malformed_frames_get_an_error_and_only_that_client_is_closed() {
     assert!(c.read().is_error());
     assert!(c.closed_within(Duration::from_secs(2)).0);
 }
+
+#[test]
+fn requests_never_written_are_routed_again_after_the_ejection() {
+    let mut s = servers(3);
+    let p = proxy(
+        &s,
+        "  auto_eject_hosts: true\n  server_failure_limit: 1\n  server_retry_timeout: 60000\n",
+    );
+    let victim = 0;
+    let (victim_keys, _) = keys_on(&p, victim, 20);
+    // Dead before any request: the first requests to it wait for a connect
+    // that fails, so none of them was written. The failure ejects the server
+    // and they go to the ring successor instead of failing.
+    drop(s.remove(victim));
+    let mut c = p.conn();
+    let mut batch = Vec::new();
+    for k in &victim_keys {
+        batch.extend(common::servers::encode(&[b"SET", k.as_bytes(), b"moved"]));
+    }
+    c.send_raw(&batch);
+    for k in &victim_keys {
+        assert_eq!(c.read(), Reply::ok(), "{k}");
+    }
+    for k in &victim_keys {
+        assert_eq!(c.cmd(&["GET", k]), Reply::bulk("moved"));
+    }
+    let on_others: usize = s.iter().map(|srv| srv.keys().len()).sum();
+    assert_eq!(on_others, victim_keys.len());
+}

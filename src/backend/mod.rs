@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,8 +20,12 @@ use tokio::time::Instant;
 use crate::config::ServerAddr;
 use crate::pool::health::FailureOutcome;
 use crate::pool::{PoolRuntime, ServerHealth};
-use crate::protocol::{encode, ReplySkipper};
+use crate::protocol::{
+    command, encode, Action, FrameLimits, Keys, Proto, ReplySkipper, RequestFramer,
+};
 use crate::proxy::replies::Replies;
+use crate::proxy::replies::WHOLE;
+use crate::proxy::worker::WorkerPool;
 
 /// Where a reply goes: a client's slot, or nowhere for the proxy's own
 /// handshake commands (AUTH, SELECT), whose errors close the connection.
@@ -30,12 +34,16 @@ pub struct Waiter {
     pub replies: Option<Replies>,
     pub seq: u64,
     pub part: u32,
+    /// Already routed again once after a failure: never again.
+    pub retried: bool,
 }
 
-/// A queued request's reply slot and when it times out.
+/// A queued request's reply slot, its size in the write stream and when it
+/// times out.
 #[derive(Debug)]
 struct Pending {
     waiter: Waiter,
+    len: usize,
     deadline: Option<Instant>,
 }
 
@@ -79,6 +87,10 @@ pub struct BackendSpec {
     pub health: Arc<ServerHealth>,
     /// The pool, to rebuild its ring when this server is ejected.
     pub pool: Arc<PoolRuntime>,
+    /// This server's index in the pool's config.
+    pub index: usize,
+    /// The worker's pool, to route unsent requests again after an ejection.
+    pub worker: Weak<WorkerPool>,
 }
 
 #[derive(Debug)]
@@ -139,9 +151,15 @@ impl BackendConn {
             return fail_one(waiter, &msg);
         }
         let was_empty = st.wbuf.is_empty();
+        let before = st.wbuf.len();
         write(&mut st.wbuf);
+        let len = st.wbuf.len() - before;
         let deadline = self.spec.timeout.map(|t| Instant::now() + t);
-        st.waiting.push_back(Pending { waiter, deadline });
+        st.waiting.push_back(Pending {
+            waiter,
+            len,
+            deadline,
+        });
         match st.status {
             Status::Idle => {
                 st.status = Status::Running;
@@ -251,6 +269,7 @@ impl BackendConn {
             return;
         }
         let mut st = self.state.borrow_mut();
+        let hello_len = hello.len();
         hello.extend_from_slice(&st.wbuf);
         st.wbuf = hello;
         for _ in 0..n {
@@ -259,20 +278,47 @@ impl BackendConn {
                     replies: None,
                     seq: 0,
                     part: 0,
+                    retried: false,
                 },
+                len: 0,
                 deadline: None,
             });
         }
+        // The handshake's bytes, all counted on its first command.
+        if let Some(first) = st.waiting.front_mut() {
+            first.len = hello_len;
+        }
     }
 
-    async fn serve<R, W>(&self, mut reader: R, mut writer: W) -> Result<(), String>
+    async fn serve<R, W>(&self, reader: R, writer: W) -> Result<(), String>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let mut sending = BytesMut::new();
+        let result = self.serve_io(reader, writer, &mut sending).await;
+        // Whatever was not written goes back in front of the queue, so a
+        // failure knows which requests never reached the server.
+        if !sending.is_empty() {
+            let mut st = self.state.borrow_mut();
+            sending.extend_from_slice(&st.wbuf);
+            st.wbuf = sending;
+        }
+        result
+    }
+
+    async fn serve_io<R, W>(
+        &self,
+        mut reader: R,
+        mut writer: W,
+        sending: &mut BytesMut,
+    ) -> Result<(), String>
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
     {
         let read_chunk = crate::proxy::read_chunk();
         let mut rbuf = BytesMut::with_capacity(read_chunk);
-        let mut sending = BytesMut::new();
         let mut skipper = ReplySkipper::new();
         // Fires when the oldest request's time is up; re-armed lazily.
         let timer = tokio::time::sleep(Duration::from_secs(3600));
@@ -288,7 +334,7 @@ impl BackendConn {
             }
             if sending.is_empty() {
                 let mut st = self.state.borrow_mut();
-                std::mem::swap(&mut sending, &mut st.wbuf);
+                std::mem::swap(sending, &mut st.wbuf);
                 if st.wbuf.capacity() > KEEP_CAPACITY {
                     st.wbuf = BytesMut::new();
                 }
@@ -308,12 +354,12 @@ impl BackendConn {
                         rbuf = BytesMut::with_capacity(read_chunk);
                     }
                 }
-                written = writer.write_buf(&mut sending), if !sending.is_empty() => {
+                written = writer.write_buf(sending), if !sending.is_empty() => {
                     if let Err(e) = written {
                         return Err(format!("writing to server {}: {e}", self.spec.label));
                     }
                     if sending.is_empty() && sending.capacity() > KEEP_CAPACITY {
-                        sending = BytesMut::new();
+                        *sending = BytesMut::new();
                     }
                 }
                 _ = &mut timer, if self.spec.timeout.is_some() => {
@@ -373,6 +419,7 @@ impl BackendConn {
                     replies: Some(r),
                     seq,
                     part,
+                    ..
                 }) => r.deliver(seq, part, reply),
                 Some(Waiter { replies: None, .. }) => {
                     if reply.first() == Some(&b'-') {
@@ -396,23 +443,103 @@ impl BackendConn {
 
     /// Answers every queued request with an error and returns to idle, so the
     /// next request reconnects.
+    ///
+    /// A request none of whose bytes reached the server may be routed again,
+    /// once, if the ring no longer sends its key here (the server was
+    /// ejected). A request that may have reached the server is never replayed.
     fn fail_all(&self, message: &str) {
-        let waiting = {
+        let (waiting, unsent) = {
             let mut st = self.state.borrow_mut();
             st.status = Status::Idle;
-            st.wbuf = BytesMut::new();
-            std::mem::take(&mut st.waiting)
+            (
+                std::mem::take(&mut st.waiting),
+                std::mem::take(&mut st.wbuf),
+            )
         };
         if waiting.is_empty() {
             return;
         }
+        // The requests at the back whose bytes are all still unsent.
+        let mut unsent_before = unsent.len();
+        let mut first_unsent = waiting.len();
+        for (i, p) in waiting.iter().enumerate().rev() {
+            if p.len > unsent_before {
+                break;
+            }
+            unsent_before -= p.len;
+            first_unsent = i;
+        }
         let mut err = BytesMut::new();
         encode::error(&mut err, &format!("ERR redshard: {message}"));
-        for p in waiting {
-            if let Some(r) = p.waiter.replies {
-                r.deliver(p.waiter.seq, p.waiter.part, &err);
+        let mut offset = unsent_before;
+        for (i, p) in waiting.into_iter().enumerate() {
+            let waiter = if i >= first_unsent {
+                let request = &unsent[offset..offset + p.len];
+                offset += p.len;
+                match self.route_again(p.waiter, request) {
+                    Ok(()) => continue,
+                    Err(w) => w,
+                }
+            } else {
+                p.waiter
+            };
+            if let Some(r) = waiter.replies {
+                r.deliver(waiter.seq, waiter.part, &err);
             }
         }
+    }
+
+    /// Sends a never-written single-key request to the server the ring now
+    /// gives its key; gives the waiter back when that is not possible.
+    fn route_again(&self, waiter: Waiter, request: &[u8]) -> Result<(), Waiter> {
+        if waiter.retried || waiter.part != WHOLE || waiter.replies.is_none() {
+            return Err(waiter);
+        }
+        let Some(worker) = self.spec.worker.upgrade() else {
+            return Err(waiter);
+        };
+        let snapshot = self.spec.pool.snapshot_arc();
+        if snapshot.placement.is_live(self.spec.index) {
+            // The ring still sends it here.
+            return Err(waiter);
+        }
+        let mut framer = RequestFramer::new(FrameLimits::default());
+        let Ok(Some(_)) = framer.next_frame(request) else {
+            return Err(waiter);
+        };
+        let args = framer.args();
+        let Some(spec) = command::lookup(&request[args[0].clone()]) else {
+            return Err(waiter);
+        };
+        let Keys::At(p) = spec.keys else {
+            return Err(waiter);
+        };
+        if spec.action != Action::Forward || args.len() <= p as usize {
+            return Err(waiter);
+        }
+        let Some(server) = snapshot
+            .placement
+            .server_for(&request[args[p as usize].clone()])
+        else {
+            return Err(waiter);
+        };
+        if server == self.spec.index {
+            return Err(waiter);
+        }
+        let proto = if self.spec.resp3 {
+            Proto::Resp3
+        } else {
+            Proto::Resp2
+        };
+        let conn = worker.conn(&snapshot, server, waiter.seq, proto);
+        conn.send(
+            request,
+            Waiter {
+                retried: true,
+                ..waiter
+            },
+        );
+        Ok(())
     }
 }
 

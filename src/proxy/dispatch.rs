@@ -187,6 +187,7 @@ impl Dispatcher {
             replies: Some(self.replies.clone()),
             seq: self.replies.reserve(),
             part: WHOLE,
+            retried: false,
         };
         if inline {
             conn.send_with(
@@ -236,6 +237,7 @@ impl Dispatcher {
                 replies: Some(self.replies.clone()),
                 seq: self.replies.reserve(),
                 part: WHOLE,
+                retried: false,
             };
             conn.send_with(
                 |b| encode::command(b, args.iter().map(|r| &frame[r.clone()])),
@@ -277,6 +279,7 @@ impl Dispatcher {
                 replies: Some(self.replies.clone()),
                 seq,
                 part: part as u32,
+                retried: false,
             };
             let positions = &self.key_positions;
             let key_servers = &self.key_servers;
@@ -339,6 +342,7 @@ impl Dispatcher {
                 replies: Some(self.replies.clone()),
                 seq,
                 part: part as u32,
+                retried: false,
             };
             conn.send_with(
                 |b| encode::command(b, args.iter().map(|r| &frame[r.clone()])),

@@ -4,7 +4,7 @@
 //! workers except the read-mostly pool snapshots.
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,8 @@ use crate::protocol::Proto;
 pub struct WorkerPool {
     pub runtime: Arc<PoolRuntime>,
     conns: RefCell<Conns>,
+    /// Itself, for the connections (they route requests again after an ejection).
+    me: Weak<WorkerPool>,
 }
 
 struct Conns {
@@ -37,14 +39,14 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 impl WorkerPool {
     pub fn new(runtime: Arc<PoolRuntime>) -> Rc<WorkerPool> {
         let snapshot = runtime.snapshot_arc();
-        let servers = build_conns(&runtime, &snapshot, false);
-        Rc::new(WorkerPool {
-            runtime,
+        Rc::new_cyclic(|me| WorkerPool {
             conns: RefCell::new(Conns {
                 generation: snapshot.generation,
-                servers,
+                servers: build_conns(me, &runtime, &snapshot, false),
                 servers_resp3: None,
             }),
+            runtime,
+            me: me.clone(),
         })
     }
 
@@ -70,14 +72,14 @@ impl WorkerPool {
         let mut conns = self.conns.borrow_mut();
         if conns.generation != snapshot.generation {
             conns.generation = snapshot.generation;
-            conns.servers = build_conns(&self.runtime, snapshot, false);
+            conns.servers = build_conns(&self.me, &self.runtime, snapshot, false);
             conns.servers_resp3 = None;
         }
         let servers = match proto {
             Proto::Resp2 => &conns.servers,
             Proto::Resp3 => conns
                 .servers_resp3
-                .get_or_insert_with(|| build_conns(&self.runtime, snapshot, true)),
+                .get_or_insert_with(|| build_conns(&self.me, &self.runtime, snapshot, true)),
         };
         let list = &servers[server];
         list[client_id as usize % list.len()].clone()
@@ -85,6 +87,7 @@ impl WorkerPool {
 }
 
 fn build_conns(
+    me: &Weak<WorkerPool>,
     pool_rt: &Arc<PoolRuntime>,
     snapshot: &PoolSnapshot,
     resp3: bool,
@@ -114,6 +117,8 @@ fn build_conns(
                         max_queue: pool.client_output_limit,
                         health: snapshot.health[index].clone(),
                         pool: pool_rt.clone(),
+                        index,
+                        worker: me.clone(),
                     })
                 })
                 .collect()
