@@ -75,6 +75,10 @@ struct Cli {
     #[arg(long)]
     workers: Option<usize>,
 
+    /// Do not reload when the config file changes (SIGHUP still reloads).
+    #[arg(long = "no-watch")]
+    no_watch: bool,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -190,6 +194,10 @@ fn serve(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
     let workers = cli
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let signals = runtime.block_on(async { Signals::register() })?;
     let proxy = redshard::proxy::start(&config, workers)?;
     tracing::info!(
         workers,
@@ -198,34 +206,113 @@ fn serve(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         env!("CARGO_PKG_VERSION"),
         config.file.display()
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let reloader = Reloader {
+        proxy,
+        file: cli.conf_file.clone(),
+        watch: !cli.no_watch,
+    };
     let signal = runtime.block_on(async {
-        tokio::spawn(redshard::proxy::supervisor::run(proxy.pools.clone()));
-        wait_for_exit(&logging).await
+        tokio::spawn(redshard::proxy::supervisor::run(reloader.proxy.pools()));
+        wait_for_exit(signals, &logging, &reloader).await
     })?;
     tracing::info!("{signal}: shutting down");
-    for pool in &config.pools {
-        if let redshard::config::ListenAddr::Unix { path, .. } = &pool.listen {
+    for pool in reloader
+        .proxy
+        .pools()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+    {
+        if let redshard::config::ListenAddr::Unix { path, .. } = &pool.snapshot().config.listen {
             let _ = std::fs::remove_file(path);
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Handles signals until one asks to exit; returns its name.
-async fn wait_for_exit(logging: &Logging) -> io::Result<&'static str> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut ttin = signal(SignalKind::from_raw(
-        nix::sys::signal::Signal::SIGTTIN as i32,
-    ))?;
-    let mut ttou = signal(SignalKind::from_raw(
-        nix::sys::signal::Signal::SIGTTOU as i32,
-    ))?;
+/// The signals the proxy handles, registered before it accepts a client so
+/// that none of them can take the default action (SIGHUP would end it).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    ttin: tokio::signal::unix::Signal,
+    ttou: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Must run inside the runtime that will receive them.
+    fn register() -> io::Result<Signals> {
+        use nix::sys::signal::Signal as S;
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+            ttin: signal(SignalKind::from_raw(S::SIGTTIN as i32))?,
+            ttou: signal(SignalKind::from_raw(S::SIGTTOU as i32))?,
+        })
+    }
+}
+
+/// Reloads the config on SIGHUP and when its file changes.
+struct Reloader {
+    proxy: redshard::proxy::Proxy,
+    file: PathBuf,
+    watch: bool,
+}
+
+/// What identifies a version of the config file: editors replace files by
+/// rename, so the inode counts as much as the time and size.
+fn file_stamp(path: &Path) -> Option<(u64, u64, std::time::SystemTime)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.ino(), meta.len(), meta.modified().ok()?))
+}
+
+impl Reloader {
+    fn reload(&self, why: &str) {
+        use std::sync::atomic::Ordering;
+        match Config::load(&self.file) {
+            Err(e) => {
+                redshard::stats::RELOAD_FAILURES.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("reload ({why}) refused, the running config keeps serving: {e}");
+            }
+            Ok(config) => match self.proxy.reload(&config) {
+                Ok(summary) => {
+                    redshard::stats::RELOADS.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("config reloaded ({why}): {summary}");
+                }
+                Err(e) => {
+                    redshard::stats::RELOAD_FAILURES.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!("reload ({why}) failed, the running config keeps serving: {e}");
+                }
+            },
+        }
+    }
+}
+
+/// Handles signals (and watches the config file) until one asks to exit;
+/// returns its name.
+async fn wait_for_exit(
+    signals: Signals,
+    logging: &Logging,
+    reloader: &Reloader,
+) -> io::Result<&'static str> {
+    // The file is polled: cheap (one stat), and it sees replacements by
+    // rename as well as writes in place. A change is applied once the file
+    // has stayed the same for one more tick (editors write in steps).
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut stamp = file_stamp(&reloader.file);
+    let mut pending: Option<Option<(u64, u64, std::time::SystemTime)>> = None;
+    let Signals {
+        mut term,
+        mut int,
+        mut hup,
+        mut ttin,
+        mut ttou,
+    } = signals;
     loop {
         tokio::select! {
             _ = term.recv() => return Ok("SIGTERM"),
@@ -234,6 +321,23 @@ async fn wait_for_exit(logging: &Logging) -> io::Result<&'static str> {
                 match logging.reopen() {
                     Ok(()) => tracing::info!("SIGHUP: log file reopened"),
                     Err(e) => tracing::error!("SIGHUP: cannot reopen the log file: {e}"),
+                }
+                stamp = file_stamp(&reloader.file);
+                pending = None;
+                reloader.reload("SIGHUP");
+            }
+            _ = tick.tick(), if reloader.watch => {
+                let now = file_stamp(&reloader.file);
+                if now != stamp {
+                    if pending.as_ref() == Some(&now) {
+                        stamp = now;
+                        pending = None;
+                        if stamp.is_some() {
+                            reloader.reload("config file changed");
+                        }
+                    } else {
+                        pending = Some(now);
+                    }
                 }
             }
             _ = ttin.recv() => {

@@ -60,6 +60,17 @@ struct State {
     wbuf: BytesMut,
     waiting: VecDeque<Pending>,
     status: Status,
+    /// Replaced by a reload: finish what is in flight, then close.
+    retiring: bool,
+}
+
+/// How a connection's task ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// The server closed the connection (a failure, like an error).
+    ServerClosed,
+    /// Retired by a reload, after its last reply.
+    Retired,
 }
 
 /// What a backend connection needs to know about its server.
@@ -111,6 +122,7 @@ impl BackendConn {
                 wbuf: BytesMut::new(),
                 waiting: VecDeque::new(),
                 status: Status::Idle,
+                retiring: false,
             }),
             wake: Notify::new(),
         })
@@ -174,6 +186,13 @@ impl BackendConn {
         }
     }
 
+    /// A reload replaced this connection: new requests go elsewhere; the ones
+    /// in flight get their replies, then the connection closes.
+    pub fn retire(&self) {
+        self.state.borrow_mut().retiring = true;
+        self.wake.notify_one();
+    }
+
     /// Starts connecting now (for `preconnect`), without a request.
     pub fn preconnect(self: &Rc<Self>) {
         let mut st = self.state.borrow_mut();
@@ -187,7 +206,12 @@ impl BackendConn {
     async fn run(self: Rc<Self>) {
         let result = self.connect_and_serve().await;
         let message = match result {
-            Ok(()) => format!("server {} closed the connection", self.spec.label),
+            Ok(Ended::Retired) => {
+                self.state.borrow_mut().status = Status::Idle;
+                tracing::debug!(server = %self.spec.label, "retired connection closed after its last reply");
+                return;
+            }
+            Ok(Ended::ServerClosed) => format!("server {} closed the connection", self.spec.label),
             Err(e) => e,
         };
         let pool = &self.spec.pool.name;
@@ -209,7 +233,7 @@ impl BackendConn {
         self.fail_all(&message);
     }
 
-    async fn connect_and_serve(self: &Rc<Self>) -> Result<(), String> {
+    async fn connect_and_serve(self: &Rc<Self>) -> Result<Ended, String> {
         let connect = async {
             match &self.spec.addr {
                 ServerAddr::Tcp { host, port } => {
@@ -290,7 +314,7 @@ impl BackendConn {
         }
     }
 
-    async fn serve<R, W>(&self, reader: R, writer: W) -> Result<(), String>
+    async fn serve<R, W>(&self, reader: R, writer: W) -> Result<Ended, String>
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
@@ -312,7 +336,7 @@ impl BackendConn {
         mut reader: R,
         mut writer: W,
         sending: &mut BytesMut,
-    ) -> Result<(), String>
+    ) -> Result<Ended, String>
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
@@ -338,6 +362,9 @@ impl BackendConn {
                 if st.wbuf.capacity() > KEEP_CAPACITY {
                     st.wbuf = BytesMut::new();
                 }
+                if st.retiring && sending.is_empty() && st.waiting.is_empty() {
+                    return Ok(Ended::Retired);
+                }
             }
             if rbuf.capacity() - rbuf.len() < read_chunk / 4 {
                 rbuf.reserve(read_chunk);
@@ -346,7 +373,7 @@ impl BackendConn {
                 biased;
                 read = reader.read_buf(&mut rbuf) => {
                     match read {
-                        Ok(0) => return Ok(()),
+                        Ok(0) => return Ok(Ended::ServerClosed),
                         Ok(_) => self.dispatch_replies(&mut rbuf, &mut skipper)?,
                         Err(e) => return Err(format!("reading from server {}: {e}", self.spec.label)),
                     }

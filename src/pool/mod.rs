@@ -7,4 +7,4 @@ mod runtime;
 
 pub use health::ServerHealth;
 pub use placement::Placement;
-pub use runtime::{PoolRuntime, PoolSnapshot};
+pub use runtime::{PoolChange, PoolRuntime, PoolSnapshot};

@@ -81,6 +81,59 @@ impl PoolRuntime {
         });
     }
 
+    /// Swaps in a new config for this pool (a reload). Servers present in
+    /// both (same name, or same address when unnamed) keep their health;
+    /// returns what changed.
+    pub fn reload(&self, config: PoolConfig) -> PoolChange {
+        let old = self.snapshot.load_full();
+        let identity = |s: &crate::config::ServerConfig| {
+            if s.named {
+                s.name.clone()
+            } else {
+                s.addr.to_string()
+            }
+        };
+        let mut change = PoolChange::default();
+        let health: Vec<Arc<ServerHealth>> = config
+            .servers
+            .iter()
+            .map(|s| {
+                match old
+                    .config
+                    .servers
+                    .iter()
+                    .position(|o| identity(o) == identity(s))
+                {
+                    Some(i) => {
+                        if old.config.servers[i] != *s {
+                            change.servers_changed.push(s.label());
+                        }
+                        old.health[i].clone()
+                    }
+                    None => {
+                        change.servers_added.push(s.label());
+                        Arc::default()
+                    }
+                }
+            })
+            .collect();
+        for o in &old.config.servers {
+            if !config.servers.iter().any(|s| identity(s) == identity(o)) {
+                change.servers_removed.push(o.label());
+            }
+        }
+        change.options_changed = options_diff(&old.config, &config);
+        change.any = old.config != config;
+        let generation = if change.any {
+            old.generation + 1
+        } else {
+            old.generation
+        };
+        self.snapshot
+            .store(Arc::new(PoolSnapshot::build(config, health, generation)));
+        change
+    }
+
     /// Admits one more client unless `limit` (0: none) is reached; returns its id.
     pub fn admit_client(&self, limit: u32) -> Option<u64> {
         let before = self.clients.fetch_add(1, Ordering::AcqRel);
@@ -98,4 +151,79 @@ impl PoolRuntime {
     pub fn client_count(&self) -> usize {
         self.clients.load(Ordering::Acquire)
     }
+}
+
+/// What a reload changed in one pool.
+#[derive(Debug, Default, Clone)]
+pub struct PoolChange {
+    pub any: bool,
+    pub servers_added: Vec<String>,
+    pub servers_removed: Vec<String>,
+    pub servers_changed: Vec<String>,
+    pub options_changed: Vec<&'static str>,
+}
+
+impl std::fmt::Display for PoolChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.any {
+            return f.write_str("unchanged");
+        }
+        let mut parts = Vec::new();
+        if !self.servers_added.is_empty() {
+            parts.push(format!("servers added [{}]", self.servers_added.join(", ")));
+        }
+        if !self.servers_removed.is_empty() {
+            parts.push(format!(
+                "servers removed [{}]",
+                self.servers_removed.join(", ")
+            ));
+        }
+        if !self.servers_changed.is_empty() {
+            parts.push(format!(
+                "servers changed (weight or address) [{}]",
+                self.servers_changed.join(", ")
+            ));
+        }
+        if !self.options_changed.is_empty() {
+            parts.push(format!(
+                "options changed [{}]",
+                self.options_changed.join(", ")
+            ));
+        }
+        if parts.is_empty() {
+            parts.push("server order changed".into());
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    macro_rules! diff {
+        ($($field:ident),*) => {
+            $(if a.$field != b.$field { out.push(stringify!($field)); })*
+        };
+    }
+    diff!(
+        listen,
+        hash,
+        hash_tag,
+        distribution,
+        timeout_ms,
+        backlog,
+        client_connections,
+        redis,
+        redis_auth,
+        redis_db,
+        preconnect,
+        auto_eject_hosts,
+        server_connections,
+        server_retry_timeout_ms,
+        server_failure_limit,
+        tcpkeepalive,
+        max_request_bytes,
+        max_key_bytes,
+        client_output_limit
+    );
+    out
 }

@@ -13,7 +13,9 @@ pub mod worker;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::config::Config;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::config::{Config, ListenAddr};
 use crate::pool::PoolRuntime;
 
 /// Size of each read from a socket (`-m`, nutcracker's mbuf size).
@@ -59,57 +61,204 @@ pub enum StartError {
     Thread(#[source] std::io::Error),
 }
 
-/// A running proxy: its pools and worker threads.
+/// A running proxy: its pools, the worker threads and the channels to them.
 pub struct Proxy {
-    pub pools: Vec<Arc<PoolRuntime>>,
+    /// The pools now serving, in config order; shared with the supervisor.
+    pools: Arc<std::sync::Mutex<Vec<Arc<PoolRuntime>>>>,
+    senders: Vec<UnboundedSender<worker::WorkerCommand>>,
     pub workers: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// Binds every pool's listener and starts `workers` worker threads.
 pub fn start(config: &Config, workers: usize) -> Result<Proxy, StartError> {
     let workers = workers.max(1);
-    if let Some(p) = config.pools.iter().find(|p| !p.redis) {
-        return Err(StartError::NotRedis {
-            pool: p.name.clone(),
-        });
+    check_redis(config)?;
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for _ in 0..workers {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        senders.push(tx);
+        receivers.push(rx);
     }
-    let mut per_worker: Vec<Vec<(Arc<PoolRuntime>, listen::Listener)>> =
-        (0..workers).map(|_| Vec::new()).collect();
+    let mut proxy = Proxy {
+        pools: Arc::default(),
+        senders,
+        workers: Vec::new(),
+    };
     let mut pools = Vec::new();
     for pool in &config.pools {
-        let listeners = listen::bind(&pool.listen, pool.backlog, workers).map_err(|source| {
-            StartError::Listen {
-                pool: pool.name.clone(),
-                addr: pool.listen.to_string(),
-                source,
-            }
-        })?;
         let runtime = PoolRuntime::new(pool.clone());
-        for (w, l) in listeners.into_iter().enumerate() {
-            per_worker[w].push((runtime.clone(), l));
-        }
+        proxy.listen(&runtime, &pool.listen, pool.backlog)?;
         tracing::info!(pool = %pool.name, listen = %pool.listen, servers = pool.servers.len(), "pool ready");
         pools.push(runtime);
     }
+    *proxy.pools.lock().unwrap_or_else(|p| p.into_inner()) = pools;
     connection::set_facts(connection::ProxyFacts {
         started: std::time::Instant::now(),
         workers,
         pools: config.pools.len(),
     });
-    let mut handles = Vec::new();
-    for (index, pools) in per_worker.into_iter().enumerate() {
+    for (index, commands) in receivers.into_iter().enumerate() {
         let handle = std::thread::Builder::new()
             .name(format!("redshard-w{index}"))
             .spawn(move || {
-                if let Err(e) = worker::run(index, pools) {
+                if let Err(e) = worker::run(index, commands) {
                     tracing::error!("worker {index} stopped: {e}");
                 }
             })
             .map_err(StartError::Thread)?;
-        handles.push(handle);
+        proxy.workers.push(handle);
     }
-    Ok(Proxy {
-        pools,
-        workers: handles,
-    })
+    Ok(proxy)
+}
+
+fn check_redis(config: &Config) -> Result<(), StartError> {
+    match config.pools.iter().find(|p| !p.redis) {
+        Some(p) => Err(StartError::NotRedis {
+            pool: p.name.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+impl Proxy {
+    /// The pools now serving.
+    pub fn pools(&self) -> Arc<std::sync::Mutex<Vec<Arc<PoolRuntime>>>> {
+        self.pools.clone()
+    }
+
+    /// Binds `addr` once per worker and has each worker accept on it.
+    fn listen(
+        &self,
+        pool: &Arc<PoolRuntime>,
+        addr: &ListenAddr,
+        backlog: u32,
+    ) -> Result<(), StartError> {
+        let listeners = self.bind(pool, addr, backlog)?;
+        self.hand_out(pool, addr, listeners);
+        Ok(())
+    }
+
+    fn bind(
+        &self,
+        pool: &Arc<PoolRuntime>,
+        addr: &ListenAddr,
+        backlog: u32,
+    ) -> Result<Vec<listen::Listener>, StartError> {
+        listen::bind(addr, backlog, self.senders.len()).map_err(|source| StartError::Listen {
+            pool: pool.name.clone(),
+            addr: addr.to_string(),
+            source,
+        })
+    }
+
+    fn hand_out(
+        &self,
+        pool: &Arc<PoolRuntime>,
+        addr: &ListenAddr,
+        listeners: Vec<listen::Listener>,
+    ) {
+        for (tx, listener) in self.senders.iter().zip(listeners) {
+            let _ = tx.send(worker::WorkerCommand::Listen {
+                pool: pool.clone(),
+                addr: addr.clone(),
+                listener,
+            });
+        }
+    }
+
+    fn tell_all(&self, command: impl Fn() -> worker::WorkerCommand) {
+        for tx in &self.senders {
+            let _ = tx.send(command());
+        }
+    }
+
+    /// Applies a new, already validated config: pools added, removed and
+    /// changed; new listeners open before old ones close; health carried over.
+    /// Nothing changes when a new listener cannot be bound.
+    pub fn reload(&self, config: &Config) -> Result<String, StartError> {
+        check_redis(config)?;
+        let started = std::time::Instant::now();
+        let old: Vec<Arc<PoolRuntime>> =
+            self.pools.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let old_listen = |name: &str| {
+            old.iter()
+                .find(|p| p.name == name)
+                .map(|p| p.snapshot().config.listen.clone())
+        };
+        // Bind every new address first: a failure leaves all as it was.
+        let mut bound = Vec::new();
+        for pool in &config.pools {
+            if old_listen(&pool.name).as_ref() != Some(&pool.listen) {
+                let placeholder = PoolRuntime::new(pool.clone());
+                let runtime = old
+                    .iter()
+                    .find(|p| p.name == pool.name)
+                    .cloned()
+                    .unwrap_or(placeholder);
+                let listeners = self.bind(&runtime, &pool.listen, pool.backlog)?;
+                bound.push((pool.name.clone(), listeners));
+            }
+        }
+        let mut report = Vec::new();
+        let mut now = Vec::new();
+        for pool in &config.pools {
+            let runtime = match old.iter().find(|p| p.name == pool.name) {
+                Some(rt) => {
+                    let before = rt.snapshot().config.listen.clone();
+                    let change = rt.reload(pool.clone());
+                    if change.any {
+                        report.push(format!("pool '{}': {change}", pool.name));
+                        self.tell_all(|| worker::WorkerCommand::Refresh {
+                            pool: pool.name.clone(),
+                        });
+                    }
+                    if let Some((_, listeners)) = bound.iter_mut().find(|(n, _)| *n == pool.name) {
+                        self.hand_out(rt, &pool.listen, std::mem::take(listeners));
+                        self.tell_all(|| worker::WorkerCommand::StopListening {
+                            pool: pool.name.clone(),
+                            addr: before.clone(),
+                        });
+                        remove_socket_file(&before);
+                    }
+                    rt.clone()
+                }
+                None => {
+                    let rt = PoolRuntime::new(pool.clone());
+                    if let Some((_, listeners)) = bound.iter_mut().find(|(n, _)| *n == pool.name) {
+                        self.hand_out(&rt, &pool.listen, std::mem::take(listeners));
+                    }
+                    report.push(format!("pool '{}' added on {}", pool.name, pool.listen));
+                    rt
+                }
+            };
+            now.push(runtime);
+        }
+        for gone in old
+            .iter()
+            .filter(|o| !config.pools.iter().any(|p| p.name == o.name))
+        {
+            self.tell_all(|| worker::WorkerCommand::Remove {
+                pool: gone.name.clone(),
+            });
+            remove_socket_file(&gone.snapshot().config.listen);
+            report.push(format!("pool '{}' removed", gone.name));
+        }
+        *self.pools.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        let summary = if report.is_empty() {
+            "nothing changed".to_string()
+        } else {
+            report.join("; ")
+        };
+        Ok(format!(
+            "{summary} (swap took {} µs)",
+            started.elapsed().as_micros()
+        ))
+    }
+}
+
+fn remove_socket_file(addr: &ListenAddr) {
+    if let ListenAddr::Unix { path, .. } = addr {
+        let _ = std::fs::remove_file(path);
+    }
 }

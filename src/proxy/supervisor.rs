@@ -16,9 +16,10 @@ const TICK: Duration = Duration::from_millis(50);
 const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Runs until the process exits.
-pub async fn run(pools: Vec<Arc<PoolRuntime>>) {
+pub async fn run(pools: Arc<std::sync::Mutex<Vec<Arc<PoolRuntime>>>>) {
     loop {
         tokio::time::sleep(TICK).await;
+        let pools: Vec<Arc<PoolRuntime>> = pools.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for pool in &pools {
             let snapshot = pool.snapshot_arc();
             if !snapshot.config.auto_eject_hosts {

@@ -4,15 +4,18 @@
 //! workers except the read-mostly pool snapshots.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::listen::Listener;
 use super::session;
 use crate::backend::{BackendConn, BackendSpec};
+use crate::config::ListenAddr;
 use crate::pool::{PoolRuntime, PoolSnapshot};
 use crate::protocol::Proto;
 
@@ -71,9 +74,7 @@ impl WorkerPool {
     ) -> Rc<BackendConn> {
         let mut conns = self.conns.borrow_mut();
         if conns.generation != snapshot.generation {
-            conns.generation = snapshot.generation;
-            conns.servers = build_conns(&self.me, &self.runtime, snapshot, false);
-            conns.servers_resp3 = None;
+            self.replace_conns(&mut conns, snapshot);
         }
         let servers = match proto {
             Proto::Resp2 => &conns.servers,
@@ -83,6 +84,51 @@ impl WorkerPool {
         };
         let list = &servers[server];
         list[client_id as usize % list.len()].clone()
+    }
+}
+
+impl WorkerPool {
+    /// After a reload: new connections for the new config; the old ones get
+    /// the replies of what is in flight, then close.
+    fn replace_conns(&self, conns: &mut Conns, snapshot: &PoolSnapshot) {
+        for old in conns
+            .servers
+            .iter()
+            .chain(conns.servers_resp3.iter().flatten())
+            .flatten()
+        {
+            old.retire();
+        }
+        conns.generation = snapshot.generation;
+        conns.servers = build_conns(&self.me, &self.runtime, snapshot, false);
+        conns.servers_resp3 = None;
+        if snapshot.config.preconnect {
+            for c in conns.servers.iter().flatten() {
+                c.preconnect();
+            }
+        }
+    }
+
+    /// Rebuilds the connections now if the pool's config changed.
+    pub fn refresh(&self) {
+        let snapshot = self.runtime.snapshot_arc();
+        let mut conns = self.conns.borrow_mut();
+        if conns.generation != snapshot.generation {
+            self.replace_conns(&mut conns, &snapshot);
+        }
+    }
+
+    /// Closes every connection once idle (the pool was removed).
+    pub fn retire_all(&self) {
+        let conns = self.conns.borrow();
+        for c in conns
+            .servers
+            .iter()
+            .chain(conns.servers_resp3.iter().flatten())
+            .flatten()
+        {
+            c.retire();
+        }
     }
 }
 
@@ -126,21 +172,94 @@ fn build_conns(
         .collect()
 }
 
-/// Runs one worker until the process exits.
-pub fn run(index: usize, pools: Vec<(Arc<PoolRuntime>, Listener)>) -> std::io::Result<()> {
+/// What the main thread asks of a worker (start, reload).
+pub enum WorkerCommand {
+    /// Accept clients of `pool` on `listener` (a new pool, or a new address).
+    Listen {
+        pool: Arc<PoolRuntime>,
+        addr: ListenAddr,
+        listener: Listener,
+    },
+    /// Stop accepting on `addr` for pool `pool`.
+    StopListening { pool: String, addr: ListenAddr },
+    /// The pool's config changed: rebuild its connections now.
+    Refresh { pool: String },
+    /// The pool is gone: close its connections once idle.
+    Remove { pool: String },
+}
+
+/// A worker's pools and their accept loops.
+#[derive(Default)]
+struct WorkerState {
+    pools: HashMap<String, Rc<WorkerPool>>,
+    accepting: Vec<(String, ListenAddr, tokio::task::JoinHandle<()>)>,
+}
+
+impl WorkerState {
+    fn handle(&mut self, command: WorkerCommand) {
+        match command {
+            WorkerCommand::Listen {
+                pool,
+                addr,
+                listener,
+            } => {
+                let name = pool.name.clone();
+                let worker_pool = self
+                    .pools
+                    .entry(name.clone())
+                    .or_insert_with(|| {
+                        let wp = WorkerPool::new(pool);
+                        if wp.runtime.snapshot().config.preconnect {
+                            wp.preconnect();
+                        }
+                        wp
+                    })
+                    .clone();
+                let task = tokio::task::spawn_local(accept_loop(worker_pool, listener));
+                self.accepting.push((name, addr, task));
+            }
+            WorkerCommand::StopListening { pool, addr } => {
+                self.accepting.retain(|(p, a, task)| {
+                    let stop = *p == pool && *a == addr;
+                    if stop {
+                        task.abort();
+                    }
+                    !stop
+                });
+            }
+            WorkerCommand::Refresh { pool } => {
+                if let Some(p) = self.pools.get(&pool) {
+                    p.refresh();
+                }
+            }
+            WorkerCommand::Remove { pool } => {
+                self.accepting.retain(|(p, _, task)| {
+                    if *p == pool {
+                        task.abort();
+                    }
+                    *p != pool
+                });
+                if let Some(p) = self.pools.remove(&pool) {
+                    p.retire_all();
+                }
+            }
+        }
+    }
+}
+
+/// Runs one worker until the process exits, taking commands from `commands`.
+pub fn run(index: usize, mut commands: UnboundedReceiver<WorkerCommand>) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name(format!("redshard-w{index}"))
         .build()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
-        for (pool, listener) in pools {
-            let worker_pool = WorkerPool::new(pool);
-            if worker_pool.runtime.snapshot().config.preconnect {
-                worker_pool.preconnect();
-            }
-            tokio::task::spawn_local(accept_loop(worker_pool, listener));
+        let mut state = WorkerState::default();
+        while let Some(command) = commands.recv().await {
+            state.handle(command);
         }
+        // The main thread is gone: keep serving until the process exits.
         std::future::pending::<()>().await;
     });
     Ok(())

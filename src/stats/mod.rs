@@ -1,6 +1,13 @@
 //! Statistics: nutcracker's names and descriptions, in one table that drives
 //! `-D` (describe) and the stats output.
 
+use std::sync::atomic::AtomicU64;
+
+/// Config reloads applied.
+pub static RELOADS: AtomicU64 = AtomicU64::new(0);
+/// Config reloads refused (invalid file, unusable listen address).
+pub static RELOAD_FAILURES: AtomicU64 = AtomicU64::new(0);
+
 /// A statistic: its nutcracker name and description.
 #[derive(Debug, Clone, Copy)]
 pub struct StatName {

@@ -1,0 +1,362 @@
+//! Hot reload under load: servers added and removed, weights and hash
+//! changed, invalid files refused, listeners moved, 100 reloads without a
+//! leak; triggered by SIGHUP and by replacing the file.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::servers::{free_port, Conn, RedisServer, Redshard, Reply};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use redshard::config::Config;
+use redshard::pool::Placement;
+
+/// A pool config listening on `port` with `servers` as (server, weight).
+/// `port` may be "{port}", which the start helper fills in.
+fn config(port: impl std::fmt::Display, hash: &str, servers: &[(&RedisServer, u32)]) -> String {
+    let mut s = format!("alpha:\n  listen: 127.0.0.1:{port}\n  redis: true\n  hash: {hash}\n  timeout: 2000\n  servers:\n");
+    for (srv, w) in servers {
+        s.push_str(&format!("   - 127.0.0.1:{}:{w}\n", srv.port));
+    }
+    s
+}
+
+/// Replaces the file as editors do: write a new one, rename it over.
+fn replace(path: &std::path::Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn info(c: &mut Conn) -> String {
+    let Reply::Bulk(b) = c.cmd(&["INFO"]) else {
+        panic!()
+    };
+    String::from_utf8(b).unwrap()
+}
+
+/// Waits until INFO shows `pool_line_part` (the reload has been applied).
+fn wait_applied(c: &mut Conn, part: &str) -> Duration {
+    let started = Instant::now();
+    while !info(c).contains(part) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "reload not applied: {part}\n{}",
+            info(c)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    started.elapsed()
+}
+
+/// Keys written through the proxy land where the file's ring says.
+fn assert_placement(p: &Redshard, c: &mut Conn, servers: &[&RedisServer], tag: &str) {
+    let config = Config::load(&p.config).unwrap();
+    let pool = &config.pools[0];
+    let placement = Placement::new(pool);
+    for i in 0..60 {
+        let key = format!("probe:{tag}:{i}:k");
+        assert_eq!(c.cmd(&["SET", &key, "1"]), Reply::ok());
+        let index = placement.server_for(key.as_bytes()).unwrap();
+        let port: u16 = pool.servers[index]
+            .addr
+            .to_string()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let srv = servers.iter().find(|s| s.port == port).unwrap();
+        assert_eq!(
+            srv.conn().cmd(&["GET", &key]),
+            Reply::bulk("1"),
+            "{tag}: {key} not on server {index}"
+        );
+    }
+}
+
+struct Load {
+    stop: Arc<AtomicBool>,
+    errors: Arc<AtomicU64>,
+    done: Arc<AtomicU64>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// Several clients pipelining SET/GET batches until stopped.
+fn load(port: u16, clients: usize) -> Load {
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let threads = (0..clients)
+        .map(|t| {
+            let (stop, errors, done) = (stop.clone(), errors.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut c = Conn::tcp(port);
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut batch = Vec::new();
+                    for i in 0..20 {
+                        let k = format!("load:{t}:{}:k", (n + i) % 500);
+                        batch.extend(common::servers::encode(&[b"SET", k.as_bytes(), b"v"]));
+                        batch.extend(common::servers::encode(&[b"GET", k.as_bytes()]));
+                    }
+                    c.send_raw(&batch);
+                    for _ in 0..40 {
+                        match c.read() {
+                            Reply::Error(e) => {
+                                eprintln!("load error: {e}");
+                                errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                            _ => {
+                                done.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    n += 20;
+                }
+            })
+        })
+        .collect();
+    Load {
+        stop,
+        errors,
+        done,
+        threads,
+    }
+}
+
+impl Load {
+    fn finish(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            t.join()
+                .expect("a load client failed (dropped connection?)");
+        }
+        (
+            self.done.load(Ordering::Relaxed),
+            self.errors.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[test]
+fn add_remove_reweigh_rehash_under_load_without_errors() {
+    let s: Vec<RedisServer> = (0..4).map(|_| RedisServer::start()).collect();
+    let p = Redshard::start_args(
+        &config("{port}", "fnv1a_64", &[(&s[0], 1), (&s[1], 1), (&s[2], 1)]),
+        &["--workers", "2"],
+    );
+    let port = p.port;
+    let all: Vec<&RedisServer> = s.iter().collect();
+    let mut c = p.conn();
+    let load = load(p.port, 4);
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = Pid::from_raw(p.pid() as i32);
+
+    // Add a fourth server (SIGHUP).
+    std::fs::write(
+        &p.config,
+        config(
+            port,
+            "fnv1a_64",
+            &[(&s[0], 1), (&s[1], 1), (&s[2], 1), (&s[3], 1)],
+        ),
+    )
+    .unwrap();
+    kill(pid, Signal::SIGHUP).unwrap();
+    let took = wait_applied(&mut c, "servers=4");
+    eprintln!("SIGHUP -> new ring in use after {took:?}");
+    assert_placement(&p, &mut c, &all, "added");
+
+    // Remove one (file replaced by rename; the watcher picks it up).
+    replace(
+        &p.config,
+        &config(port, "fnv1a_64", &[(&s[0], 1), (&s[1], 1), (&s[3], 1)]),
+    );
+    let took = wait_applied(&mut c, "servers=3");
+    eprintln!("rename -> new ring in use after {took:?}");
+    assert_placement(&p, &mut c, &all, "removed");
+
+    // Change weights.
+    replace(
+        &p.config,
+        &config(port, "fnv1a_64", &[(&s[0], 3), (&s[1], 1), (&s[3], 2)]),
+    );
+    wait_applied(&mut c, "weight=3");
+    assert_placement(&p, &mut c, &all, "weights");
+
+    // Change the hash.
+    replace(
+        &p.config,
+        &config(port, "murmur", &[(&s[0], 3), (&s[1], 1), (&s[3], 2)]),
+    );
+    wait_applied(&mut c, "hash=murmur");
+    assert_placement(&p, &mut c, &all, "hash");
+
+    std::thread::sleep(Duration::from_millis(200));
+    let (done, errors) = load.finish();
+    assert!(done > 1000, "too little load: {done}");
+    assert_eq!(errors, 0, "error replies under reload");
+}
+
+#[test]
+fn invalid_config_is_refused_and_the_old_one_keeps_serving() {
+    let s: Vec<RedisServer> = (0..2).map(|_| RedisServer::start()).collect();
+    let p = Redshard::start_args(
+        &config("{port}", "fnv1a_64", &[(&s[0], 1), (&s[1], 1)]),
+        &["--workers", "1", "--no-watch"],
+    );
+    let good = config(p.port, "fnv1a_64", &[(&s[0], 1), (&s[1], 1)]);
+    let mut c = p.conn();
+    let pid = Pid::from_raw(p.pid() as i32);
+    for (bad, want) in [
+        ("alpha:\n\t- x\n", "malformed YAML"),
+        (
+            &*good.replace("timeout:", "timeoutt:"),
+            "unknown key `timeoutt`",
+        ),
+        (
+            &*good.replace(&format!("{}:1\n", s[1].port), &format!("{}:0\n", s[1].port)),
+            "zero weight",
+        ),
+    ] {
+        std::fs::write(&p.config, bad).unwrap();
+        kill(pid, Signal::SIGHUP).unwrap();
+        let started = Instant::now();
+        while !p.log_text().contains(want) {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "no error logged for {want}:\n{}",
+                p.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(c.cmd(&["SET", "still", "here"]), Reply::ok());
+        assert!(info(&mut c).contains("servers=2"));
+    }
+    let log = p.log_text();
+    assert!(
+        log.contains("redshard.yml:5: pool 'alpha', key 'timeoutt'"),
+        "{log}"
+    );
+}
+
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_hundred_reloads_under_load_leak_nothing() {
+    let s: Vec<RedisServer> = (0..4).map(|_| RedisServer::start()).collect();
+    let p = Redshard::start_args(
+        &config("{port}", "fnv1a_64", &[(&s[0], 1), (&s[1], 1), (&s[2], 1)]),
+        &["--workers", "2", "--no-watch"],
+    );
+    let three = config(p.port, "fnv1a_64", &[(&s[0], 1), (&s[1], 1), (&s[2], 1)]);
+    let four = config(
+        p.port,
+        "fnv1a_64",
+        &[(&s[0], 1), (&s[1], 1), (&s[2], 1), (&s[3], 2)],
+    );
+    let load = load(p.port, 3);
+    std::thread::sleep(Duration::from_millis(300));
+    let (fds_before, rss_before) = (fd_count(p.pid()), rss_kib(p.pid()));
+    let pid = Pid::from_raw(p.pid() as i32);
+    let mut c = p.conn();
+    for i in 0..100 {
+        let (text, want) = if i % 2 == 0 {
+            (&four, "servers=4")
+        } else {
+            (&three, "servers=3")
+        };
+        std::fs::write(&p.config, text).unwrap();
+        kill(pid, Signal::SIGHUP).unwrap();
+        wait_applied(&mut c, want);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (done, errors) = load.finish();
+    std::thread::sleep(Duration::from_millis(300));
+    let (fds_after, rss_after) = (fd_count(p.pid()), rss_kib(p.pid()));
+    eprintln!("100 reloads: fds {fds_before} -> {fds_after}, RSS {rss_before} -> {rss_after} KiB, {done} replies, {errors} errors");
+    assert_eq!(errors, 0);
+    // The load clients are gone now: fewer fds than before, never more.
+    assert!(
+        fds_after <= fds_before + 4,
+        "fd leak: {fds_before} -> {fds_after}"
+    );
+    assert!(
+        rss_after < rss_before + 8 * 1024,
+        "RSS grew: {rss_before} -> {rss_after} KiB"
+    );
+}
+
+#[test]
+fn sighup_and_rename_trigger_no_watch_ignores_the_file_and_listen_moves() {
+    let s = RedisServer::start();
+    let p = Redshard::start_args(
+        &config("{port}", "fnv1a_64", &[(&s, 1)]),
+        &["--workers", "1", "--no-watch"],
+    );
+    let port = p.port;
+    let mut c = p.conn();
+    replace(&p.config, &config(port, "murmur", &[(&s, 1)]));
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        info(&mut c).contains("hash=fnv1a_64"),
+        "--no-watch reloaded on a file change"
+    );
+    kill(Pid::from_raw(p.pid() as i32), Signal::SIGHUP).unwrap();
+    wait_applied(&mut c, "hash=murmur");
+    // A new listen address: opened before the old one closes; clients stay.
+    let new_port = free_port();
+    std::fs::write(&p.config, config(new_port, "murmur", &[(&s, 1)])).unwrap();
+    kill(Pid::from_raw(p.pid() as i32), Signal::SIGHUP).unwrap();
+    common::servers::wait_for_port(new_port, Duration::from_secs(5));
+    let mut d = Conn::tcp(new_port);
+    assert_eq!(d.cmd(&["PING"]), Reply::Status("PONG".into()));
+    assert_eq!(
+        c.cmd(&["PING"]),
+        Reply::Status("PONG".into()),
+        "an existing client was dropped"
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "old listener still open"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_file_watch_reloads_on_rename() {
+    let s = RedisServer::start();
+    let p = Redshard::start_args(
+        &config("{port}", "fnv1a_64", &[(&s, 1)]),
+        &["--workers", "1"],
+    );
+    let port = p.port;
+    let mut c = p.conn();
+    replace(&p.config, &config(port, "jenkins", &[(&s, 1)]));
+    let took = wait_applied(&mut c, "hash=jenkins");
+    eprintln!("file replaced -> applied in {took:?}");
+}
