@@ -75,6 +75,10 @@ struct Cli {
     #[arg(long)]
     workers: Option<usize>,
 
+    /// Serve Prometheus metrics (GET /metrics) and GET /healthz on this address.
+    #[arg(long = "metrics", value_name = "ADDR")]
+    metrics: Option<String>,
+
     /// Do not reload when the config file changes (SIGHUP still reloads).
     #[arg(long = "no-watch")]
     no_watch: bool,
@@ -211,8 +215,11 @@ fn serve(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         file: cli.conf_file.clone(),
         watch: !cli.no_watch,
     };
+    let stats_addr = format!("{}:{}", cli.stats_addr, cli.stats_port);
+    let metrics_addr = cli.metrics.clone();
     let signal = runtime.block_on(async {
         tokio::spawn(redshard::proxy::supervisor::run(reloader.proxy.pools()));
+        start_observability(&stats_addr, metrics_addr.as_deref(), reloader.proxy.pools()).await;
         wait_for_exit(signals, &logging, &reloader).await
     })?;
     tracing::info!("{signal}: shutting down");
@@ -228,6 +235,40 @@ fn serve(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The stats port and the metrics endpoint. A port that cannot be bound is
+/// reported and the proxy serves on without it.
+async fn start_observability(
+    stats_addr: &str,
+    metrics_addr: Option<&str>,
+    pools: redshard::stats::server::Pools,
+) {
+    use redshard::stats::server;
+    match tokio::net::TcpListener::bind(stats_addr).await {
+        Ok(l) => {
+            let ip = l.local_addr().map(|a| a.ip());
+            if !ip.as_ref().is_ok_and(|ip| ip.is_loopback()) {
+                tracing::warn!("stats port {stats_addr} is reachable from other hosts; use -a 127.0.0.1 to keep it local");
+            }
+            tracing::info!("stats on {stats_addr}");
+            tokio::spawn(server::serve_stats(l, pools.clone()));
+        }
+        Err(e) => tracing::error!(
+            "cannot serve stats on {stats_addr}: {e}; serving without the stats port"
+        ),
+    }
+    if let Some(addr) = metrics_addr {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => {
+                tracing::info!("metrics on http://{addr}/metrics");
+                tokio::spawn(server::serve_metrics(l, pools));
+            }
+            Err(e) => {
+                tracing::error!("cannot serve metrics on {addr}: {e}; serving without metrics")
+            }
+        }
+    }
 }
 
 /// The signals the proxy handles, registered before it accepts a client so

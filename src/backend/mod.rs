@@ -26,6 +26,7 @@ use crate::protocol::{
 use crate::proxy::replies::Replies;
 use crate::proxy::replies::WHOLE;
 use crate::proxy::worker::WorkerPool;
+use crate::stats::counters::{add, gauge_add, ServerCounters};
 
 /// Where a reply goes: a client's slot, or nowhere for the proxy's own
 /// handshake commands (AUTH, SELECT), whose errors close the connection.
@@ -44,6 +45,7 @@ pub struct Waiter {
 struct Pending {
     waiter: Waiter,
     len: usize,
+    sent: Instant,
     deadline: Option<Instant>,
 }
 
@@ -102,6 +104,8 @@ pub struct BackendSpec {
     pub index: usize,
     /// The worker's pool, to route unsent requests again after an ejection.
     pub worker: Weak<WorkerPool>,
+    /// The worker's index: its shard of the counters.
+    pub worker_index: usize,
 }
 
 #[derive(Debug)]
@@ -151,11 +155,13 @@ impl BackendConn {
                     self.spec.health.last_error(),
                     left.as_millis()
                 );
+                self.count_forward_error();
                 return fail_one(waiter, &msg);
             }
         }
         if st.wbuf.len() > self.spec.max_queue {
             drop(st);
+            self.count_forward_error();
             let msg = format!(
                 "server {} is not keeping up: over {} bytes wait to be written to it",
                 self.spec.label, self.spec.max_queue
@@ -166,12 +172,17 @@ impl BackendConn {
         let before = st.wbuf.len();
         write(&mut st.wbuf);
         let len = st.wbuf.len() - before;
-        let deadline = self.spec.timeout.map(|t| Instant::now() + t);
+        let sent = Instant::now();
+        let deadline = self.spec.timeout.map(|t| sent + t);
         st.waiting.push_back(Pending {
             waiter,
             len,
+            sent,
             deadline,
         });
+        let c = self.counters();
+        add(&c.requests, 1);
+        add(&c.request_bytes, len as u64);
         match st.status {
             Status::Idle => {
                 st.status = Status::Running;
@@ -184,6 +195,23 @@ impl BackendConn {
             }
             Status::Running => {}
         }
+    }
+
+    #[inline]
+    fn counters(&self) -> &ServerCounters {
+        self.spec.health.stats.shard(self.spec.worker_index)
+    }
+
+    fn count_forward_error(&self) {
+        add(
+            &self
+                .spec
+                .pool
+                .stats
+                .shard(self.spec.worker_index)
+                .forward_error,
+            1,
+        );
     }
 
     /// A reload replaced this connection: new requests go elsewhere; the ones
@@ -211,8 +239,22 @@ impl BackendConn {
                 tracing::debug!(server = %self.spec.label, "retired connection closed after its last reply");
                 return;
             }
-            Ok(Ended::ServerClosed) => format!("server {} closed the connection", self.spec.label),
-            Err(e) => e,
+            Ok(Ended::ServerClosed) => {
+                add(&self.counters().server_eof, 1);
+                format!("server {} closed the connection", self.spec.label)
+            }
+            Err(e) => {
+                let c = self.counters();
+                add(
+                    if e.contains(" timed out after ") {
+                        &c.server_timedout
+                    } else {
+                        &c.server_err
+                    },
+                    1,
+                );
+                e
+            }
         };
         let pool = &self.spec.pool.name;
         tracing::warn!(pool = %pool, server = %self.spec.label, "backend connection failed: {message}");
@@ -227,6 +269,15 @@ impl BackendConn {
                 retry_ms = self.spec.retry_timeout.as_millis() as u64,
                 "server ejected after {} consecutive failures",
                 self.spec.eject_after.unwrap_or(0)
+            );
+            add(
+                &self
+                    .spec
+                    .pool
+                    .stats
+                    .shard(self.spec.worker_index)
+                    .server_ejects,
+                1,
             );
             self.spec.pool.rebuild_placement();
         }
@@ -259,6 +310,22 @@ impl BackendConn {
             }
         };
         self.queue_handshake();
+        gauge_add(&self.counters().server_connections, 1);
+        let result = self.serve_stream(stream).await;
+        let c = self.counters();
+        gauge_add(&c.server_connections, -1);
+        for g in [
+            &c.in_queue,
+            &c.in_queue_bytes,
+            &c.out_queue,
+            &c.out_queue_bytes,
+        ] {
+            g.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn serve_stream(&self, stream: Stream) -> Result<Ended, String> {
         match stream {
             Stream::Tcp(mut s) => {
                 let (r, w) = s.split();
@@ -305,6 +372,7 @@ impl BackendConn {
                     retried: false,
                 },
                 len: 0,
+                sent: Instant::now(),
                 deadline: None,
             });
         }
@@ -366,6 +434,7 @@ impl BackendConn {
                     return Ok(Ended::Retired);
                 }
             }
+            self.update_queue_gauges(sending.len());
             if rbuf.capacity() - rbuf.len() < read_chunk / 4 {
                 rbuf.reserve(read_chunk);
             }
@@ -416,6 +485,31 @@ impl BackendConn {
         }
     }
 
+    /// in_queue: requests (and bytes) not yet written to the server;
+    /// out_queue: written, waiting for their replies.
+    fn update_queue_gauges(&self, sending: usize) {
+        let st = self.state.borrow();
+        let mut unsent = sending + st.wbuf.len();
+        let unsent_bytes = unsent;
+        let mut unsent_reqs = 0usize;
+        let mut total_bytes = 0usize;
+        for p in st.waiting.iter().rev() {
+            total_bytes += p.len;
+            if p.len <= unsent && unsent > 0 {
+                unsent -= p.len;
+                unsent_reqs += 1;
+            }
+        }
+        let c = self.counters();
+        let set = |g: &std::sync::atomic::AtomicI64, v: usize| {
+            g.store(v as i64, std::sync::atomic::Ordering::Relaxed)
+        };
+        set(&c.in_queue, unsent_reqs);
+        set(&c.in_queue_bytes, unsent_bytes);
+        set(&c.out_queue, st.waiting.len() - unsent_reqs);
+        set(&c.out_queue_bytes, total_bytes.saturating_sub(unsent_bytes));
+    }
+
     /// Hands every complete reply in `rbuf` to the oldest waiter.
     fn dispatch_replies(
         &self,
@@ -433,12 +527,14 @@ impl BackendConn {
                     ))
                 }
             };
-            let waiter = self
-                .state
-                .borrow_mut()
-                .waiting
-                .pop_front()
-                .map(|p| p.waiter);
+            let pending = self.state.borrow_mut().waiting.pop_front();
+            let c = self.counters();
+            add(&c.responses, 1);
+            add(&c.response_bytes, len as u64);
+            if let Some(p) = &pending {
+                c.observe_latency(p.sent.elapsed().as_micros() as u64);
+            }
+            let waiter = pending.map(|p| p.waiter);
             let reply = &rbuf[..len];
             self.spec.health.success();
             match waiter {
@@ -499,6 +595,7 @@ impl BackendConn {
         let mut err = BytesMut::new();
         encode::error(&mut err, &format!("ERR redshard: {message}"));
         let mut offset = unsent_before;
+        let mut failed = 0u64;
         for (i, p) in waiting.into_iter().enumerate() {
             let waiter = if i >= first_unsent {
                 let request = &unsent[offset..offset + p.len];
@@ -511,9 +608,19 @@ impl BackendConn {
                 p.waiter
             };
             if let Some(r) = waiter.replies {
+                failed += 1;
                 r.deliver(waiter.seq, waiter.part, &err);
             }
         }
+        add(
+            &self
+                .spec
+                .pool
+                .stats
+                .shard(self.spec.worker_index)
+                .forward_error,
+            failed,
+        );
     }
 
     /// Sends a never-written single-key request to the server the ring now

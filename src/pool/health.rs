@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::stats::counters::{ServerCounters, Sharded};
+
 /// Milliseconds on a monotonic clock shared by all threads.
 pub fn now_ms() -> u64 {
     use std::sync::OnceLock;
@@ -26,6 +28,8 @@ pub struct ServerHealth {
     ejected_at_us: AtomicU64,
     /// Why the server last failed, for the errors clients get while it is down.
     last_error: Mutex<String>,
+    /// This server's counters, one shard per worker.
+    pub stats: Sharded<ServerCounters>,
 }
 
 /// What a failure led to.

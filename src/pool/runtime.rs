@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use super::health::ServerHealth;
 use super::Placement;
 use crate::config::PoolConfig;
+use crate::stats::counters::{PoolCounters, Sharded};
 
 /// Everything a request needs to route, fixed for the life of the snapshot.
 #[derive(Debug)]
@@ -46,6 +47,8 @@ pub struct PoolRuntime {
     /// Client connections open now, across all workers.
     clients: AtomicUsize,
     next_client_id: AtomicU64,
+    /// The pool's counters, one shard per worker.
+    pub stats: Sharded<PoolCounters>,
 }
 
 impl PoolRuntime {
@@ -56,6 +59,7 @@ impl PoolRuntime {
             snapshot: ArcSwap::from_pointee(PoolSnapshot::build(config, health, 0)),
             clients: AtomicUsize::new(0),
             next_client_id: AtomicU64::new(1),
+            stats: Sharded::default(),
         })
     }
 

@@ -32,6 +32,11 @@ pub fn set_facts(facts: ProxyFacts) {
     let _ = FACTS.set(facts);
 }
 
+/// Seconds since the proxy started.
+pub fn uptime_secs() -> u64 {
+    FACTS.get().map_or(0, |f| f.started.elapsed().as_secs())
+}
+
 /// What a client has told the proxy about itself.
 #[derive(Debug, Default)]
 pub struct ClientState {

@@ -13,6 +13,7 @@ use super::worker::WorkerPool;
 use crate::backend::Waiter;
 use crate::pool::PoolSnapshot;
 use crate::protocol::{command, encode, Action, CommandSpec, Keys, Local, Split};
+use crate::stats::counters::{add, Group};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
@@ -72,6 +73,7 @@ impl Dispatcher {
                 self.error(&msg);
                 return Next::Close;
             }
+            self.count(Group::Refused);
             self.error(&unknown_command(frame, args));
             return Next::Continue;
         };
@@ -81,16 +83,25 @@ impl Dispatcher {
                 Action::Local(Local::Auth | Local::Hello | Local::Quit | Local::Reset)
             )
         {
+            self.count(Group::Refused);
             self.error("NOAUTH Authentication required.");
             return Next::Continue;
         }
         if !spec.arity_ok(args.len()) {
+            self.count(Group::Refused);
             self.error(&format!(
                 "ERR wrong number of arguments for '{}' command",
                 spec.name
             ));
             return Next::Continue;
         }
+        self.count(match spec.action {
+            Action::Local(_) => Group::Local,
+            Action::Refuse(_) => Group::Refused,
+            Action::Forward => Group::Forwarded,
+            Action::Split(_) => Group::Split,
+            Action::Script | Action::SumAll => Group::Broadcast,
+        });
         match spec.action {
             Action::Local(local) => return self.local(local, frame, args),
             Action::Refuse(why) => {
@@ -106,6 +117,14 @@ impl Dispatcher {
             Action::SumAll => self.broadcast(MergeKind::Sum, frame, args),
         }
         Next::Continue
+    }
+
+    #[inline]
+    fn count(&self, group: Group) {
+        add(
+            &self.pool.runtime.stats.shard(self.pool.index).commands[group as usize],
+            1,
+        );
     }
 
     fn error(&self, text: &str) {
@@ -266,6 +285,10 @@ impl Dispatcher {
             Split::Mset => MergeKind::AllOk,
             Split::Sum => MergeKind::Sum,
         };
+        add(
+            &runtime.stats.shard(self.pool.index).fragments,
+            servers.len() as u64,
+        );
         let seq = self
             .replies
             .reserve_merge(Merge::new(merge_kind, servers.len()));

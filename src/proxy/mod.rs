@@ -73,6 +73,7 @@ pub struct Proxy {
 pub fn start(config: &Config, workers: usize) -> Result<Proxy, StartError> {
     let workers = workers.max(1);
     check_redis(config)?;
+    crate::stats::counters::set_workers(workers);
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     for _ in 0..workers {

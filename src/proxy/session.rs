@@ -11,6 +11,7 @@ use super::listen::ClientStream;
 use super::replies::{ClientReplies, Replies};
 use super::worker::WorkerPool;
 use crate::protocol::{command, encode, FrameLimits, RequestFramer};
+use crate::stats::counters::{add, PoolCounters};
 
 /// Requests of one client waiting for their replies before the proxy stops
 /// reading more from it: with `client_output_limit` this bounds what a client
@@ -48,6 +49,8 @@ where
         (limits, snapshot.config.client_output_limit)
     };
     let mut framer = RequestFramer::with_key_rule(limits, command::first_arg_is_key);
+    let runtime = pool.runtime.clone();
+    let stats = runtime.stats.shard(pool.index);
     let mut dispatcher = Dispatcher::new(pool, replies.clone(), client_id);
     let read_chunk = super::read_chunk();
     let mut inbuf = BytesMut::with_capacity(read_chunk);
@@ -69,6 +72,7 @@ where
             biased;
             written = writer.write_buf(&mut sending), if !sending.is_empty() => {
                 if written.is_err() {
+                    add(&stats.client_err, 1);
                     break;
                 }
                 if sending.is_empty() && sending.capacity() > KEEP_CAPACITY {
@@ -81,9 +85,16 @@ where
                 && replies.pending() < MAX_IN_FLIGHT
                 && sending.len() + replies.buffered() < output_limit => {
                 match read {
-                    Ok(0) | Err(_) => closing = true,
+                    Ok(0) => {
+                        add(&stats.client_eof, 1);
+                        closing = true;
+                    }
+                    Err(_) => {
+                        add(&stats.client_err, 1);
+                        closing = true;
+                    }
                     Ok(_) => {
-                        closing = handle_requests(&mut inbuf, &mut framer, &mut dispatcher);
+                        closing = handle_requests(&mut inbuf, &mut framer, &mut dispatcher, stats);
                         if inbuf.is_empty() && inbuf.capacity() > KEEP_CAPACITY {
                             inbuf = BytesMut::with_capacity(read_chunk);
                         }
@@ -108,6 +119,7 @@ fn handle_requests(
     inbuf: &mut BytesMut,
     framer: &mut RequestFramer,
     dispatcher: &mut Dispatcher,
+    stats: &PoolCounters,
 ) -> bool {
     loop {
         match framer.next_frame(inbuf) {
@@ -121,6 +133,7 @@ fn handle_requests(
                 }
             }
             Err(e) => {
+                add(&stats.client_err, 1);
                 dispatcher
                     .replies()
                     .push_local(|out| encode::error(out, &format!("ERR Protocol error: {e}")));

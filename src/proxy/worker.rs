@@ -18,11 +18,14 @@ use crate::backend::{BackendConn, BackendSpec};
 use crate::config::ListenAddr;
 use crate::pool::{PoolRuntime, PoolSnapshot};
 use crate::protocol::Proto;
+use crate::stats::counters::add;
 
 /// A pool as one worker sees it: the shared runtime plus this worker's
 /// connections to each server.
 pub struct WorkerPool {
     pub runtime: Arc<PoolRuntime>,
+    /// Which worker this is (its counter shard).
+    pub index: usize,
     conns: RefCell<Conns>,
     /// Itself, for the connections (they route requests again after an ejection).
     me: Weak<WorkerPool>,
@@ -40,15 +43,16 @@ struct Conns {
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl WorkerPool {
-    pub fn new(runtime: Arc<PoolRuntime>) -> Rc<WorkerPool> {
+    pub fn new(runtime: Arc<PoolRuntime>, index: usize) -> Rc<WorkerPool> {
         let snapshot = runtime.snapshot_arc();
         Rc::new_cyclic(|me| WorkerPool {
             conns: RefCell::new(Conns {
                 generation: snapshot.generation,
-                servers: build_conns(me, &runtime, &snapshot, false),
+                servers: build_conns(me, index, &runtime, &snapshot, false),
                 servers_resp3: None,
             }),
             runtime,
+            index,
             me: me.clone(),
         })
     }
@@ -78,9 +82,9 @@ impl WorkerPool {
         }
         let servers = match proto {
             Proto::Resp2 => &conns.servers,
-            Proto::Resp3 => conns
-                .servers_resp3
-                .get_or_insert_with(|| build_conns(&self.me, &self.runtime, snapshot, true)),
+            Proto::Resp3 => conns.servers_resp3.get_or_insert_with(|| {
+                build_conns(&self.me, self.index, &self.runtime, snapshot, true)
+            }),
         };
         let list = &servers[server];
         list[client_id as usize % list.len()].clone()
@@ -100,7 +104,7 @@ impl WorkerPool {
             old.retire();
         }
         conns.generation = snapshot.generation;
-        conns.servers = build_conns(&self.me, &self.runtime, snapshot, false);
+        conns.servers = build_conns(&self.me, self.index, &self.runtime, snapshot, false);
         conns.servers_resp3 = None;
         if snapshot.config.preconnect {
             for c in conns.servers.iter().flatten() {
@@ -134,6 +138,7 @@ impl WorkerPool {
 
 fn build_conns(
     me: &Weak<WorkerPool>,
+    worker_index: usize,
     pool_rt: &Arc<PoolRuntime>,
     snapshot: &PoolSnapshot,
     resp3: bool,
@@ -165,6 +170,7 @@ fn build_conns(
                         pool: pool_rt.clone(),
                         index,
                         worker: me.clone(),
+                        worker_index,
                     })
                 })
                 .collect()
@@ -189,8 +195,8 @@ pub enum WorkerCommand {
 }
 
 /// A worker's pools and their accept loops.
-#[derive(Default)]
 struct WorkerState {
+    index: usize,
     pools: HashMap<String, Rc<WorkerPool>>,
     accepting: Vec<(String, ListenAddr, tokio::task::JoinHandle<()>)>,
 }
@@ -208,7 +214,7 @@ impl WorkerState {
                     .pools
                     .entry(name.clone())
                     .or_insert_with(|| {
-                        let wp = WorkerPool::new(pool);
+                        let wp = WorkerPool::new(pool, self.index);
                         if wp.runtime.snapshot().config.preconnect {
                             wp.preconnect();
                         }
@@ -255,7 +261,11 @@ pub fn run(index: usize, mut commands: UnboundedReceiver<WorkerCommand>) -> std:
         .build()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
-        let mut state = WorkerState::default();
+        let mut state = WorkerState {
+            index,
+            pools: HashMap::new(),
+            accepting: Vec::new(),
+        };
         while let Some(command) = commands.recv().await {
             state.handle(command);
         }
@@ -287,6 +297,7 @@ async fn accept_loop(pool: Rc<WorkerPool>, listener: Listener) {
             let snap = pool.runtime.snapshot();
             (snap.config.client_connections, snap.config.tcpkeepalive)
         };
+        add(&pool.runtime.stats.shard(pool.index).total_connections, 1);
         let Some(client_id) = pool.runtime.admit_client(limit) else {
             tokio::task::spawn_local(refuse(conn));
             continue;

@@ -1,6 +1,10 @@
 //! Statistics: nutcracker's names and descriptions, in one table that drives
 //! `-D` (describe) and the stats output.
 
+pub mod counters;
+pub mod output;
+pub mod server;
+
 use std::sync::atomic::AtomicU64;
 
 /// Config reloads applied.

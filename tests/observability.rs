@@ -1,0 +1,255 @@
+//! The stats port (nutcracker's JSON), Prometheus metrics and /healthz, read
+//! by real parsers while real traffic moves the counters; the docker-compose
+//! file as far as this machine can check it.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::servers::{free_port, pool_config, RedisServer, Redshard, Reply};
+use serde_json::Value;
+
+fn stats(port: u16) -> Value {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn metrics(port: u16) -> prometheus_parse::Scrape {
+    let (status, body) = http_get(port, "/metrics");
+    assert_eq!(status, 200);
+    let lines = body.lines().map(|l| Ok(l.to_string()));
+    prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text")
+}
+
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let s = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .unwrap_or_else(|| panic!("no sample {name} {labels:?}"));
+    match s.value {
+        prometheus_parse::Value::Counter(v)
+        | prometheus_parse::Value::Gauge(v)
+        | prometheus_parse::Value::Untyped(v) => v,
+        _ => panic!("{name} is not a number"),
+    }
+}
+
+#[test]
+fn stats_json_and_metrics_move_with_traffic_and_healthz_flips() {
+    let servers: Vec<RedisServer> = (0..3).map(|_| RedisServer::start()).collect();
+    let stats_port = free_port();
+    let metrics_port = free_port();
+    let refs: Vec<&RedisServer> = servers.iter().collect();
+    let config = pool_config(
+        "alpha",
+        &refs,
+        "  timeout: 300\n  auto_eject_hosts: true\n  server_failure_limit: 1\n  server_retry_timeout: 60000\n",
+    );
+    let p = Redshard::start_args(
+        &config,
+        &[
+            "--workers",
+            "2",
+            "-s",
+            &stats_port.to_string(),
+            "-a",
+            "127.0.0.1",
+            "--metrics",
+            &format!("127.0.0.1:{metrics_port}"),
+        ],
+    );
+    common::servers::wait_for_port(stats_port, Duration::from_secs(5));
+    common::servers::wait_for_port(metrics_port, Duration::from_secs(5));
+
+    let before = stats(stats_port);
+    for field in [
+        "service",
+        "source",
+        "version",
+        "uptime",
+        "timestamp",
+        "total_connections",
+        "curr_connections",
+    ] {
+        assert!(before.get(field).is_some(), "top level lacks {field}");
+    }
+    let pool = &before["alpha"];
+    for field in [
+        "client_eof",
+        "client_err",
+        "client_connections",
+        "server_ejects",
+        "forward_error",
+        "fragments",
+    ] {
+        assert!(pool[field].is_i64(), "pool lacks {field}");
+    }
+    let first_server = format!("127.0.0.1:{}", servers[0].port);
+    for field in [
+        "server_eof",
+        "server_err",
+        "server_timedout",
+        "server_connections",
+        "server_ejected_at",
+        "requests",
+        "request_bytes",
+        "responses",
+        "response_bytes",
+        "in_queue",
+        "in_queue_bytes",
+        "out_queue",
+        "out_queue_bytes",
+    ] {
+        assert!(pool[&first_server][field].is_i64(), "server lacks {field}");
+    }
+
+    // Traffic: plain commands, and MGETs that span the servers.
+    let mut c = p.conn();
+    for i in 0..200 {
+        assert_eq!(c.cmd(&["SET", &format!("obs:{i}:k"), "v"]), Reply::ok());
+    }
+    let keys: Vec<String> = (0..30).map(|i| format!("obs:{i}:k")).collect();
+    let mut mget = vec!["MGET"];
+    mget.extend(keys.iter().map(|s| s.as_str()));
+    for _ in 0..10 {
+        assert!(matches!(c.cmd(&mget), Reply::Array(_)));
+    }
+    let after = stats(stats_port);
+    let requests: i64 = servers
+        .iter()
+        .map(|s| {
+            after["alpha"][&format!("127.0.0.1:{}", s.port)]["requests"]
+                .as_i64()
+                .unwrap()
+        })
+        .sum();
+    assert!(requests >= 200 + 10, "requests did not move: {requests}");
+    assert!(
+        after["alpha"]["fragments"].as_i64().unwrap() >= 20,
+        "fragments: {}",
+        after["alpha"]["fragments"]
+    );
+    assert!(after["alpha"]["client_connections"].as_i64().unwrap() >= 1);
+    assert!(
+        after["total_connections"].as_i64().unwrap()
+            > before["total_connections"].as_i64().unwrap()
+    );
+
+    let m = metrics(metrics_port);
+    assert!(
+        sample(
+            &m,
+            "redshard_commands_total",
+            &[("pool", "alpha"), ("group", "forwarded")]
+        ) >= 200.0
+    );
+    assert!(
+        sample(
+            &m,
+            "redshard_commands_total",
+            &[("pool", "alpha"), ("group", "split")]
+        ) >= 10.0
+    );
+    assert!(sample(&m, "redshard_fragments_total", &[("pool", "alpha")]) >= 20.0);
+    assert!(
+        sample(
+            &m,
+            "redshard_requests_total",
+            &[("pool", "alpha"), ("server", &first_server)]
+        ) > 0.0
+    );
+    let hist = m
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "redshard_request_duration_seconds" && s.labels.get("pool") == Some("alpha")
+        })
+        .expect("latency histogram");
+    assert!(matches!(hist.value, prometheus_parse::Value::Histogram(_)));
+    assert!(
+        m.docs.contains_key("redshard_server_ejects_total"),
+        "HELP lines"
+    );
+    assert_eq!(http_get(metrics_port, "/healthz").0, 200);
+
+    // An ejection shows in both, and /healthz flips to 503 when all are down.
+    drop(servers);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for i in 0.. {
+        let _ = c.cmd(&["GET", &format!("down:{i}")]);
+        if http_get(metrics_port, "/healthz").0 == 503 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "/healthz never turned 503");
+    }
+    let down = stats(stats_port);
+    assert!(down["alpha"]["server_ejects"].as_i64().unwrap() >= 1);
+    let m = metrics(metrics_port);
+    assert!(sample(&m, "redshard_server_ejects_total", &[("pool", "alpha")]) >= 1.0);
+    assert_eq!(
+        sample(
+            &m,
+            "redshard_server_ejected",
+            &[("pool", "alpha"), ("server", &first_server)]
+        ),
+        1.0
+    );
+}
+
+#[test]
+fn docker_compose_names_the_services_ports_and_config() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("docker-compose.yml")).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let services = doc["services"].as_mapping().unwrap();
+    for name in ["redshard", "redis1", "redis2", "redis3"] {
+        assert!(services.contains_key(name), "service {name} missing");
+    }
+    let redshard = &doc["services"]["redshard"];
+    let ports: Vec<String> = redshard["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        ports.iter().any(|p| p.ends_with("22121:22121")),
+        "{ports:?}"
+    );
+    let volumes = format!("{:?}", redshard["volumes"]);
+    assert!(volumes.contains("conf/docker.yml"), "{volumes}");
+    // The mounted config loads, and names the three Redis services.
+    let config = redshard::config::Config::load(root.join("conf/docker.yml")).unwrap();
+    let hosts: Vec<String> = config.pools[0]
+        .servers
+        .iter()
+        .map(|s| s.addr.to_string())
+        .collect();
+    assert_eq!(hosts, vec!["redis1:6379", "redis2:6379", "redis3:6379"]);
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.matches("FROM ").count() >= 2,
+        "a multi-stage build"
+    );
+    assert!(dockerfile.contains("cargo build --release"));
+}
