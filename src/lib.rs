@@ -11,6 +11,15 @@
 //! - [`dist`]: ketama, modula, random — each a build(live servers) / dispatch(hash)
 //!   pair, so ejecting a server is a rebuild.
 //! - [`pool`]: a pool at run time; [`pool::Placement`] maps a key to its server.
+//! - [`protocol`]: resumable request framer, reply skipper, command table,
+//!   reply encoding (RESP2 and RESP3).
+//! - [`backend`]: a pipelined connection to one server, per worker.
+//! - [`proxy`]: workers, listeners, client sessions, dispatch, split/merge,
+//!   connection commands, the ejection supervisor, hot reload.
+//! - [`hosted`]: locks, red packets, flash sales and Bloom filters as Lua
+//!   scripts run on the server of their tag.
+//! - [`stats`]: per-worker counters, nutcracker's stats JSON, Prometheus.
+//! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP.
 //! - [`tools`]: the operator commands `redshard route` and `redshard dist`.
 
 #![forbid(unsafe_code)]
@@ -19,6 +28,7 @@ pub mod backend;
 pub mod config;
 pub mod dist;
 pub mod hashkit;
+pub mod hosted;
 pub mod logging;
 pub mod pool;
 pub mod protocol;

@@ -73,6 +73,8 @@ pub struct PoolConfig {
     /// Reply bytes a client may leave unread before the proxy stops reading
     /// its requests; also the most bytes queued for one server connection.
     pub client_output_limit: usize,
+    /// Hosted command groups this pool runs (the others pass through).
+    pub hosted: Vec<crate::hosted::Group>,
 }
 
 impl Config {
@@ -254,6 +256,9 @@ fn build_pool(
         max_key_bytes: raw.max_key_bytes.map_or(defaults::MAX_KEY_BYTES, |v| {
             v.min(usize::MAX as u64) as usize
         }),
+        hosted: raw
+            .hosted
+            .unwrap_or_else(|| crate::hosted::Group::ALL.iter().map(|(g, _)| *g).collect()),
         client_output_limit: raw
             .client_output_limit
             .map_or(defaults::CLIENT_OUTPUT_LIMIT, |v| {

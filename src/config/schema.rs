@@ -65,6 +65,8 @@ pub(super) struct RawPool {
     pub max_key_bytes: Option<u64>,
     #[serde(default, deserialize_with = "size")]
     pub client_output_limit: Option<u64>,
+    #[serde(default, deserialize_with = "hosted_groups")]
+    pub hosted: Option<Vec<crate::hosted::Group>>,
 }
 
 /// A `servers:` entry, parsed as it is read.
@@ -158,6 +160,18 @@ fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
             "'{other}' is not a boolean; expected true or false"
         ))),
     }
+}
+
+/// `hosted: [lock, redpacket, seckill, bloom]` (a YAML list of names).
+fn hosted_groups<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<crate::hosted::Group>>, D::Error> {
+    let names: Vec<String> = Vec::deserialize(d)?;
+    names
+        .iter()
+        .map(|n| n.parse().map_err(de::Error::custom))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// A size in bytes: a number, or a number with a unit as in redis.conf

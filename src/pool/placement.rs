@@ -5,6 +5,13 @@ use crate::config::PoolConfig;
 use crate::dist::{Ring, RingMember};
 use crate::hashkit::{extract_hash_tag, Hash, HashTag};
 
+/// The key namespace reserved for the hosted commands' keys.
+pub const RESERVED_PREFIX: &[u8] = b"rs:";
+const BRACES: HashTag = HashTag {
+    open: b'{',
+    close: b'}',
+};
+
 /// Where a pool's keys go, given which of its servers are live.
 #[derive(Debug, Clone)]
 pub struct Placement {
@@ -55,9 +62,15 @@ impl Placement {
     /// empty key.
     #[inline]
     pub fn hash_key(&self, key: &[u8]) -> u32 {
-        let key = match self.tag {
-            Some(tag) => extract_hash_tag(key, tag),
-            None => key,
+        let key = if key.starts_with(RESERVED_PREFIX) {
+            // redshard's own keys (hosted commands) always go by their {tag},
+            // whatever the pool's hash_tag, so a script's keys share a server.
+            extract_hash_tag(key, BRACES)
+        } else {
+            match self.tag {
+                Some(tag) => extract_hash_tag(key, tag),
+                None => key,
+            }
         };
         if key.is_empty() {
             0

@@ -99,6 +99,9 @@ pub enum Action {
     Script,
     /// DBSIZE: sent to every server, the counts summed.
     SumAll,
+    /// A hosted command (a script run on the server of its tag); passed
+    /// through unchanged when the pool disables its group.
+    Hosted(crate::hosted::Hosted),
     /// Refused with an error naming the command.
     Refuse(Refusal),
 }
@@ -134,7 +137,8 @@ impl CommandSpec {
     }
 }
 
-use Action::{Forward, Local as L, Refuse as R, Script, Split as S};
+use crate::hosted::Hosted as H;
+use Action::{Forward, Hosted as Ho, Local as L, Refuse as R, Script, Split as S};
 use Keys::{At, None as NoKey, Numkeys, Range, Streams, WithStore};
 
 const fn c(name: &'static str, arity: i16, keys: Keys, action: Action) -> CommandSpec {
@@ -167,6 +171,12 @@ static TABLE: &[CommandSpec] = &[
     c("append", 3, K1, Forward),
     c("asking", 1, NoKey, R(Refusal::Cluster)),
     c("auth", -2, NoKey, L(Local::Auth)),
+    c("bf.add", 3, K1, Ho(H::BfAdd)),
+    c("bf.exists", 3, K1, Ho(H::BfExists)),
+    c("bf.info", 2, K1, Ho(H::BfInfo)),
+    c("bf.madd", -3, K1, Ho(H::BfMadd)),
+    c("bf.mexists", -3, K1, Ho(H::BfMexists)),
+    c("bf.reserve", -4, K1, Ho(H::BfReserve)),
     c("bgrewriteaof", 1, NoKey, R(Refusal::Admin)),
     c("bgsave", -1, NoKey, R(Refusal::Admin)),
     c("bitcount", -2, K1, Forward),
@@ -321,6 +331,10 @@ static TABLE: &[CommandSpec] = &[
         },
         Forward,
     ),
+    c("lock.acquire", -4, K1, Ho(H::LockAcquire)),
+    c("lock.extend", 4, K1, Ho(H::LockExtend)),
+    c("lock.owner", 2, K1, Ho(H::LockOwner)),
+    c("lock.release", 3, K1, Ho(H::LockRelease)),
     c("lolwut", -1, NoKey, Forward),
     c("lpop", -2, K1, Forward),
     c("lpos", -3, K1, Forward),
@@ -379,6 +393,11 @@ static TABLE: &[CommandSpec] = &[
     c("randomkey", 1, NoKey, R(Refusal::Keyspace)),
     c("readonly", 1, NoKey, R(Refusal::Cluster)),
     c("readwrite", 1, NoKey, R(Refusal::Cluster)),
+    c("redpacket.create", -4, K1, Ho(H::RpCreate)),
+    c("redpacket.grab", 2, K1, Ho(H::RpGrab)),
+    c("redpacket.info", 2, K1, Ho(H::RpInfo)),
+    c("redpacket.open", 3, K1, Ho(H::RpOpen)),
+    c("redpacket.records", 2, K1, Ho(H::RpRecords)),
     c("rename", 3, K12, Forward),
     c("renamenx", 3, K12, Forward),
     c("replconf", -1, NoKey, R(Refusal::Cluster)),
@@ -398,6 +417,9 @@ static TABLE: &[CommandSpec] = &[
     c("script", -2, NoKey, Script),
     c("sdiff", -2, ALL, Forward),
     c("sdiffstore", -3, ALL, Forward),
+    c("seckill.buy", 3, K1, Ho(H::SkBuy)),
+    c("seckill.create", -3, K1, Ho(H::SkCreate)),
+    c("seckill.info", 2, K1, Ho(H::SkInfo)),
     c("select", 2, NoKey, L(Local::Select)),
     c("set", -3, K1, Forward),
     c("setbit", 4, K1, Forward),

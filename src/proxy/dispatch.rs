@@ -11,6 +11,7 @@ use super::merge::{Merge, MergeKind};
 use super::replies::{Replies, WHOLE};
 use super::worker::WorkerPool;
 use crate::backend::Waiter;
+use crate::hosted::Hosted;
 use crate::pool::PoolSnapshot;
 use crate::protocol::{command, encode, Action, CommandSpec, Keys, Local, Split};
 use crate::stats::counters::{add, Group};
@@ -101,6 +102,7 @@ impl Dispatcher {
             Action::Forward => Group::Forwarded,
             Action::Split(_) => Group::Split,
             Action::Script | Action::SumAll => Group::Broadcast,
+            Action::Hosted(_) => Group::Hosted,
         });
         match spec.action {
             Action::Local(local) => return self.local(local, frame, args),
@@ -115,6 +117,7 @@ impl Dispatcher {
             Action::Split(kind) => self.split(spec, kind, frame, args),
             Action::Script => self.script(frame, args, inline),
             Action::SumAll => self.broadcast(MergeKind::Sum, frame, args),
+            Action::Hosted(h) => self.hosted(h, spec, frame, args, inline),
         }
         Next::Continue
     }
@@ -344,6 +347,43 @@ impl Dispatcher {
             }
         };
         self.broadcast(kind, frame, args);
+    }
+
+    /// A hosted command: one script on the server of its tag, or passed
+    /// through when the pool does not host its group.
+    fn hosted(
+        &mut self,
+        h: Hosted,
+        spec: &CommandSpec,
+        frame: &[u8],
+        args: &[Range<usize>],
+        inline: bool,
+    ) {
+        let enabled = self
+            .pool
+            .runtime
+            .snapshot()
+            .config
+            .hosted
+            .contains(&h.group());
+        if !enabled {
+            return self.forward(spec, frame, args, inline);
+        }
+        let words = arg_slices(frame, &args[1..]);
+        match h.plan(spec.name, &words) {
+            Ok(plan) => {
+                let seq = self.replies.reserve();
+                crate::hosted::run(
+                    self.pool.clone(),
+                    plan,
+                    self.replies.clone(),
+                    seq,
+                    self.client_id,
+                    self.state.proto,
+                );
+            }
+            Err(e) => self.error(&e.0),
+        }
     }
 
     /// Sends the request to every live server of the pool and merges.

@@ -33,9 +33,18 @@ pub enum Group {
     Local = 3,
     /// Refused (unsupported, cross-server, wrong arity, unknown).
     Refused = 4,
+    /// A hosted command (lock, red packet, flash sale, Bloom filter).
+    Hosted = 5,
 }
 
-pub const GROUPS: [&str; 5] = ["forwarded", "split", "broadcast", "local", "refused"];
+pub const GROUPS: [&str; 6] = [
+    "forwarded",
+    "split",
+    "broadcast",
+    "local",
+    "refused",
+    "hosted",
+];
 
 #[derive(Debug, Default)]
 #[repr(align(128))]
