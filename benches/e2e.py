@@ -74,6 +74,57 @@ def bench(port, pipeline, args):
     raise RuntimeError("no result from %s: %s" % (" ".join(cmd), out))
 
 
+def script(name):
+    with open(os.path.join(ROOT, "src", "hosted", "lua", name)) as f:
+        return f.read()
+
+
+def redis_cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port)] + list(args), capture_output=True, text=True,
+                          timeout=30).stdout.strip()
+
+
+def hosted_bench(rs_port, nc_port, backend_ports):
+    """LOCK.ACQUIRE + LOCK.RELEASE and SECKILL.BUY through redshard, against
+    the same scripts sent as EVALSHA through nutcracker (loaded on every
+    backend first, as an app would have to)."""
+    shas = {}
+    for name in ("lock_acquire.lua", "lock_release.lua", "sk_buy.lua", "sk_create.lua"):
+        for p in backend_ports:
+            shas[name] = redis_cli(p, "SCRIPT", "LOAD", script(name))
+    n = str(max(REQUESTS // 4, 10000))
+    runs = []
+
+    def rps(port, *cmd):
+        out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "50", "-n", n, "-r", "100000", "--csv"]
+                             + list(cmd), capture_output=True, text=True, timeout=600).stdout
+        line = [l for l in out.splitlines() if l and not l.startswith('"test"')][0]
+        return float(line.split(",")[1].strip('"'))
+
+    rounds = []
+    for _ in range(ROUNDS):
+        acq = rps(rs_port, "LOCK.ACQUIRE", "bench:__rand_int__", "owner", "60000")
+        rel = rps(rs_port, "LOCK.RELEASE", "bench:__rand_int__", "owner")
+        nc_acq = rps(nc_port, "EVALSHA", shas["lock_acquire.lua"], "1", "rs:lock:{bench:__rand_int__}", "owner", "60000")
+        nc_rel = rps(nc_port, "EVALSHA", shas["lock_release.lua"], "1", "rs:lock:{bench:__rand_int__}", "owner")
+        rounds.append((acq, rel, nc_acq, nc_rel))
+    # Pairs per second: one acquire and one release each.
+    pair = lambda a, r: 1.0 / (1.0 / a + 1.0 / r)
+    runs.append(("LOCK.ACQUIRE + LOCK.RELEASE (pairs/s)",
+                 statistics.median(pair(a, r) for a, r, _, _ in rounds),
+                 statistics.median(pair(a, r) for _, _, a, r in rounds)))
+    redis_cli(rs_port, "SECKILL.CREATE", "bench-rs", "100000000")
+    keys = ["rs:sk:{bench-nc}:meta", "rs:sk:{bench-nc}:buyers", "rs:sk:{bench-nc}:orders"]
+    redis_cli(nc_port, "EVALSHA", shas["sk_create.lua"], "3", *keys, "100000000", "0", "120000000", "86400")
+    buys = []
+    for _ in range(ROUNDS):
+        rs_buy = rps(rs_port, "SECKILL.BUY", "bench-rs", "user:__rand_int__")
+        nc_buy = rps(nc_port, "EVALSHA", shas["sk_buy.lua"], "3", *keys, "user:__rand_int__", "bench-nc", "0")
+        buys.append((rs_buy, nc_buy))
+    runs.append(("SECKILL.BUY", statistics.median(b[0] for b in buys), statistics.median(b[1] for b in buys)))
+    return runs
+
+
 def main():
     work = tempfile.mkdtemp(prefix="redshard-bench-")
     procs = []
@@ -109,6 +160,7 @@ def main():
                         rps, p99 = bench(port, pipeline, args)
                         results.setdefault((name, pipeline, target), []).append((rps, p99))
         rss = rss_kib(rs.pid)
+        hosted = hosted_bench(rs_port, nc_port, ports)
         print("redis-benchmark -c 50 -n %d -r 100000, median of %d interleaved rounds; %d cores" %
               (REQUESTS, ROUNDS, os.cpu_count()))
         print()
@@ -129,6 +181,13 @@ def main():
                     p99["direct"], p99["nutcracker"], p99["redshard"]))
         print()
         print("redshard RSS after the runs: %.1f MiB" % (rss / 1024.0))
+        print()
+        print("Hosted commands (-P 1): redshard's command vs the same script as EVALSHA through nutcracker")
+        print()
+        print("| command | redshard rps | nutcracker EVALSHA rps | ratio |")
+        print("|---|---|---|---|")
+        for name, rs_rps, nc_rps in hosted:
+            print("| %s | %.0f | %.0f | %.2f |" % (name, rs_rps, nc_rps, rs_rps / nc_rps))
     finally:
         for p in procs:
             p.terminate()
