@@ -169,13 +169,22 @@ fn json_log_format() {
     )
     .unwrap();
     let log = dir.join("j.log");
-    let mut child = bin()
-        .args(["--log-format", "json", "-c"])
-        .arg(&conf)
-        .arg("-o")
-        .arg(&log)
-        .spawn()
-        .unwrap();
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = KillOnDrop(
+        bin()
+            .args(["--log-format", "json", "-c"])
+            .arg(&conf)
+            .arg("-o")
+            .arg(&log)
+            .spawn()
+            .unwrap(),
+    );
     wait_for_port(port, Duration::from_secs(5));
     wait_until("a JSON log line", Duration::from_secs(5), || {
         std::fs::read_to_string(&log)
@@ -189,6 +198,4 @@ fn json_log_format() {
             "{line}"
         );
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
 }

@@ -205,17 +205,7 @@ fn killed_backend_fails_fast_then_recovers_without_a_proxy_restart() {
     }
     // Restart on the same port: within a retry period it works again.
     s.remove(victim);
-    let restarted = std::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
+    let restarted = RedisServer::command(port)
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();

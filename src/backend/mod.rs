@@ -155,13 +155,13 @@ impl BackendConn {
                     self.spec.health.last_error(),
                     left.as_millis()
                 );
-                self.count_forward_error();
+                self.count_forward_errors(1);
                 return fail_one(waiter, &msg);
             }
         }
         if st.wbuf.len() > self.spec.max_queue {
             drop(st);
-            self.count_forward_error();
+            self.count_forward_errors(1);
             let msg = format!(
                 "server {} is not keeping up: over {} bytes wait to be written to it",
                 self.spec.label, self.spec.max_queue
@@ -202,7 +202,8 @@ impl BackendConn {
         self.spec.health.stats.shard(self.spec.worker_index)
     }
 
-    fn count_forward_error(&self) {
+    /// Requests answered with an error instead of reaching the server.
+    fn count_forward_errors(&self, n: u64) {
         add(
             &self
                 .spec
@@ -210,7 +211,7 @@ impl BackendConn {
                 .stats
                 .shard(self.spec.worker_index)
                 .forward_error,
-            1,
+            n,
         );
     }
 
@@ -612,15 +613,7 @@ impl BackendConn {
                 r.deliver(waiter.seq, waiter.part, &err);
             }
         }
-        add(
-            &self
-                .spec
-                .pool
-                .stats
-                .shard(self.spec.worker_index)
-                .forward_error,
-            failed,
-        );
+        self.count_forward_errors(failed);
     }
 
     /// Sends a never-written single-key request to the server the ring now

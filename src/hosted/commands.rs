@@ -199,14 +199,15 @@ impl Hosted {
                 if total < count {
                     return err(format!("ERR {name}: total ({total} cents) must be at least count ({count}): every packet holds at least 1 cent"));
                 }
-                let ttl =
-                    match &args[3..] {
-                        [] => DEFAULT_TTL_S,
-                        [t, v] if t.eq_ignore_ascii_case(b"TTL") => positive(name, "TTL", v)?,
-                        _ => return err(format!(
+                let ttl = match &args[3..] {
+                    [] => DEFAULT_TTL_S,
+                    [t, v] if t.eq_ignore_ascii_case(b"TTL") => positive(name, "TTL", v)?,
+                    _ => {
+                        return err(format!(
                             "ERR {name}: syntax is REDPACKET.CREATE id total count [TTL seconds]"
-                        )),
-                    };
+                        ))
+                    }
+                };
                 plan(
                     Script::RpCreate,
                     rp_keys(args[0]),

@@ -38,21 +38,27 @@ impl RedisServer {
         Self::start_with(&[])
     }
 
+    /// The redis-server command for `port`, without persistence.
+    pub fn command(port: u16) -> Command {
+        let mut cmd = Command::new("redis-server");
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
+        cmd
+    }
+
     /// With extra redis-server arguments, e.g. `["--requirepass", "pw"]`.
     pub fn start_with(extra: &[&str]) -> RedisServer {
         for _ in 0..5 {
             let port = free_port();
-            let mut child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
+            let mut child = Self::command(port)
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -145,13 +151,15 @@ impl Redshard {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start redshard");
-        wait_for_port(port, Duration::from_secs(10));
-        Redshard {
+        // Built before waiting, so a failed wait still stops the process.
+        let proxy = Redshard {
             port,
             config: path,
             child,
             log,
-        }
+        };
+        wait_for_port(port, Duration::from_secs(10));
+        proxy
     }
 
     pub fn pid(&self) -> u32 {
