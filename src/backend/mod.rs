@@ -75,6 +75,10 @@ enum Ended {
     Retired,
 }
 
+/// How every failed connection attempt's message starts: such a server is
+/// unreachable, which (unlike a timeout) delays the next attempt.
+const CONNECT_FAILED: &str = "cannot connect to server";
+
 /// What a backend connection needs to know about its server.
 #[derive(Debug, Clone)]
 pub struct BackendSpec {
@@ -259,10 +263,12 @@ impl BackendConn {
         };
         let pool = &self.spec.pool.name;
         tracing::warn!(pool = %pool, server = %self.spec.label, "backend connection failed: {message}");
-        let outcome =
-            self.spec
-                .health
-                .failure(&message, self.spec.retry_timeout, self.spec.eject_after);
+        let outcome = self.spec.health.failure(
+            &message,
+            self.spec.retry_timeout,
+            self.spec.eject_after,
+            message.starts_with(CONNECT_FAILED),
+        );
         if outcome == FailureOutcome::Ejected {
             tracing::warn!(
                 pool = %pool,
@@ -301,10 +307,10 @@ impl BackendConn {
         };
         let stream = match tokio::time::timeout(self.spec.connect_timeout, connect).await {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(format!("cannot connect to server {}: {e}", self.spec.label)),
+            Ok(Err(e)) => return Err(format!("{CONNECT_FAILED} {}: {e}", self.spec.label)),
             Err(_) => {
                 return Err(format!(
-                    "cannot connect to server {}: timed out after {} ms",
+                    "{CONNECT_FAILED} {}: timed out after {} ms",
                     self.spec.label,
                     self.spec.connect_timeout.as_millis()
                 ))

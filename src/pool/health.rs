@@ -51,20 +51,25 @@ impl ServerHealth {
         }
     }
 
-    /// A connect error, EOF or timeout. `retry_after` delays the next
-    /// connection attempt; with `eject_after` (the failure limit, when
-    /// auto_eject_hosts is on) the server leaves the ring once the limit is
-    /// reached.
+    /// A connect error, EOF or timeout. When the server could not be
+    /// reached at all (`unreachable`), no new connection is attempted for
+    /// `retry_after`; a timeout or EOF reconnects at once (a slow command is
+    /// no proof the server is down). With `eject_after` (the failure limit,
+    /// when auto_eject_hosts is on) the server leaves the ring once the limit
+    /// is reached.
     pub fn failure(
         &self,
         why: &str,
         retry_after: Duration,
         eject_after: Option<u32>,
+        unreachable: bool,
     ) -> FailureOutcome {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = why.to_string();
         let count = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
         let retry = now_ms() + retry_after.as_millis() as u64;
-        self.retry_at.store(retry, Ordering::Release);
+        if unreachable {
+            self.retry_at.store(retry, Ordering::Release);
+        }
         match eject_after {
             // Exactly one failure (the one that reaches the limit) ejects, so
             // the ring is rebuilt once however many workers see failures.
@@ -143,10 +148,22 @@ mod tests {
     fn ejects_once_at_the_limit_and_rejoins() {
         let h = ServerHealth::default();
         let retry = Duration::from_millis(50);
-        assert_eq!(h.failure("x", retry, Some(3)), FailureOutcome::Counted);
-        assert_eq!(h.failure("x", retry, Some(3)), FailureOutcome::Counted);
-        assert_eq!(h.failure("x", retry, Some(3)), FailureOutcome::Ejected);
-        assert_eq!(h.failure("x", retry, Some(3)), FailureOutcome::Counted);
+        assert_eq!(
+            h.failure("x", retry, Some(3), true),
+            FailureOutcome::Counted
+        );
+        assert_eq!(
+            h.failure("x", retry, Some(3), true),
+            FailureOutcome::Counted
+        );
+        assert_eq!(
+            h.failure("x", retry, Some(3), true),
+            FailureOutcome::Ejected
+        );
+        assert_eq!(
+            h.failure("x", retry, Some(3), true),
+            FailureOutcome::Counted
+        );
         assert!(h.is_ejected() && !h.due_for_retry());
         assert!(h.may_connect().is_err());
         std::thread::sleep(Duration::from_millis(120));
@@ -158,7 +175,12 @@ mod tests {
     #[test]
     fn success_resets_the_count() {
         let h = ServerHealth::default();
-        h.failure("x", Duration::from_secs(10), None);
+        h.failure("timed out", Duration::from_secs(10), None, false);
+        assert!(
+            h.may_connect().is_ok(),
+            "a timeout does not block reconnecting"
+        );
+        h.failure("refused", Duration::from_secs(10), None, true);
         assert!(h.may_connect().is_err());
         h.success();
         assert_eq!(h.failures(), 0);
