@@ -47,4 +47,12 @@ echo "clients: redis-py $("$clients/py-latest/bin/python" -c 'import redis; prin
     "node-redis $(node -p "require('./$clients/node/node_modules/redis/package.json').version")"
 
 cargo build --all-targets --quiet
-cargo test --quiet -- --test-threads="${TEST_THREADS:-4}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --quiet -- --test-threads="${TEST_THREADS:-4}" 2>&1 | tee "$log" || status=$?
+# One closing line for the whole suite (cargo prints one per test binary,
+# the last being the doc tests).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

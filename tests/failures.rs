@@ -119,14 +119,20 @@ fn sigstop_times_out_ejects_and_rejoins() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let ejected_after = stopped_at.elapsed();
-    // While ejected, its keys are served by the ring successor: no errors.
-    std::thread::sleep(Duration::from_millis(200));
-    let errors_before = victim_errors.lock().unwrap().len();
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        victim_errors.lock().unwrap().len(),
-        errors_before,
-        "errors after the ejection"
+    let ejected_at = Instant::now();
+    // While ejected, its keys are served by the ring successor: a request
+    // sent after the ejection never fails (one sent before may still time out).
+    std::thread::sleep(Duration::from_millis(500));
+    let late: Vec<String> = victim_errors
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(started, _, _)| *started > ejected_at + Duration::from_millis(20))
+        .map(|(_, _, e)| e.clone())
+        .collect();
+    assert!(
+        late.is_empty(),
+        "requests sent after the ejection failed: {late:?}"
     );
     // SIGCONT: it rejoins after server_retry_timeout.
     let resumed_at = Instant::now();
