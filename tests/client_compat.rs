@@ -353,3 +353,35 @@ fn ioredis_and_node_redis_with_default_settings() {
         );
     }
 }
+
+/// twemproxy's own test: the proxy's password differs from the servers'.
+/// Clients authenticate with the proxy; the servers' NOAUTH comes back.
+#[test]
+fn a_wrong_redis_auth_lets_the_servers_answer_noauth() {
+    let s = servers(2, &["--requirepass", "right"]);
+    let p = proxy(&s, "  redis_auth: wrong\n");
+    let mut c = p.conn();
+    assert!(c
+        .cmd(&["PING"])
+        .error_text()
+        .contains("Authentication required"));
+    assert_eq!(c.cmd(&["AUTH", "wrong"]), Reply::ok());
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+    for _ in 0..3 {
+        let r = c.cmd(&["SET", "k", "v"]);
+        assert!(r.error_text().contains("Authentication required"), "{r:?}");
+    }
+    // No password on the proxy, one on the servers: PING is answered, the
+    // servers refuse the rest, AUTH gets nutcracker's text.
+    let p = proxy(&s, "");
+    let mut c = p.conn();
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+    assert!(c
+        .cmd(&["GET", "k"])
+        .error_text()
+        .contains("Authentication required"));
+    assert_eq!(
+        c.cmd(&["AUTH", "any"]).error_text(),
+        "ERR Client sent AUTH, but no password is set"
+    );
+}

@@ -75,6 +75,12 @@ enum Ended {
     Retired,
 }
 
+/// The proxy's own commands at connect (their `Waiter::part`): a wrong
+/// password is the server's to report; a failed HELLO or SELECT would send
+/// requests to the wrong protocol or database, so it fails the connection.
+const HANDSHAKE_AUTH: u32 = 1;
+const HANDSHAKE_OTHER: u32 = 2;
+
 /// How every failed connection attempt's message starts: such a server is
 /// unreachable, which (unlike a timeout) delays the next attempt.
 const CONNECT_FAILED: &str = "cannot connect to server";
@@ -349,33 +355,33 @@ impl BackendConn {
     /// connecting.
     fn queue_handshake(&self) {
         let mut hello = BytesMut::new();
-        let mut n = 0;
+        let mut steps = Vec::new();
         if let Some(auth) = &self.spec.auth {
             encode::command(&mut hello, [&b"AUTH"[..], auth.as_bytes()].into_iter());
-            n += 1;
+            steps.push(HANDSHAKE_AUTH);
         }
         if self.spec.resp3 {
             encode::command(&mut hello, [&b"HELLO"[..], b"3"].into_iter());
-            n += 1;
+            steps.push(HANDSHAKE_OTHER);
         }
         if self.spec.db != 0 {
             let db = self.spec.db.to_string();
             encode::command(&mut hello, [&b"SELECT"[..], db.as_bytes()].into_iter());
-            n += 1;
+            steps.push(HANDSHAKE_OTHER);
         }
-        if n == 0 {
+        if steps.is_empty() {
             return;
         }
         let mut st = self.state.borrow_mut();
         let hello_len = hello.len();
         hello.extend_from_slice(&st.wbuf);
         st.wbuf = hello;
-        for _ in 0..n {
+        for &step in steps.iter().rev() {
             st.waiting.push_front(Pending {
                 waiter: Waiter {
                     replies: None,
                     seq: 0,
-                    part: 0,
+                    part: step,
                     retried: false,
                 },
                 len: 0,
@@ -551,9 +557,23 @@ impl BackendConn {
                     part,
                     ..
                 }) => r.deliver(seq, part, reply),
-                Some(Waiter { replies: None, .. }) => {
+                Some(Waiter {
+                    replies: None,
+                    part,
+                    ..
+                }) => {
                     if reply.first() == Some(&b'-') {
                         let text = String::from_utf8_lossy(&reply[1..reply.len() - 2]).into_owned();
+                        if part == HANDSHAKE_AUTH {
+                            // As nutcracker: the connection stays, and requests
+                            // get the server's own NOAUTH errors; say why once.
+                            tracing::warn!(
+                                server = %self.spec.label,
+                                "server rejected the pool's redis_auth ({text}); its requests will be refused by the server"
+                            );
+                            rbuf.advance(len);
+                            continue;
+                        }
                         return Err(format!(
                             "server {} refused the connection setup (AUTH/HELLO/SELECT): {text}",
                             self.spec.label
