@@ -279,6 +279,8 @@ struct Signals {
     hup: tokio::signal::unix::Signal,
     ttin: tokio::signal::unix::Signal,
     ttou: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+    usr2: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -292,6 +294,8 @@ impl Signals {
             hup: signal(SignalKind::hangup())?,
             ttin: signal(SignalKind::from_raw(S::SIGTTIN as i32))?,
             ttou: signal(SignalKind::from_raw(S::SIGTTOU as i32))?,
+            usr1: signal(SignalKind::user_defined1())?,
+            usr2: signal(SignalKind::user_defined2())?,
         })
     }
 }
@@ -353,6 +357,8 @@ async fn wait_for_exit(
         mut hup,
         mut ttin,
         mut ttou,
+        mut usr1,
+        mut usr2,
     } = signals;
     loop {
         tokio::select! {
@@ -380,6 +386,16 @@ async fn wait_for_exit(
                         pending = Some(now);
                     }
                 }
+            }
+            _ = usr1.recv() => {
+                // twemproxy's later versions reload on SIGUSR1; so does redshard.
+                tracing::info!("SIGUSR1: reloading the config");
+                stamp = file_stamp(&reloader.file);
+                pending = None;
+                reloader.reload("SIGUSR1");
+            }
+            _ = usr2.recv() => {
+                tracing::info!("SIGUSR2 received (no action)");
             }
             _ = ttin.recv() => {
                 let level = logging.step(true);

@@ -323,8 +323,13 @@ fn sighup_and_rename_trigger_no_watch_ignores_the_file_and_listen_moves() {
         info(&mut c).contains("hash=fnv1a_64"),
         "--no-watch reloaded on a file change"
     );
-    kill(Pid::from_raw(p.pid() as i32), Signal::SIGHUP).unwrap();
+    kill(Pid::from_raw(p.pid() as i32), Signal::SIGUSR2).unwrap();
+    kill(Pid::from_raw(p.pid() as i32), Signal::SIGUSR1).unwrap();
     wait_applied(&mut c, "hash=murmur");
+    assert!(
+        p.log_text().contains("SIGUSR2"),
+        "SIGUSR2 is logged and survived"
+    );
     // A new listen address: opened before the old one closes; clients stay.
     let new_port = free_port();
     std::fs::write(&p.config, config(new_port, "murmur", &[(&s, 1)])).unwrap();
