@@ -312,6 +312,20 @@ fn run_client_script(
     );
 }
 
+/// Runs `check` against a fresh proxy and three servers, without and then
+/// with a password on both.
+fn with_and_without_auth(check: impl Fn(u16, Option<&str>)) {
+    for auth in [None, Some("pw-123")] {
+        let extra: Vec<&str> = auth.map(|pw| vec!["--requirepass", pw]).unwrap_or_default();
+        let s = servers(3, &extra);
+        let cfg = auth
+            .map(|pw| format!("  redis_auth: {pw}\n"))
+            .unwrap_or_default();
+        let p = proxy(&s, &cfg);
+        check(p.port, auth);
+    }
+}
+
 #[test]
 fn redis_py_latest_and_4_with_default_settings() {
     for venv in ["py-latest", "py4"] {
@@ -319,15 +333,9 @@ fn redis_py_latest_and_4_with_default_settings() {
         if !require(&python) {
             return;
         }
-        for auth in [None, Some("pw-123")] {
-            let extra: Vec<&str> = auth.map(|pw| vec!["--requirepass", pw]).unwrap_or_default();
-            let s = servers(3, &extra);
-            let cfg = auth
-                .map(|pw| format!("  redis_auth: {pw}\n"))
-                .unwrap_or_default();
-            let p = proxy(&s, &cfg);
-            run_client_script(&python, "redis_py_check.py", p.port, auth, &[]);
-        }
+        with_and_without_auth(|port, auth| {
+            run_client_script(&python, "redis_py_check.py", port, auth, &[])
+        });
     }
 }
 
@@ -337,21 +345,15 @@ fn ioredis_and_node_redis_with_default_settings() {
     if !require(&modules.join("ioredis")) || !require(&modules.join("redis")) {
         return;
     }
-    for auth in [None, Some("pw-123")] {
-        let extra: Vec<&str> = auth.map(|pw| vec!["--requirepass", pw]).unwrap_or_default();
-        let s = servers(3, &extra);
-        let cfg = auth
-            .map(|pw| format!("  redis_auth: {pw}\n"))
-            .unwrap_or_default();
-        let p = proxy(&s, &cfg);
+    with_and_without_auth(|port, auth| {
         run_client_script(
             std::path::Path::new("node"),
             "node_check.js",
-            p.port,
+            port,
             auth,
             &[("NODE_PATH", modules.clone())],
         );
-    }
+    });
 }
 
 /// twemproxy's own test: the proxy's password differs from the servers'.

@@ -26,7 +26,7 @@ use crate::protocol::{
 use crate::proxy::replies::Replies;
 use crate::proxy::replies::WHOLE;
 use crate::proxy::worker::WorkerPool;
-use crate::stats::counters::{add, gauge_add, ServerCounters};
+use crate::stats::counters::{add, gauge_add, PoolCounters, ServerCounters};
 
 /// Where a reply goes: a client's slot, or nowhere for the proxy's own
 /// handshake commands (AUTH, SELECT), whose errors close the connection.
@@ -212,17 +212,14 @@ impl BackendConn {
         self.spec.health.stats.shard(self.spec.worker_index)
     }
 
+    /// This worker's shard of the pool's counters.
+    fn pool_counters(&self) -> &PoolCounters {
+        self.spec.pool.stats.shard(self.spec.worker_index)
+    }
+
     /// Requests answered with an error instead of reaching the server.
     fn count_forward_errors(&self, n: u64) {
-        add(
-            &self
-                .spec
-                .pool
-                .stats
-                .shard(self.spec.worker_index)
-                .forward_error,
-            n,
-        );
+        add(&self.pool_counters().forward_error, n);
     }
 
     /// A reload replaced this connection: new requests go elsewhere; the ones
@@ -283,15 +280,7 @@ impl BackendConn {
                 "server ejected after {} consecutive failures",
                 self.spec.eject_after.unwrap_or(0)
             );
-            add(
-                &self
-                    .spec
-                    .pool
-                    .stats
-                    .shard(self.spec.worker_index)
-                    .server_ejects,
-                1,
-            );
+            add(&self.pool_counters().server_ejects, 1);
             self.spec.pool.rebuild_placement();
         }
         self.fail_all(&message);
