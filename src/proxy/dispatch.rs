@@ -177,7 +177,9 @@ impl Dispatcher {
 
     /// Sends a request to the one server that holds all its keys.
     fn forward(&mut self, spec: &CommandSpec, frame: &[u8], args: &[Range<usize>], inline: bool) {
-        let runtime = self.pool.runtime.clone();
+        // An Rc clone (no atomic), so the snapshot can be held while self is borrowed.
+        let pool = Rc::clone(&self.pool);
+        let runtime = &pool.runtime;
         let snapshot = runtime.snapshot();
         let server = match spec.keys {
             // The common case, without the scratch vectors.
@@ -223,7 +225,9 @@ impl Dispatcher {
 
     /// MGET, MSET, DEL, UNLINK, EXISTS, TOUCH: one sub-request per server.
     fn split(&mut self, spec: &CommandSpec, kind: Split, frame: &[u8], args: &[Range<usize>]) {
-        let runtime = self.pool.runtime.clone();
+        // An Rc clone (no atomic), so the snapshot can be held while self is borrowed.
+        let pool = Rc::clone(&self.pool);
+        let runtime = &pool.runtime;
         let snapshot = runtime.snapshot();
         // MSET takes key-value pairs.
         let step = if kind == Split::Mset { 2 } else { 1 };
@@ -388,7 +392,9 @@ impl Dispatcher {
 
     /// Sends the request to every live server of the pool and merges.
     fn broadcast(&mut self, kind: MergeKind, frame: &[u8], args: &[Range<usize>]) {
-        let runtime = self.pool.runtime.clone();
+        // An Rc clone (no atomic), so the snapshot can be held while self is borrowed.
+        let pool = Rc::clone(&self.pool);
+        let runtime = &pool.runtime;
         let snapshot = runtime.snapshot();
         let live: Vec<usize> = (0..snapshot.config.servers.len())
             .filter(|&i| snapshot.placement.is_live(i))
