@@ -114,7 +114,7 @@ impl Dispatcher {
                 ));
             }
             Action::Forward => self.forward(spec, frame, args, inline),
-            Action::Split(kind) => self.split(spec, kind, frame, args),
+            Action::Split(kind) => self.split(spec, kind, frame, args, inline),
             Action::Script => self.script(frame, args, inline),
             Action::SumAll => self.broadcast(MergeKind::Sum, frame, args),
             Action::Hosted(h) => self.hosted(h, spec, frame, args, inline),
@@ -224,7 +224,14 @@ impl Dispatcher {
     }
 
     /// MGET, MSET, DEL, UNLINK, EXISTS, TOUCH: one sub-request per server.
-    fn split(&mut self, spec: &CommandSpec, kind: Split, frame: &[u8], args: &[Range<usize>]) {
+    fn split(
+        &mut self,
+        spec: &CommandSpec,
+        kind: Split,
+        frame: &[u8],
+        args: &[Range<usize>],
+        inline: bool,
+    ) {
         // An Rc clone (no atomic), so the snapshot can be held while self is borrowed.
         let pool = Rc::clone(&self.pool);
         let runtime = &pool.runtime;
@@ -265,10 +272,14 @@ impl Dispatcher {
                 part: WHOLE,
                 retried: false,
             };
-            conn.send_with(
-                |b| encode::command(b, args.iter().map(|r| &frame[r.clone()])),
-                waiter,
-            );
+            if inline {
+                conn.send_with(
+                    |b| encode::command(b, args.iter().map(|r| &frame[r.clone()])),
+                    waiter,
+                );
+            } else {
+                conn.send(frame, waiter);
+            }
             return;
         }
         let merge_kind = match kind {
