@@ -570,3 +570,79 @@ fn concurrent_pipelined_mix_never_stalls() {
         .sum();
     assert!(rounds > 16, "too little progress: {rounds} rounds");
 }
+
+/// Servers on unix sockets, as nutcracker's "/path:weight [name]".
+#[test]
+fn unix_socket_servers() {
+    let dir = common::servers::temp_dir("unix-servers");
+    let socks: Vec<std::path::PathBuf> = (0..2).map(|i| dir.join(format!("r{i}.sock"))).collect();
+    struct Stop(Vec<std::process::Child>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            for c in &mut self.0 {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let _servers = Stop(
+        socks
+            .iter()
+            .map(|s| {
+                std::process::Command::new("redis-server")
+                    .args([
+                        "--port",
+                        "0",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--unixsocket",
+                    ])
+                    .arg(s)
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !socks.iter().all(|s| s.exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis-server did not open its socket"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let config = format!(
+        "alpha:\n  listen: 127.0.0.1:{{port}}\n  redis: true\n  servers:\n   - {}:1\n   - {}:1 second\n",
+        socks[0].display(),
+        socks[1].display()
+    );
+    let proxy = Redshard::start(&config);
+    let mut c = proxy.conn();
+    let keys: Vec<String> = (0..50).map(|i| format!("{i}:unix")).collect();
+    for k in &keys {
+        assert_eq!(c.cmd(&["SET", k, k]), Reply::ok());
+    }
+    let mut mget = vec!["MGET"];
+    mget.extend(keys.iter().map(|s| s.as_str()));
+    let Reply::Array(got) = c.cmd(&mget) else {
+        panic!()
+    };
+    assert_eq!(got, keys.iter().map(|k| Reply::bulk(k)).collect::<Vec<_>>());
+    // Both sockets got keys, each where `route` says.
+    let config = Config::load(&proxy.config).unwrap();
+    let placement = Placement::new(&config.pools[0]);
+    for (i, sock) in socks.iter().enumerate() {
+        let mut direct = Conn::unix(sock);
+        let mine: Vec<&String> = keys
+            .iter()
+            .filter(|k| placement.server_for(k.as_bytes()) == Some(i))
+            .collect();
+        assert!(!mine.is_empty(), "server {i} got no keys");
+        for k in mine {
+            assert_eq!(direct.cmd(&["GET", k]), Reply::bulk(k));
+        }
+    }
+}
