@@ -81,9 +81,44 @@ enum Ended {
 const HANDSHAKE_AUTH: u32 = 1;
 const HANDSHAKE_OTHER: u32 = 2;
 
-/// How every failed connection attempt's message starts: such a server is
-/// unreachable, which (unlike a timeout) delays the next attempt.
-const CONNECT_FAILED: &str = "cannot connect to server";
+/// Why a connection ended in failure, and what is said of it.
+#[derive(Debug)]
+struct Failure {
+    kind: FailureKind,
+    message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailureKind {
+    /// No connection could be made: the next attempt waits (fail fast).
+    Unreachable,
+    /// A request outlived the pool's `timeout`.
+    TimedOut,
+    /// EOF aside, anything else: read/write errors, a bad reply, a refused
+    /// handshake.
+    Broken,
+}
+
+impl Failure {
+    fn unreachable(message: String) -> Failure {
+        Failure {
+            kind: FailureKind::Unreachable,
+            message,
+        }
+    }
+    fn timed_out(message: String) -> Failure {
+        Failure {
+            kind: FailureKind::TimedOut,
+            message,
+        }
+    }
+    fn broken(message: String) -> Failure {
+        Failure {
+            kind: FailureKind::Broken,
+            message,
+        }
+    }
+}
 
 /// What a backend connection needs to know about its server.
 #[derive(Debug, Clone)]
@@ -241,7 +276,7 @@ impl BackendConn {
 
     async fn run(self: Rc<Self>) {
         let result = self.connect_and_serve().await;
-        let message = match result {
+        let (kind, message) = match result {
             Ok(Ended::Retired) => {
                 self.state.borrow_mut().status = Status::Idle;
                 tracing::debug!(server = %self.spec.label, "retired connection closed after its last reply");
@@ -249,19 +284,17 @@ impl BackendConn {
             }
             Ok(Ended::ServerClosed) => {
                 add(&self.counters().server_eof, 1);
-                format!("server {} closed the connection", self.spec.label)
+                let message = format!("server {} closed the connection", self.spec.label);
+                (FailureKind::Broken, message)
             }
-            Err(e) => {
+            Err(f) => {
                 let c = self.counters();
-                add(
-                    if e.contains(" timed out after ") {
-                        &c.server_timedout
-                    } else {
-                        &c.server_err
-                    },
-                    1,
-                );
-                e
+                let counter = match f.kind {
+                    FailureKind::TimedOut => &c.server_timedout,
+                    FailureKind::Unreachable | FailureKind::Broken => &c.server_err,
+                };
+                add(counter, 1);
+                (f.kind, f.message)
             }
         };
         let pool = &self.spec.pool.name;
@@ -270,7 +303,7 @@ impl BackendConn {
             &message,
             self.spec.retry_timeout,
             self.spec.eject_after,
-            message.starts_with(CONNECT_FAILED),
+            kind == FailureKind::Unreachable,
         );
         if outcome == FailureOutcome::Ejected {
             tracing::warn!(
@@ -286,7 +319,7 @@ impl BackendConn {
         self.fail_all(&message);
     }
 
-    async fn connect_and_serve(self: &Rc<Self>) -> Result<Ended, String> {
+    async fn connect_and_serve(self: &Rc<Self>) -> Result<Ended, Failure> {
         let connect = async {
             match &self.spec.addr {
                 ServerAddr::Tcp { host, port } => {
@@ -302,13 +335,18 @@ impl BackendConn {
         };
         let stream = match tokio::time::timeout(self.spec.connect_timeout, connect).await {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(format!("{CONNECT_FAILED} {}: {e}", self.spec.label)),
+            Ok(Err(e)) => {
+                return Err(Failure::unreachable(format!(
+                    "cannot connect to server {}: {e}",
+                    self.spec.label
+                )))
+            }
             Err(_) => {
-                return Err(format!(
-                    "{CONNECT_FAILED} {}: timed out after {} ms",
+                return Err(Failure::unreachable(format!(
+                    "cannot connect to server {}: timed out after {} ms",
                     self.spec.label,
                     self.spec.connect_timeout.as_millis()
-                ))
+                )))
             }
         };
         self.queue_handshake();
@@ -327,7 +365,7 @@ impl BackendConn {
         result
     }
 
-    async fn serve_stream(&self, stream: Stream) -> Result<Ended, String> {
+    async fn serve_stream(&self, stream: Stream) -> Result<Ended, Failure> {
         match stream {
             Stream::Tcp(mut s) => {
                 let (r, w) = s.split();
@@ -384,7 +422,7 @@ impl BackendConn {
         }
     }
 
-    async fn serve<R, W>(&self, reader: R, writer: W) -> Result<Ended, String>
+    async fn serve<R, W>(&self, reader: R, writer: W) -> Result<Ended, Failure>
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
@@ -406,7 +444,7 @@ impl BackendConn {
         mut reader: R,
         mut writer: W,
         sending: &mut BytesMut,
-    ) -> Result<Ended, String>
+    ) -> Result<Ended, Failure>
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
@@ -446,7 +484,7 @@ impl BackendConn {
                     match read {
                         Ok(0) => return Ok(Ended::ServerClosed),
                         Ok(_) => self.dispatch_replies(&mut rbuf, &mut skipper)?,
-                        Err(e) => return Err(format!("reading from server {}: {e}", self.spec.label)),
+                        Err(e) => return Err(Failure::broken(format!("reading from server {}: {e}", self.spec.label))),
                     }
                     if rbuf.is_empty() && rbuf.capacity() > KEEP_CAPACITY {
                         rbuf = BytesMut::with_capacity(read_chunk);
@@ -454,7 +492,7 @@ impl BackendConn {
                 }
                 written = writer.write_buf(sending), if !sending.is_empty() => {
                     if let Err(e) = written {
-                        return Err(format!("writing to server {}: {e}", self.spec.label));
+                        return Err(Failure::broken(format!("writing to server {}: {e}", self.spec.label)));
                     }
                     if sending.is_empty() && sending.capacity() > KEEP_CAPACITY {
                         *sending = BytesMut::new();
@@ -470,11 +508,11 @@ impl BackendConn {
                         .find_map(|p| p.deadline)
                         .is_some_and(|d| d <= now);
                     if expired {
-                        return Err(format!(
+                        return Err(Failure::timed_out(format!(
                             "server {} timed out after {} ms",
                             self.spec.label,
                             self.spec.timeout.unwrap_or_default().as_millis()
-                        ));
+                        )));
                     }
                     timer.as_mut().reset(now + Duration::from_secs(3600));
                 }
@@ -517,16 +555,16 @@ impl BackendConn {
         &self,
         rbuf: &mut BytesMut,
         skipper: &mut ReplySkipper,
-    ) -> Result<(), String> {
+    ) -> Result<(), Failure> {
         loop {
             let len = match skipper.next_reply(rbuf) {
                 Ok(Some(len)) => len,
                 Ok(None) => return Ok(()),
                 Err(e) => {
-                    return Err(format!(
+                    return Err(Failure::broken(format!(
                         "server {} sent a malformed reply: {e}",
                         self.spec.label
-                    ))
+                    )))
                 }
             };
             let pending = self.state.borrow_mut().waiting.pop_front();
@@ -563,17 +601,17 @@ impl BackendConn {
                             rbuf.advance(len);
                             continue;
                         }
-                        return Err(format!(
+                        return Err(Failure::broken(format!(
                             "server {} refused the connection setup (AUTH/HELLO/SELECT): {text}",
                             self.spec.label
-                        ));
+                        )));
                     }
                 }
                 None => {
-                    return Err(format!(
+                    return Err(Failure::broken(format!(
                         "server {} sent a reply nobody asked for",
                         self.spec.label
-                    ));
+                    )));
                 }
             }
             rbuf.advance(len);
