@@ -39,6 +39,18 @@ pub struct Waiter {
     pub retried: bool,
 }
 
+impl Waiter {
+    /// The slot `seq` (part `part`) of a client's reply queue.
+    pub fn new(replies: Replies, seq: u64, part: u32) -> Waiter {
+        Waiter {
+            replies: Some(replies),
+            seq,
+            part,
+            retried: false,
+        }
+    }
+}
+
 /// A queued request's reply slot, its size in the write stream and when it
 /// times out.
 #[derive(Debug)]

@@ -81,12 +81,7 @@ async fn call_once(
     let own: Replies = Rc::new(ClientReplies::default());
     let seq = own.reserve();
     let conn = pool.conn(&snapshot, server, client_id, proto);
-    let waiter = Waiter {
-        replies: Some(own.clone()),
-        seq,
-        part: WHOLE,
-        retried: false,
-    };
+    let waiter = Waiter::new(own.clone(), seq, WHOLE);
     let numkeys = plan.keys.len().to_string();
     conn.send_with(
         |b| {

@@ -204,15 +204,23 @@ impl Dispatcher {
         let Some(server) = server else {
             return self.no_server(&snapshot);
         };
+        self.send_whole(&snapshot, server, frame, args, inline);
+    }
+
+    /// Sends the request, as its original bytes unless it came inline, to
+    /// `server`, its reply to go to the next slot.
+    fn send_whole(
+        &self,
+        snapshot: &PoolSnapshot,
+        server: usize,
+        frame: &[u8],
+        args: &[Range<usize>],
+        inline: bool,
+    ) {
         let conn = self
             .pool
-            .conn(&snapshot, server, self.client_id, self.state.proto);
-        let waiter = Waiter {
-            replies: Some(self.replies.clone()),
-            seq: self.replies.reserve(),
-            part: WHOLE,
-            retried: false,
-        };
+            .conn(snapshot, server, self.client_id, self.state.proto);
+        let waiter = Waiter::new(self.replies.clone(), self.replies.reserve(), WHOLE);
         if inline {
             conn.send_with(
                 |b| encode::command(b, args.iter().map(|r| &frame[r.clone()])),
@@ -260,27 +268,7 @@ impl Dispatcher {
         }
         if servers.len() == 1 {
             // Every key on one server: forward the request untouched.
-            let conn = self.pool.conn(
-                &snapshot,
-                servers[0] as usize,
-                self.client_id,
-                self.state.proto,
-            );
-            let waiter = Waiter {
-                replies: Some(self.replies.clone()),
-                seq: self.replies.reserve(),
-                part: WHOLE,
-                retried: false,
-            };
-            if inline {
-                conn.send_with(
-                    |b| encode::command(b, args.iter().map(|r| &frame[r.clone()])),
-                    waiter,
-                );
-            } else {
-                conn.send(frame, waiter);
-            }
-            return;
+            return self.send_whole(&snapshot, servers[0] as usize, frame, args, inline);
         }
         let merge_kind = match kind {
             Split::Mget => {
@@ -316,12 +304,7 @@ impl Dispatcher {
             let conn = self
                 .pool
                 .conn(&snapshot, server as usize, self.client_id, self.state.proto);
-            let waiter = Waiter {
-                replies: Some(self.replies.clone()),
-                seq,
-                part: part as u32,
-                retried: false,
-            };
+            let waiter = Waiter::new(self.replies.clone(), seq, part as u32);
             let positions = &self.key_positions;
             let key_servers = &self.key_servers;
             conn.send_with(
@@ -418,12 +401,7 @@ impl Dispatcher {
             let conn = self
                 .pool
                 .conn(&snapshot, server, self.client_id, self.state.proto);
-            let waiter = Waiter {
-                replies: Some(self.replies.clone()),
-                seq,
-                part: part as u32,
-                retried: false,
-            };
+            let waiter = Waiter::new(self.replies.clone(), seq, part as u32);
             conn.send_with(
                 |b| encode::command(b, args.iter().map(|r| &frame[r.clone()])),
                 waiter,
