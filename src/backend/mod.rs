@@ -76,6 +76,8 @@ struct State {
     status: Status,
     /// Replaced by a reload: finish what is in flight, then close.
     retiring: bool,
+    /// Bytes of the requests in `waiting` (sent or not), for the queue gauges.
+    queued_bytes: usize,
 }
 
 /// How a connection's task ended without an error.
@@ -184,6 +186,7 @@ impl BackendConn {
                 waiting: VecDeque::new(),
                 status: Status::Idle,
                 retiring: false,
+                queued_bytes: 0,
             }),
             wake: Notify::new(),
         })
@@ -231,6 +234,7 @@ impl BackendConn {
         let len = st.wbuf.len() - before;
         let sent = Instant::now();
         let deadline = self.spec.timeout.map(|t| sent + t);
+        st.queued_bytes += len;
         st.waiting.push_back(Pending {
             waiter,
             len,
@@ -428,6 +432,7 @@ impl BackendConn {
                 deadline: None,
             });
         }
+        st.queued_bytes += hello_len;
         // The handshake's bytes, all counted on its first command.
         if let Some(first) = st.waiting.front_mut() {
             first.len = hello_len;
@@ -541,17 +546,18 @@ impl BackendConn {
     /// out_queue: written, waiting for their replies.
     fn update_queue_gauges(&self, sending: usize) {
         let st = self.state.borrow();
-        let mut unsent = sending + st.wbuf.len();
-        let unsent_bytes = unsent;
+        let unsent_bytes = sending + st.wbuf.len();
+        // Only the unsent requests at the back are walked, not the whole queue.
+        let mut unsent = unsent_bytes;
         let mut unsent_reqs = 0usize;
-        let mut total_bytes = 0usize;
         for p in st.waiting.iter().rev() {
-            total_bytes += p.len;
-            if p.len <= unsent && unsent > 0 {
-                unsent -= p.len;
-                unsent_reqs += 1;
+            if unsent == 0 || p.len > unsent {
+                break;
             }
+            unsent -= p.len;
+            unsent_reqs += 1;
         }
+        let total_bytes = st.queued_bytes;
         let c = self.counters();
         let set = |g: &std::sync::atomic::AtomicI64, v: usize| {
             g.store(v as i64, std::sync::atomic::Ordering::Relaxed)
@@ -579,7 +585,12 @@ impl BackendConn {
                     )))
                 }
             };
-            let pending = self.state.borrow_mut().waiting.pop_front();
+            let pending = {
+                let mut st = self.state.borrow_mut();
+                let p = st.waiting.pop_front();
+                st.queued_bytes -= p.as_ref().map_or(0, |p| p.len);
+                p
+            };
             let c = self.counters();
             add(&c.responses, 1);
             add(&c.response_bytes, len as u64);
@@ -640,6 +651,7 @@ impl BackendConn {
         let (waiting, unsent) = {
             let mut st = self.state.borrow_mut();
             st.status = Status::Idle;
+            st.queued_bytes = 0;
             (
                 std::mem::take(&mut st.waiting),
                 std::mem::take(&mut st.wbuf),
