@@ -75,11 +75,6 @@ impl KetamaRing {
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
-
-    /// Number of points on the ring.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
 }
 
 #[cfg(test)]

@@ -608,11 +608,6 @@ pub fn first_arg_is_key(name: &[u8]) -> bool {
     lookup(name).is_some_and(|c| c.first_arg_is_key())
 }
 
-/// Every command in the table.
-pub fn all() -> &'static [CommandSpec] {
-    TABLE
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -121,11 +121,6 @@ impl RequestFramer {
         &self.args
     }
 
-    /// Whether part of a request has been read (for EOF handling).
-    pub fn in_progress(&self) -> bool {
-        self.step != Step::Start || self.pos > 0
-    }
-
     /// Looks for a complete request at the start of `buf`. `Ok(None)` means
     /// more bytes are needed; call again with the same bytes plus more. After
     /// `Ok(Some(frame))` the caller consumes `frame.len` bytes before the next

@@ -133,10 +133,6 @@ impl ClientReplies {
         q.out.len() + q.held
     }
 
-    pub fn has_output(&self) -> bool {
-        !self.queue.borrow().out.is_empty()
-    }
-
     /// The client is gone; later replies are dropped.
     pub fn close(&self) {
         let mut q = self.queue.borrow_mut();
