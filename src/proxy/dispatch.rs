@@ -4,8 +4,6 @@
 use std::ops::Range;
 use std::rc::Rc;
 
-use bytes::BytesMut;
-
 use super::connection::{arg_slices, ClientState};
 use super::merge::{Merge, MergeKind};
 use super::replies::{Replies, WHOLE};
@@ -135,42 +133,33 @@ impl Dispatcher {
     }
 
     fn local(&mut self, local: Local, frame: &[u8], args: &[Range<usize>]) -> Next {
-        let snapshot = self.pool.runtime.snapshot_arc();
-        let mut out = BytesMut::new();
-        let words = || arg_slices(frame, &args[1..]);
-        match local {
-            Local::Select => self
-                .state
-                .select(&snapshot, &frame[args[1].clone()], &mut out),
-            Local::Auth => self.state.auth(&snapshot, &words(), &mut out),
-            Local::Hello => self
-                .state
-                .hello(&snapshot, self.client_id, &words(), &mut out),
-            Local::Client => self.state.client(self.client_id, &words(), &mut out),
-            Local::Info => self.state.info(&snapshot, &mut out),
-            Local::Reset => self.state.reset(&snapshot, &mut out),
-            _ => {}
-        }
-        if !out.is_empty() {
-            self.replies.push_local(|o| o.extend_from_slice(&out));
-            return Next::Continue;
-        }
+        let arg = |i: usize| &frame[args[i].clone()];
         match local {
             Local::Ping if args.len() == 1 => {
                 self.replies.push_local(|o| encode::simple(o, "PONG"))
             }
-            Local::Ping if args.len() == 2 => self
-                .replies
-                .push_local(|o| encode::bulk(o, &frame[args[1].clone()])),
+            Local::Ping if args.len() == 2 => self.replies.push_local(|o| encode::bulk(o, arg(1))),
             Local::Ping => self.error("ERR wrong number of arguments for 'ping' command"),
-            Local::Echo => self
-                .replies
-                .push_local(|o| encode::bulk(o, &frame[args[1].clone()])),
+            Local::Echo => self.replies.push_local(|o| encode::bulk(o, arg(1))),
             Local::Quit => {
                 self.replies.push_local(|o| encode::simple(o, "OK"));
                 return Next::Close;
             }
-            _ => {}
+            // Connection state: answered from the client's state and the pool's config.
+            _ => {
+                let snapshot = self.pool.runtime.snapshot_arc();
+                let words = arg_slices(frame, &args[1..]);
+                let (state, id) = (&mut self.state, self.client_id);
+                self.replies.push_local(|out| match local {
+                    Local::Select => state.select(&snapshot, words[0], out),
+                    Local::Auth => state.auth(&snapshot, &words, out),
+                    Local::Hello => state.hello(&snapshot, id, &words, out),
+                    Local::Client => state.client(id, &words, out),
+                    Local::Info => state.info(&snapshot, out),
+                    Local::Reset => state.reset(&snapshot, out),
+                    Local::Ping | Local::Echo | Local::Quit => unreachable!("answered above"),
+                });
+            }
         }
         Next::Continue
     }
