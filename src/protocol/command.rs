@@ -158,6 +158,21 @@ const ALL: Keys = Range {
     last: -1,
     step: 1,
 };
+/// EVAL-like: a key count at 2, then the keys.
+const NUMKEYS_AT_2: Keys = Numkeys {
+    count_at: 2,
+    dest: false,
+};
+/// ZUNION-like: a key count at 1, then the keys.
+const NUMKEYS_AT_1: Keys = Numkeys {
+    count_at: 1,
+    dest: false,
+};
+/// ZUNIONSTORE-like: a destination key, a key count at 2, then the keys.
+const DEST_NUMKEYS_AT_2: Keys = Numkeys {
+    count_at: 2,
+    dest: true,
+};
 /// Keys at 1 and 2 (source and destination).
 const K12: Keys = Range {
     first: 1,
@@ -214,66 +229,18 @@ static TABLE: &[CommandSpec] = &[
     c("discard", 1, NoKey, R(Refusal::Transaction)),
     c("dump", 2, K1, Forward),
     c("echo", 2, NoKey, L(Local::Echo)),
-    c(
-        "eval",
-        -3,
-        Numkeys {
-            count_at: 2,
-            dest: false,
-        },
-        Forward,
-    ),
-    c(
-        "eval_ro",
-        -3,
-        Numkeys {
-            count_at: 2,
-            dest: false,
-        },
-        Forward,
-    ),
-    c(
-        "evalsha",
-        -3,
-        Numkeys {
-            count_at: 2,
-            dest: false,
-        },
-        Forward,
-    ),
-    c(
-        "evalsha_ro",
-        -3,
-        Numkeys {
-            count_at: 2,
-            dest: false,
-        },
-        Forward,
-    ),
+    c("eval", -3, NUMKEYS_AT_2, Forward),
+    c("eval_ro", -3, NUMKEYS_AT_2, Forward),
+    c("evalsha", -3, NUMKEYS_AT_2, Forward),
+    c("evalsha_ro", -3, NUMKEYS_AT_2, Forward),
     c("exec", 1, NoKey, R(Refusal::Transaction)),
     c("exists", -2, ALL, S(Split::Sum)),
     c("expire", -3, K1, Forward),
     c("expireat", -3, K1, Forward),
     c("expiretime", 2, K1, Forward),
     c("failover", -1, NoKey, R(Refusal::Cluster)),
-    c(
-        "fcall",
-        -3,
-        Numkeys {
-            count_at: 2,
-            dest: false,
-        },
-        Forward,
-    ),
-    c(
-        "fcall_ro",
-        -3,
-        Numkeys {
-            count_at: 2,
-            dest: false,
-        },
-        Forward,
-    ),
+    c("fcall", -3, NUMKEYS_AT_2, Forward),
+    c("fcall_ro", -3, NUMKEYS_AT_2, Forward),
     c("flushall", -1, NoKey, R(Refusal::Keyspace)),
     c("flushdb", -1, NoKey, R(Refusal::Keyspace)),
     c("function", -2, NoKey, R(Refusal::Admin)),
@@ -322,15 +289,7 @@ static TABLE: &[CommandSpec] = &[
     c("linsert", 5, K1, Forward),
     c("llen", 2, K1, Forward),
     c("lmove", 5, K12, Forward),
-    c(
-        "lmpop",
-        -4,
-        Numkeys {
-            count_at: 1,
-            dest: false,
-        },
-        Forward,
-    ),
+    c("lmpop", -4, NUMKEYS_AT_1, Forward),
     c("lock.acquire", -4, K1, Ho(H::LockAcquire)),
     c("lock.extend", 4, K1, Ho(H::LockExtend)),
     c("lock.owner", 2, K1, Ho(H::LockOwner)),
@@ -428,15 +387,7 @@ static TABLE: &[CommandSpec] = &[
     c("setrange", 4, K1, Forward),
     c("shutdown", -1, NoKey, R(Refusal::Admin)),
     c("sinter", -2, ALL, Forward),
-    c(
-        "sintercard",
-        -3,
-        Numkeys {
-            count_at: 1,
-            dest: false,
-        },
-        Forward,
-    ),
+    c("sintercard", -3, NUMKEYS_AT_1, Forward),
     c("sinterstore", -3, ALL, Forward),
     c("sismember", 3, K1, Forward),
     c("slaveof", 3, NoKey, R(Refusal::Cluster)),
@@ -488,62 +439,14 @@ static TABLE: &[CommandSpec] = &[
     c("zadd", -4, K1, Forward),
     c("zcard", 2, K1, Forward),
     c("zcount", 4, K1, Forward),
-    c(
-        "zdiff",
-        -3,
-        Numkeys {
-            count_at: 1,
-            dest: false,
-        },
-        Forward,
-    ),
-    c(
-        "zdiffstore",
-        -4,
-        Numkeys {
-            count_at: 2,
-            dest: true,
-        },
-        Forward,
-    ),
+    c("zdiff", -3, NUMKEYS_AT_1, Forward),
+    c("zdiffstore", -4, DEST_NUMKEYS_AT_2, Forward),
     c("zincrby", 4, K1, Forward),
-    c(
-        "zinter",
-        -3,
-        Numkeys {
-            count_at: 1,
-            dest: false,
-        },
-        Forward,
-    ),
-    c(
-        "zintercard",
-        -3,
-        Numkeys {
-            count_at: 1,
-            dest: false,
-        },
-        Forward,
-    ),
-    c(
-        "zinterstore",
-        -4,
-        Numkeys {
-            count_at: 2,
-            dest: true,
-        },
-        Forward,
-    ),
+    c("zinter", -3, NUMKEYS_AT_1, Forward),
+    c("zintercard", -3, NUMKEYS_AT_1, Forward),
+    c("zinterstore", -4, DEST_NUMKEYS_AT_2, Forward),
     c("zlexcount", 4, K1, Forward),
-    c(
-        "zmpop",
-        -4,
-        Numkeys {
-            count_at: 1,
-            dest: false,
-        },
-        Forward,
-    ),
+    c("zmpop", -4, NUMKEYS_AT_1, Forward),
     c("zmscore", -3, K1, Forward),
     c("zpopmax", -2, K1, Forward),
     c("zpopmin", -2, K1, Forward),
@@ -563,24 +466,8 @@ static TABLE: &[CommandSpec] = &[
     c("zrevrank", 3, K1, Forward),
     c("zscan", -3, K1, Forward),
     c("zscore", 3, K1, Forward),
-    c(
-        "zunion",
-        -3,
-        Numkeys {
-            count_at: 1,
-            dest: false,
-        },
-        Forward,
-    ),
-    c(
-        "zunionstore",
-        -4,
-        Numkeys {
-            count_at: 2,
-            dest: true,
-        },
-        Forward,
-    ),
+    c("zunion", -3, NUMKEYS_AT_1, Forward),
+    c("zunionstore", -4, DEST_NUMKEYS_AT_2, Forward),
 ];
 
 /// Longest command name in the table.
