@@ -1,6 +1,6 @@
 //! Each hosted command: its arguments checked, turned into one script call.
 
-use super::scripts::Script;
+use super::scripts::{self, Script};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Group {
@@ -77,7 +77,7 @@ impl Hosted {
 /// becomes the command's.
 #[derive(Debug)]
 pub struct Plan {
-    pub script: Script,
+    pub script: &'static Script,
     pub keys: Vec<Vec<u8>>,
     pub args: Vec<Vec<u8>>,
     /// BF.ADD / BF.EXISTS: the script answers for a list; the command for one.
@@ -168,7 +168,7 @@ impl Hosted {
                     }
                 };
                 let mut p = plan(
-                    Script::LockAcquire,
+                    &scripts::LOCK_ACQUIRE,
                     vec![key("rs:lock:", args[0], "")],
                     vec![s(args[1]), ttl.to_string().into_bytes()],
                 );
@@ -176,20 +176,20 @@ impl Hosted {
                 p
             }
             LockRelease => plan(
-                Script::LockRelease,
+                &scripts::LOCK_RELEASE,
                 vec![key("rs:lock:", args[0], "")],
                 vec![s(args[1])],
             ),
             LockExtend => {
                 let ttl = positive(name, "ttl_ms", args[2])?;
                 plan(
-                    Script::LockExtend,
+                    &scripts::LOCK_EXTEND,
                     vec![key("rs:lock:", args[0], "")],
                     vec![s(args[1]), ttl.to_string().into_bytes()],
                 )
             }
             LockOwner => plan(
-                Script::LockOwner,
+                &scripts::LOCK_OWNER,
                 vec![key("rs:lock:", args[0], "")],
                 vec![],
             ),
@@ -209,7 +209,7 @@ impl Hosted {
                     }
                 };
                 plan(
-                    Script::RpCreate,
+                    &scripts::RP_CREATE,
                     rp_keys(args[0]),
                     vec![
                         total.to_string().into_bytes(),
@@ -219,21 +219,25 @@ impl Hosted {
                 )
             }
             RpGrab => plan(
-                Script::RpGrab,
+                &scripts::RP_GRAB,
                 vec![key("rs:rp:", args[0], ":meta")],
                 vec![],
             ),
             RpOpen => {
                 let random = fastrand::u32(..(1 << 31)).to_string().into_bytes();
-                plan(Script::RpOpen, rp_keys(args[0]), vec![s(args[1]), random])
+                plan(
+                    &scripts::RP_OPEN,
+                    rp_keys(args[0]),
+                    vec![s(args[1]), random],
+                )
             }
             RpInfo => plan(
-                Script::RpInfo,
+                &scripts::RP_INFO,
                 vec![key("rs:rp:", args[0], ":meta")],
                 vec![],
             ),
             RpRecords => plan(
-                Script::RpRecords,
+                &scripts::RP_RECORDS,
                 vec![key("rs:rp:", args[0], ":records")],
                 vec![],
             ),
@@ -261,18 +265,18 @@ impl Hosted {
                 }
                 let n = |v: u64| v.to_string().into_bytes();
                 plan(
-                    Script::SkCreate,
+                    &scripts::SK_CREATE,
                     sk_keys(args[0]),
                     vec![n(stock), n(start), n(admit), n(ttl)],
                 )
             }
             SkBuy => plan(
-                Script::SkBuy,
+                &scripts::SK_BUY,
                 sk_keys(args[0]),
                 vec![s(args[1]), s(args[0]), now_ms().to_string().into_bytes()],
             ),
             SkInfo => plan(
-                Script::SkInfo,
+                &scripts::SK_INFO,
                 vec![key("rs:sk:", args[0], ":meta")],
                 vec![],
             ),
@@ -298,7 +302,7 @@ impl Hosted {
                         ),
                     };
                 plan(
-                    Script::BfReserve,
+                    &scripts::BF_RESERVE,
                     vec![key("rs:bf:", args[0], ":meta")],
                     vec![
                         s(args[1]),
@@ -316,19 +320,23 @@ impl Hosted {
                     BLOOM_DEFAULT_EXPANSION.into(),
                 ];
                 push_hashes(&mut a, &args[1..]);
-                let mut p = plan(Script::BfAdd, vec![key("rs:bf:", args[0], ":meta")], a);
+                let mut p = plan(&scripts::BF_ADD, vec![key("rs:bf:", args[0], ":meta")], a);
                 p.first_of_array = self == BfAdd;
                 p
             }
             BfExists | BfMexists => {
                 let mut a = vec![key("rs:bf:", args[0], ":f")];
                 push_hashes(&mut a, &args[1..]);
-                let mut p = plan(Script::BfExists, vec![key("rs:bf:", args[0], ":meta")], a);
+                let mut p = plan(
+                    &scripts::BF_EXISTS,
+                    vec![key("rs:bf:", args[0], ":meta")],
+                    a,
+                );
                 p.first_of_array = self == BfExists;
                 p
             }
             BfInfo => plan(
-                Script::BfInfo,
+                &scripts::BF_INFO,
                 vec![key("rs:bf:", args[0], ":meta")],
                 vec![],
             ),

@@ -1,68 +1,49 @@
 //! The Lua scripts, compiled into the binary, with the SHA-1 EVALSHA names
-//! them by.
+//! them by (computed once, on first use).
 
 use std::sync::OnceLock;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Script {
-    LockAcquire,
-    LockRelease,
-    LockExtend,
-    LockOwner,
-    RpCreate,
-    RpGrab,
-    RpOpen,
-    RpInfo,
-    RpRecords,
-    SkCreate,
-    SkBuy,
-    SkInfo,
-    BfReserve,
-    BfAdd,
-    BfExists,
-    BfInfo,
+#[derive(Debug)]
+pub struct Script {
+    body: &'static str,
+    sha: OnceLock<String>,
 }
 
-const BODIES: [(Script, &str); 16] = [
-    (Script::LockAcquire, include_str!("lua/lock_acquire.lua")),
-    (Script::LockRelease, include_str!("lua/lock_release.lua")),
-    (Script::LockExtend, include_str!("lua/lock_extend.lua")),
-    (Script::LockOwner, include_str!("lua/lock_owner.lua")),
-    (Script::RpCreate, include_str!("lua/rp_create.lua")),
-    (Script::RpGrab, include_str!("lua/rp_grab.lua")),
-    (Script::RpOpen, include_str!("lua/rp_open.lua")),
-    (Script::RpInfo, include_str!("lua/rp_info.lua")),
-    (Script::RpRecords, include_str!("lua/rp_records.lua")),
-    (Script::SkCreate, include_str!("lua/sk_create.lua")),
-    (Script::SkBuy, include_str!("lua/sk_buy.lua")),
-    (Script::SkInfo, include_str!("lua/sk_info.lua")),
-    (Script::BfReserve, include_str!("lua/bf_reserve.lua")),
-    (Script::BfAdd, include_str!("lua/bf_add.lua")),
-    (Script::BfExists, include_str!("lua/bf_exists.lua")),
-    (Script::BfInfo, include_str!("lua/bf_info.lua")),
-];
-
 impl Script {
-    pub fn body(self) -> &'static str {
-        BODIES
-            .iter()
-            .find(|(s, _)| *s == self)
-            .map(|(_, b)| *b)
-            .unwrap_or("")
+    const fn new(body: &'static str) -> Script {
+        Script {
+            body,
+            sha: OnceLock::new(),
+        }
+    }
+
+    pub fn body(&self) -> &'static str {
+        self.body
     }
 
     /// Lower-case hex SHA-1 of the body.
-    pub fn sha(self) -> &'static str {
-        static SHAS: OnceLock<Vec<(Script, String)>> = OnceLock::new();
-        let shas = SHAS.get_or_init(|| {
-            BODIES
-                .iter()
-                .map(|(s, b)| (*s, sha1_smol::Sha1::from(b.as_bytes()).digest().to_string()))
-                .collect()
-        });
-        shas.iter()
-            .find(|(s, _)| *s == self)
-            .map(|(_, h)| h.as_str())
-            .unwrap_or("")
+    pub fn sha(&self) -> &str {
+        self.sha.get_or_init(|| {
+            sha1_smol::Sha1::from(self.body.as_bytes())
+                .digest()
+                .to_string()
+        })
     }
 }
+
+pub static LOCK_ACQUIRE: Script = Script::new(include_str!("lua/lock_acquire.lua"));
+pub static LOCK_RELEASE: Script = Script::new(include_str!("lua/lock_release.lua"));
+pub static LOCK_EXTEND: Script = Script::new(include_str!("lua/lock_extend.lua"));
+pub static LOCK_OWNER: Script = Script::new(include_str!("lua/lock_owner.lua"));
+pub static RP_CREATE: Script = Script::new(include_str!("lua/rp_create.lua"));
+pub static RP_GRAB: Script = Script::new(include_str!("lua/rp_grab.lua"));
+pub static RP_OPEN: Script = Script::new(include_str!("lua/rp_open.lua"));
+pub static RP_INFO: Script = Script::new(include_str!("lua/rp_info.lua"));
+pub static RP_RECORDS: Script = Script::new(include_str!("lua/rp_records.lua"));
+pub static SK_CREATE: Script = Script::new(include_str!("lua/sk_create.lua"));
+pub static SK_BUY: Script = Script::new(include_str!("lua/sk_buy.lua"));
+pub static SK_INFO: Script = Script::new(include_str!("lua/sk_info.lua"));
+pub static BF_RESERVE: Script = Script::new(include_str!("lua/bf_reserve.lua"));
+pub static BF_ADD: Script = Script::new(include_str!("lua/bf_add.lua"));
+pub static BF_EXISTS: Script = Script::new(include_str!("lua/bf_exists.lua"));
+pub static BF_INFO: Script = Script::new(include_str!("lua/bf_info.lua"));
