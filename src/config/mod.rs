@@ -33,6 +33,8 @@ pub mod defaults {
     pub const MAX_REQUEST_BYTES: usize = 64 << 20;
     pub const MAX_KEY_BYTES: usize = 1 << 20;
     pub const CLIENT_OUTPUT_LIMIT: usize = 32 << 20;
+    /// Redis's own proto-max-bulk-len.
+    pub const MAX_REPLY_BYTES: usize = 512 << 20;
 }
 
 /// A loaded, valid configuration.
@@ -73,6 +75,9 @@ pub struct PoolConfig {
     /// Reply bytes a client may leave unread before the proxy stops reading
     /// its requests; also the most bytes queued for one server connection.
     pub client_output_limit: usize,
+    /// Largest single reply taken from a server: a larger one fails its
+    /// request and resets that server connection instead of being buffered.
+    pub max_reply_bytes: usize,
     /// Hosted command groups this pool runs (the others pass through).
     pub hosted: Vec<crate::hosted::Group>,
 }
@@ -264,6 +269,9 @@ fn build_pool(
             .map_or(defaults::CLIENT_OUTPUT_LIMIT, |v| {
                 v.min(usize::MAX as u64) as usize
             }),
+        max_reply_bytes: raw.max_reply_bytes.map_or(defaults::MAX_REPLY_BYTES, |v| {
+            v.min(usize::MAX as u64) as usize
+        }),
         name,
     })
 }

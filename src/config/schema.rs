@@ -65,6 +65,8 @@ pub(super) struct RawPool {
     pub max_key_bytes: Option<u64>,
     #[serde(default, deserialize_with = "size")]
     pub client_output_limit: Option<u64>,
+    #[serde(default, deserialize_with = "size")]
+    pub max_reply_bytes: Option<u64>,
     #[serde(default, deserialize_with = "hosted_groups")]
     pub hosted: Option<Vec<crate::hosted::Group>>,
 }

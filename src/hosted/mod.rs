@@ -3,14 +3,24 @@
 //! hash tag (EVALSHA, EVAL when the server answers NOSCRIPT). Randomness and
 //! time come from the proxy as arguments, so the scripts stay deterministic.
 //!
+//! This module only plans: it checks a command's arguments and names the
+//! script, its keys and arguments. Running the plan in the client's pipeline
+//! (routing, NOSCRIPT, WAIT retries) is the proxy's.
+//!
 //! Keys live in the reserved `rs:` namespace, always routed by their `{tag}`:
 //! `rs:lock:{name}`, `rs:rp:{id}:meta|opened|records`,
 //! `rs:sk:{sku}:meta|buyers|orders`, `rs:bf:{key}:meta` and `rs:bf:{key}:f<i>`.
 
-mod call;
-mod commands;
+mod bloom;
+mod error;
+mod lock;
+mod plan;
+mod redpacket;
 mod scripts;
+mod seckill;
 
-pub use call::run;
-pub use commands::{Group, Hosted, ParseError, Plan};
+pub use bloom::bloom_hashes;
+pub use error::HostedError;
+pub use lock::MAX_WAIT_MS;
+pub use plan::{Group, Hosted, Plan};
 pub use scripts::Script;

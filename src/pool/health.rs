@@ -18,10 +18,12 @@ pub fn now_ms() -> u64 {
 
 #[derive(Debug, Default)]
 pub struct ServerHealth {
-    /// Consecutive failures (connect error, EOF, timeout) since the last success.
+    /// Consecutive failures since the last success.
     failures: AtomicU32,
     /// `now_ms()` before which no new connection is attempted (0: any time).
     retry_at: AtomicU64,
+    /// The current backoff step in ms (0: none), doubled per failure.
+    backoff_ms: AtomicU64,
     /// Ejected from the ring until this `now_ms()` (0: not ejected).
     ejected_until: AtomicU64,
     /// Wall-clock µs of the last ejection, for the stats (server_ejected_at).
@@ -41,40 +43,59 @@ pub enum FailureOutcome {
     Ejected,
 }
 
+/// A pool's rule for failed servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailurePolicy {
+    /// `server_retry_timeout`: how long an ejected server stays out, and the
+    /// longest backoff between connection attempts.
+    pub retry_timeout: Duration,
+    /// `server_failure_limit` when `auto_eject_hosts` is on.
+    pub eject_after: Option<u32>,
+}
+
+/// The first backoff step after a failure; each further failure doubles it.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+
 impl ServerHealth {
-    /// A reply arrived: the failure count starts over.
+    /// A reply arrived: the failure count and the backoff start over.
     #[inline]
     pub fn success(&self) {
-        if self.failures.load(Ordering::Relaxed) != 0 {
+        if self.failures.load(Ordering::Relaxed) != 0
+            || self.backoff_ms.load(Ordering::Relaxed) != 0
+        {
             self.failures.store(0, Ordering::Relaxed);
-            self.retry_at.store(0, Ordering::Relaxed);
+            self.backoff_ms.store(0, Ordering::Relaxed);
+            self.retry_at.store(0, Ordering::Release);
         }
     }
 
-    /// A connect error, EOF or timeout. When the server could not be
-    /// reached at all (`unreachable`), no new connection is attempted for
-    /// `retry_after`; a timeout or EOF reconnects at once (a slow command is
-    /// no proof the server is down). With `eject_after` (the failure limit,
-    /// when auto_eject_hosts is on) the server leaves the ring once the limit
-    /// is reached.
-    pub fn failure(
-        &self,
-        why: &str,
-        retry_after: Duration,
-        eject_after: Option<u32>,
-        unreachable: bool,
-    ) -> FailureOutcome {
+    /// A refused or timed-out connect, a request timeout, or a connection
+    /// lost with requests in flight (an idle connection closed by the server
+    /// is not a failure).
+    ///
+    /// With ejection (`auto_eject_hosts`), nutcracker's rule: the failure
+    /// that brings the consecutive count to the limit or past it (`>=`, so a
+    /// reload that lowers the limit still ejects) takes the server out of the
+    /// ring for `retry_timeout`; connections are attempted freely until then.
+    /// Without ejection, new connections wait an exponential backoff from
+    /// [`FIRST_BACKOFF`] up to `retry_timeout`, so a restarted server is
+    /// found again within one short step, not one `retry_timeout`.
+    pub fn failure(&self, why: &str, policy: FailurePolicy) -> FailureOutcome {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = why.to_string();
         let count = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
-        let retry = now_ms() + retry_after.as_millis() as u64;
-        if unreachable {
-            self.retry_at.store(retry, Ordering::Release);
-        }
-        match eject_after {
-            // Exactly one failure (the one that reaches the limit) ejects, so
-            // the ring is rebuilt once however many workers see failures.
-            Some(limit) if count == limit.max(1) => {
-                self.ejected_until.store(retry, Ordering::Release);
+        let now = now_ms();
+        match policy.eject_after {
+            Some(limit) if count >= limit.max(1) => {
+                let until = now + policy.retry_timeout.as_millis() as u64;
+                // One failure ejects (the one that wins the exchange), so the
+                // ring is rebuilt once however many workers see failures.
+                if self
+                    .ejected_until
+                    .compare_exchange(0, until, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    return FailureOutcome::Counted;
+                }
                 let wall = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .unwrap_or_default();
@@ -82,7 +103,20 @@ impl ServerHealth {
                     .store(wall.as_micros() as u64, Ordering::Relaxed);
                 FailureOutcome::Ejected
             }
-            _ => FailureOutcome::Counted,
+            Some(_) => FailureOutcome::Counted,
+            None => {
+                let cap = (policy.retry_timeout.as_millis() as u64).max(1);
+                let first = FIRST_BACKOFF.as_millis() as u64;
+                let prev = self.backoff_ms.load(Ordering::Acquire);
+                let step = if prev == 0 {
+                    first.min(cap)
+                } else {
+                    (prev * 2).min(cap)
+                };
+                self.backoff_ms.store(step, Ordering::Release);
+                self.retry_at.store(now + step, Ordering::Release);
+                FailureOutcome::Counted
+            }
         }
     }
 
@@ -118,6 +152,7 @@ impl ServerHealth {
     /// The server answered a probe: back in the ring with a clean slate.
     pub fn rejoin(&self) {
         self.failures.store(0, Ordering::Release);
+        self.backoff_ms.store(0, Ordering::Release);
         self.retry_at.store(0, Ordering::Release);
         self.ejected_until.store(0, Ordering::Release);
     }
@@ -144,28 +179,26 @@ impl ServerHealth {
 mod tests {
     use super::*;
 
+    fn policy(eject_after: Option<u32>, retry_ms: u64) -> FailurePolicy {
+        FailurePolicy {
+            retry_timeout: Duration::from_millis(retry_ms),
+            eject_after,
+        }
+    }
+
     #[test]
     fn ejects_once_at_the_limit_and_rejoins() {
         let h = ServerHealth::default();
-        let retry = Duration::from_millis(50);
-        assert_eq!(
-            h.failure("x", retry, Some(3), true),
-            FailureOutcome::Counted
+        let p = policy(Some(3), 50);
+        assert_eq!(h.failure("x", p), FailureOutcome::Counted);
+        assert_eq!(h.failure("x", p), FailureOutcome::Counted);
+        assert!(
+            h.may_connect().is_ok(),
+            "with ejection, connects are not held back"
         );
-        assert_eq!(
-            h.failure("x", retry, Some(3), true),
-            FailureOutcome::Counted
-        );
-        assert_eq!(
-            h.failure("x", retry, Some(3), true),
-            FailureOutcome::Ejected
-        );
-        assert_eq!(
-            h.failure("x", retry, Some(3), true),
-            FailureOutcome::Counted
-        );
+        assert_eq!(h.failure("x", p), FailureOutcome::Ejected);
+        assert_eq!(h.failure("x", p), FailureOutcome::Counted);
         assert!(h.is_ejected() && !h.due_for_retry());
-        assert!(h.may_connect().is_err());
         std::thread::sleep(Duration::from_millis(120));
         assert!(h.due_for_retry());
         h.rejoin();
@@ -173,17 +206,44 @@ mod tests {
     }
 
     #[test]
-    fn success_resets_the_count() {
+    fn a_lowered_limit_still_ejects() {
         let h = ServerHealth::default();
-        h.failure("timed out", Duration::from_secs(10), None, false);
+        for _ in 0..3 {
+            assert_eq!(
+                h.failure("x", policy(Some(5), 1000)),
+                FailureOutcome::Counted
+            );
+        }
+        // A reload lowered the limit below the count already reached.
+        assert_eq!(
+            h.failure("x", policy(Some(2), 1000)),
+            FailureOutcome::Ejected
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_retry_timeout_and_success_resets_it() {
+        let h = ServerHealth::default();
+        let p = policy(None, 35);
+        let mut steps = Vec::new();
+        for _ in 0..4 {
+            h.failure("refused", p);
+            steps.push(h.backoff_ms.load(Ordering::Relaxed));
+            assert!(h.may_connect().is_err(), "held back during the backoff");
+        }
+        assert_eq!(steps, vec![10, 20, 35, 35]);
+        std::thread::sleep(Duration::from_millis(45));
         assert!(
             h.may_connect().is_ok(),
-            "a timeout does not block reconnecting"
+            "free again once the step has passed"
         );
-        h.failure("refused", Duration::from_secs(10), None, true);
-        assert!(h.may_connect().is_err());
         h.success();
         assert_eq!(h.failures(), 0);
-        assert!(h.may_connect().is_ok());
+        h.failure("refused", p);
+        assert_eq!(
+            h.backoff_ms.load(Ordering::Relaxed),
+            10,
+            "starts over after a success"
+        );
     }
 }

@@ -5,6 +5,6 @@ pub mod health;
 mod placement;
 mod runtime;
 
-pub use health::ServerHealth;
+pub use health::{FailureOutcome, FailurePolicy, ServerHealth};
 pub use placement::Placement;
 pub use runtime::{PoolChange, PoolRuntime, PoolSnapshot};

@@ -53,6 +53,11 @@ impl Placement {
         }
     }
 
+    /// Servers in the pool's config, live or not.
+    pub fn server_count(&self) -> usize {
+        self.server_count
+    }
+
     /// Whether server `index` takes keys.
     pub fn is_live(&self, index: usize) -> bool {
         self.live.get(index).copied().unwrap_or(false)

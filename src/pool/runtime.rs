@@ -22,10 +22,25 @@ pub struct PoolSnapshot {
     /// Bumped when the servers or their settings change (a reload), so the
     /// workers know to rebuild their connections. Ejections keep it.
     pub generation: u64,
+    /// Bumped by every new snapshot (reload, ejection, rejoin): a client whose
+    /// requests in flight were routed with an older one lets them finish
+    /// before it routes more, so its commands keep their order.
+    pub version: u64,
 }
 
 impl PoolSnapshot {
-    fn build(config: PoolConfig, health: Vec<Arc<ServerHealth>>, generation: u64) -> PoolSnapshot {
+    /// A snapshot of `config` with every server healthy (for tools and tests).
+    pub fn new(config: PoolConfig) -> PoolSnapshot {
+        let health = config.servers.iter().map(|_| Arc::default()).collect();
+        PoolSnapshot::build(config, health, 0, 0)
+    }
+
+    fn build(
+        config: PoolConfig,
+        health: Vec<Arc<ServerHealth>>,
+        generation: u64,
+        version: u64,
+    ) -> PoolSnapshot {
         let placement = if config.auto_eject_hosts {
             Placement::with_live(&config, |i| !health[i].is_ejected())
         } else {
@@ -36,6 +51,7 @@ impl PoolSnapshot {
             placement,
             health,
             generation,
+            version,
         }
     }
 }
@@ -53,10 +69,9 @@ pub struct PoolRuntime {
 
 impl PoolRuntime {
     pub fn new(config: PoolConfig) -> Arc<PoolRuntime> {
-        let health = config.servers.iter().map(|_| Arc::default()).collect();
         Arc::new(PoolRuntime {
             name: config.name.clone(),
-            snapshot: ArcSwap::from_pointee(PoolSnapshot::build(config, health, 0)),
+            snapshot: ArcSwap::from_pointee(PoolSnapshot::new(config)),
             clients: AtomicUsize::new(0),
             next_client_id: AtomicU64::new(1),
             stats: Sharded::default(),
@@ -81,6 +96,7 @@ impl PoolRuntime {
                 current.config.clone(),
                 current.health.clone(),
                 current.generation,
+                current.version + 1,
             )
         });
     }
@@ -133,8 +149,12 @@ impl PoolRuntime {
         } else {
             old.generation
         };
-        self.snapshot
-            .store(Arc::new(PoolSnapshot::build(config, health, generation)));
+        self.snapshot.store(Arc::new(PoolSnapshot::build(
+            config,
+            health,
+            generation,
+            old.version + 1,
+        )));
         change
     }
 
@@ -227,7 +247,8 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         tcpkeepalive,
         max_request_bytes,
         max_key_bytes,
-        client_output_limit
+        client_output_limit,
+        max_reply_bytes
     );
     out
 }

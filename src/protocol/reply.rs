@@ -12,26 +12,45 @@ pub enum ReplyError {
     MissingCrlf,
     #[error("streamed RESP3 replies are not supported")]
     Streamed,
-    #[error("reply nested deeper than {0} levels")]
-    TooDeep(usize),
+    #[error("reply larger than {0} bytes")]
+    TooLarge(usize),
 }
 
-/// Deepest aggregate nesting accepted; Redis replies stay far below this.
-const MAX_DEPTH: usize = 64;
-
-#[derive(Debug, Default)]
+/// The skipper keeps one small entry per open aggregate level on the heap,
+/// not on the call stack, so nesting is bounded only by the reply size: a
+/// Lua table 100 (or 10,000) levels deep that a client's own EVAL returns
+/// comes back instead of breaking a connection other clients share.
+#[derive(Debug)]
 pub struct ReplySkipper {
     /// Parse position inside the current reply.
     pos: usize,
+    /// Largest reply accepted (`max_reply_bytes`): a larger one is an error
+    /// as soon as its size is known, before it is buffered.
+    max_reply: usize,
     /// Elements still expected at each open aggregate level, and whether the
     /// level is an attribute (which annotates the next value but is not an
     /// element itself).
     stack: Vec<(u64, bool)>,
 }
 
+impl Default for ReplySkipper {
+    fn default() -> Self {
+        ReplySkipper::with_limit(usize::MAX)
+    }
+}
+
 impl ReplySkipper {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A skipper that refuses replies larger than `max_reply` bytes.
+    pub fn with_limit(max_reply: usize) -> Self {
+        ReplySkipper {
+            pos: 0,
+            max_reply,
+            stack: Vec::new(),
+        }
     }
 
     /// Length of the complete reply at the start of `buf`, or `None` when more
@@ -43,6 +62,9 @@ impl ReplySkipper {
                 return Ok(None);
             };
             let Some(line_end) = find_crlf(buf, self.pos + 1) else {
+                if buf.len() > self.max_reply {
+                    return Err(ReplyError::TooLarge(self.max_reply));
+                }
                 return Ok(None);
             };
             let header = &buf[self.pos + 1..line_end];
@@ -50,6 +72,9 @@ impl ReplySkipper {
             match kind {
                 b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => {
                     self.pos = after;
+                    if after > self.max_reply {
+                        return Err(ReplyError::TooLarge(self.max_reply));
+                    }
                     if self.finish_element() {
                         return Ok(Some(self.take()));
                     }
@@ -65,8 +90,11 @@ impl ReplySkipper {
                     let end = if len == -1 {
                         after
                     } else {
-                        after + len as usize + 2
+                        after.saturating_add(len as usize).saturating_add(2)
                     };
+                    if end > self.max_reply {
+                        return Err(ReplyError::TooLarge(self.max_reply));
+                    }
                     if len >= 0 {
                         if buf.len() < end {
                             return Ok(None);
@@ -89,6 +117,9 @@ impl ReplySkipper {
                         return Err(ReplyError::BadLength);
                     }
                     self.pos = after;
+                    if after > self.max_reply {
+                        return Err(ReplyError::TooLarge(self.max_reply));
+                    }
                     let children = match kind {
                         b'%' | b'|' => (n.max(0) as u64) * 2,
                         _ => n.max(0) as u64,
@@ -115,9 +146,6 @@ impl ReplySkipper {
     }
 
     fn push(&mut self, children: u64, attribute: bool) -> Result<(), ReplyError> {
-        if self.stack.len() >= MAX_DEPTH {
-            return Err(ReplyError::TooDeep(MAX_DEPTH));
-        }
         self.stack.push((children, attribute));
         Ok(())
     }
@@ -254,6 +282,26 @@ mod tests {
         let parts: Vec<&[u8]> = out.iter().map(|r| &reply[r.clone()]).collect();
         assert_eq!(parts, vec![&b"$1\r\na\r\n"[..], b"$-1\r\n", b":5\r\n"]);
         assert!(array_elements(b"-ERR x\r\n", &mut out).is_none());
+    }
+
+    #[test]
+    fn deep_nesting_is_only_bounded_by_size() {
+        let depth = 10_000;
+        let mut reply = b"*1\r\n".repeat(depth);
+        reply.extend_from_slice(b":1\r\n");
+        assert_eq!(lengths(&reply), vec![reply.len()]);
+    }
+
+    #[test]
+    fn a_reply_over_the_limit_is_refused_at_its_header() {
+        let mut s = ReplySkipper::with_limit(1024);
+        assert_eq!(s.next_reply(b"$2000\r\n"), Err(ReplyError::TooLarge(1024)));
+        let mut s = ReplySkipper::with_limit(1024);
+        let mut big = b"*300\r\n".to_vec();
+        big.extend(b":1\r\n".repeat(300));
+        assert_eq!(s.next_reply(&big), Err(ReplyError::TooLarge(1024)));
+        let mut s = ReplySkipper::with_limit(1024);
+        assert_eq!(s.next_reply(b"$10\r\n0123456789\r\n"), Ok(Some(17)));
     }
 
     #[test]

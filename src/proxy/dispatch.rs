@@ -1,123 +1,147 @@
-//! What happens to one request: answered here, refused, forwarded to the
-//! server of its keys, or split across servers and merged.
+//! What happens to one request: answered here, refused, sent whole to the
+//! server of its keys, split across servers and merged, or run as a hosted
+//! call — and always in the order the client sent it.
+//!
+//! Order is kept by construction. Requests to one server travel on one
+//! connection per client, in order. A request is held (not routed) while a
+//! hosted call of the same client is in progress, and while requests routed
+//! with an older ring or another protocol are in flight: after an ejection,
+//! a reload or `HELLO 3`, a key's requests may go to another connection, and
+//! the new one must not overtake the old.
 
-use std::ops::Range;
 use std::rc::Rc;
 
-use super::connection::{arg_slices, ClientState};
+use super::client::Client;
+use super::error::ClientError;
+use super::hosted_call::HostedCall;
+use super::local::ClientState;
 use super::merge::{Merge, MergeKind};
-use super::replies::{Replies, WHOLE};
+use super::reply_queue::WHOLE;
 use super::worker::WorkerPool;
-use crate::backend::Waiter;
-use crate::hosted::Hosted;
+use crate::backend::{ReplySink, Tag, Waiter};
 use crate::pool::PoolSnapshot;
-use crate::protocol::{command, encode, Action, CommandSpec, Keys, Local, Split};
+use crate::protocol::{encode, FrameLimits, Proto, RequestFramer};
+use crate::route::{lookup, Action, Broadcast, CommandSpec, Local, Request, Route, Router, Split};
 use crate::stats::counters::{add, Group};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
+    /// Done with; go on with the next request.
     Continue,
+    /// Not taken: present it again once the client's earlier requests
+    /// have been answered.
+    Hold,
     /// Write what is due, then close (QUIT).
     Close,
 }
 
-/// Per-session state for dispatching, with scratch space reused across
-/// requests so routing a multi-key command allocates as little as possible.
+/// A client's request handling, with the router's scratch space and the
+/// client's connection state.
 pub struct Dispatcher {
-    pool: Rc<WorkerPool>,
-    replies: Replies,
-    client_id: u64,
-    key_positions: Vec<usize>,
-    key_servers: Vec<u32>,
-    state: ClientState,
-}
-
-/// Why a request cannot be routed.
-enum RouteError {
-    NoKeys,
-    CrossServer,
-    BadNumkeys,
-    Blocking,
+    pub(super) pool: Rc<WorkerPool>,
+    pub(super) client: Rc<Client>,
+    pub(super) client_id: u64,
+    pub(super) router: Router,
+    pub(super) state: ClientState,
+    /// The pool snapshot version and the protocol that the requests in
+    /// flight were routed with.
+    epoch: (u64, Proto),
+    /// A hosted call in progress: the client's later requests wait for it.
+    pub(super) hosted: Option<HostedCall>,
 }
 
 impl Dispatcher {
-    pub fn new(pool: Rc<WorkerPool>, replies: Replies, client_id: u64) -> Self {
-        let state = ClientState::new(&pool.runtime.snapshot());
+    pub fn new(pool: Rc<WorkerPool>, client: Rc<Client>, client_id: u64) -> Self {
+        let snapshot = pool.runtime.snapshot();
+        let state = ClientState::new(&snapshot);
+        let epoch = (snapshot.version, state.proto);
+        drop(snapshot);
         Dispatcher {
             pool,
-            replies,
+            client,
             client_id,
-            key_positions: Vec::new(),
-            key_servers: Vec::new(),
+            router: Router::new(),
             state,
+            epoch,
+            hosted: None,
         }
     }
 
-    pub fn replies(&self) -> &Replies {
-        &self.replies
+    /// Nothing of this client's is in progress here (returned requests and
+    /// hosted calls included).
+    pub fn idle(&self) -> bool {
+        self.hosted.is_none() && !self.client.has_returned()
     }
 
-    /// Handles one complete request: `frame` is its bytes, `args` the ranges of
-    /// its arguments within `frame`.
-    pub fn dispatch(&mut self, frame: &[u8], args: &[Range<usize>], inline: bool) -> Next {
-        let name = &frame[args[0].clone()];
-        let Some(spec) = command::lookup(name) else {
-            if inline {
+    /// Handles one complete request.
+    pub fn dispatch(&mut self, req: &Request<'_>) -> Next {
+        if self.hosted.is_some() {
+            return Next::Hold;
+        }
+        let Some(spec) = lookup(req.arg(0)) else {
+            let words: Vec<&[u8]> = (0..req.argc()).map(|i| req.arg(i)).collect();
+            if req.inline {
                 // A line of text that is no command: most likely not a Redis
                 // client at all, so stop here as for any protocol error.
-                let msg = format!(
-                    "ERR Protocol error: unknown inline command '{}'; send commands as RESP arrays",
-                    String::from_utf8_lossy(truncate(name))
-                );
-                self.error(&msg);
+                let name = super::error::lossy(req.arg(0));
+                self.client.push_error(&ClientError::UnknownInline(name));
                 return Next::Close;
             }
             self.count(Group::Refused);
-            self.error(&unknown_command(frame, args));
+            self.client
+                .push_error(&ClientError::unknown_command(&words));
             return Next::Continue;
         };
-        if !self.state.authenticated
-            && !matches!(
-                spec.action,
-                Action::Local(Local::Auth | Local::Hello | Local::Quit | Local::Reset)
-            )
-        {
+        let open = matches!(
+            spec.action,
+            Action::Local(Local::Auth | Local::Hello | Local::Quit | Local::Reset)
+        );
+        if !self.state.authenticated && !open {
             self.count(Group::Refused);
-            self.error("NOAUTH Authentication required.");
+            self.client.push_error(&ClientError::NoAuth);
             return Next::Continue;
         }
-        if !spec.arity_ok(args.len()) {
+        if !spec.arity_ok(req.argc()) {
             self.count(Group::Refused);
-            self.error(&format!(
-                "ERR wrong number of arguments for '{}' command",
-                spec.name
-            ));
+            self.client
+                .push_error(&ClientError::Arity(spec.name.to_string()));
             return Next::Continue;
         }
-        self.count(match spec.action {
-            Action::Local(_) => Group::Local,
-            Action::Refuse(_) => Group::Refused,
-            Action::Forward => Group::Forwarded,
-            Action::Split(_) => Group::Split,
-            Action::Script | Action::SumAll => Group::Broadcast,
-            Action::Hosted(_) => Group::Hosted,
-        });
         match spec.action {
-            Action::Local(local) => return self.local(local, frame, args),
-            Action::Refuse(why) => {
-                self.error(&format!(
-                    "ERR redshard does not support '{}': {}",
-                    spec.name,
-                    why.reason()
-                ));
+            Action::Local(local) => {
+                self.count(Group::Local);
+                self.local(local, req)
             }
-            Action::Forward => self.forward(spec, frame, args, inline),
-            Action::Split(kind) => self.split(spec, kind, frame, args, inline),
-            Action::Script => self.script(frame, args, inline),
-            Action::SumAll => self.broadcast(MergeKind::Sum, frame, args),
-            Action::Hosted(h) => self.hosted(h, spec, frame, args, inline),
+            Action::Refuse(why) => {
+                self.count(Group::Refused);
+                self.client.push_error(&ClientError::Unsupported {
+                    command: spec.name.to_string(),
+                    reason: why.reason(),
+                });
+                Next::Continue
+            }
+            Action::Hosted(h) if self.hosts(h.group()) => {
+                if !self.enter_epoch() {
+                    return Next::Hold;
+                }
+                self.count(Group::Hosted);
+                self.start_hosted(h, spec, req);
+                Next::Continue
+            }
+            _ => {
+                if !self.enter_epoch() {
+                    return Next::Hold;
+                }
+                self.count(match spec.action {
+                    Action::Split(_) => Group::Split,
+                    Action::Script | Action::SumAll => Group::Broadcast,
+                    Action::Hosted(_) => Group::Hosted,
+                    _ => Group::Forwarded,
+                });
+                self.send_routed(spec, req);
+                Next::Continue
+            }
         }
-        Next::Continue
     }
 
     #[inline]
@@ -128,418 +152,187 @@ impl Dispatcher {
         );
     }
 
-    fn error(&self, text: &str) {
-        self.replies.push_local(|out| encode::error(out, text));
+    fn hosts(&self, group: crate::hosted::Group) -> bool {
+        self.pool.runtime.snapshot().config.hosted.contains(&group)
     }
 
-    fn local(&mut self, local: Local, frame: &[u8], args: &[Range<usize>]) -> Next {
-        let arg = |i: usize| &frame[args[i].clone()];
+    /// Whether a request may be routed now: yes when the ring and protocol
+    /// are those the requests in flight used, or nothing is in flight.
+    fn enter_epoch(&mut self) -> bool {
+        let now = (self.pool.runtime.snapshot().version, self.state.proto);
+        if now == self.epoch {
+            return true;
+        }
+        if self.client.queue.borrow().pending() > 0 || self.client.has_returned() {
+            return false;
+        }
+        self.epoch = now;
+        true
+    }
+
+    /// A waiter for slot `seq`, part `part`.
+    pub(super) fn waiter(&self, seq: u64, part: u32, retried: bool) -> Waiter {
+        let sink: Rc<dyn ReplySink> = self.client.clone();
+        Waiter {
+            sink,
+            tag: Tag { seq, part, retried },
+        }
+    }
+
+    fn local(&mut self, local: Local, req: &Request<'_>) -> Next {
         match local {
-            Local::Ping if args.len() == 1 => {
-                self.replies.push_local(|o| encode::simple(o, "PONG"))
+            Local::Ping if req.argc() == 1 => self.client.push_local(|o| encode::simple(o, "PONG")),
+            Local::Ping if req.argc() == 2 => {
+                self.client.push_local(|o| encode::bulk(o, req.arg(1)))
             }
-            Local::Ping if args.len() == 2 => self.replies.push_local(|o| encode::bulk(o, arg(1))),
-            Local::Ping => self.error("ERR wrong number of arguments for 'ping' command"),
-            Local::Echo => self.replies.push_local(|o| encode::bulk(o, arg(1))),
+            Local::Ping => self.client.push_error(&ClientError::Arity("ping".into())),
+            Local::Echo => self.client.push_local(|o| encode::bulk(o, req.arg(1))),
             Local::Quit => {
-                self.replies.push_local(|o| encode::simple(o, "OK"));
+                self.client.push_local(|o| encode::simple(o, "OK"));
                 return Next::Close;
             }
             // Connection state: answered from the client's state and the pool's config.
             _ => {
                 let snapshot = self.pool.runtime.snapshot_arc();
-                let words = arg_slices(frame, &args[1..]);
+                let words: Vec<&[u8]> = (1..req.argc()).map(|i| req.arg(i)).collect();
                 let (state, id) = (&mut self.state, self.client_id);
-                self.replies.push_local(|out| match local {
-                    Local::Select => state.select(&snapshot, words[0], out),
-                    Local::Auth => state.auth(&snapshot, &words, out),
-                    Local::Hello => state.hello(&snapshot, id, &words, out),
-                    Local::Client => state.client(id, &words, out),
-                    Local::Info => state.info(&snapshot, out),
-                    Local::Reset => state.reset(&snapshot, out),
-                    Local::Ping | Local::Echo | Local::Quit => unreachable!("answered above"),
+                self.client.push_local(|out| {
+                    let answer = match local {
+                        Local::Select => state.select(&snapshot, words[0], out),
+                        Local::Auth => state.auth(&snapshot, &words, out),
+                        Local::Hello => state.hello(&snapshot, id, &words, out),
+                        Local::Client => state.client(id, &words, out),
+                        Local::Info => state.info(&snapshot, out),
+                        Local::Reset => state.reset(&snapshot, out),
+                        Local::Ping | Local::Echo | Local::Quit => unreachable!("answered above"),
+                    };
+                    if let Err(e) = answer {
+                        e.write(out);
+                    }
                 });
             }
         }
         Next::Continue
     }
 
-    /// Sends a request to the one server that holds all its keys.
-    fn forward(&mut self, spec: &CommandSpec, frame: &[u8], args: &[Range<usize>], inline: bool) {
+    /// Routes a request and sends it: whole, split or to every server.
+    fn send_routed(&mut self, spec: &CommandSpec, req: &Request<'_>) {
         // An Rc clone (no atomic), so the snapshot can be held while self is borrowed.
         let pool = Rc::clone(&self.pool);
-        let runtime = &pool.runtime;
-        let snapshot = runtime.snapshot();
-        let server = match spec.keys {
-            // The common case, without the scratch vectors.
-            Keys::At(p) if (p as usize) < args.len() => snapshot
-                .placement
-                .server_for(&frame[args[p as usize].clone()]),
-            Keys::At(_) | Keys::None => self.any_server(&snapshot),
-            _ => match self.collect_keys(spec, frame, args) {
-                Ok(()) if self.key_positions.is_empty() => {
-                    if matches!(spec.keys, Keys::Numkeys { .. }) {
-                        return self.route_error(spec, RouteError::NoKeys, &snapshot);
-                    }
-                    self.any_server(&snapshot)
+        let snapshot = pool.runtime.snapshot();
+        let proto = self.state.proto;
+        match self.router.route(spec, req, &snapshot.placement) {
+            Route::One(server) => {
+                let seq = self.client.reserve();
+                let waiter = self.waiter(seq, WHOLE, false);
+                let conn = pool.conn(&snapshot, server, self.client_id, proto);
+                if req.inline {
+                    conn.send_with(|b| req.encode_whole(b), waiter);
+                } else {
+                    conn.send(req.frame, waiter);
                 }
-                Ok(()) => match self.servers_of_keys(&snapshot, frame, args) {
-                    Some(single) => Some(single),
-                    None => return self.route_error(spec, RouteError::CrossServer, &snapshot),
-                },
-                Err(e) => return self.route_error(spec, e, &snapshot),
-            },
-        };
-        let Some(server) = server else {
-            return self.no_server(&snapshot);
-        };
-        self.send_whole(&snapshot, server, frame, args, inline);
-    }
-
-    /// Sends the request, as its original bytes unless it came inline, to
-    /// `server`, its reply to go to the next slot.
-    fn send_whole(
-        &self,
-        snapshot: &PoolSnapshot,
-        server: usize,
-        frame: &[u8],
-        args: &[Range<usize>],
-        inline: bool,
-    ) {
-        let conn = self
-            .pool
-            .conn(snapshot, server, self.client_id, self.state.proto);
-        let waiter = Waiter::new(self.replies.clone(), self.replies.reserve(), WHOLE);
-        if inline {
-            conn.send_with(
-                |b| encode::command(b, args.iter().map(|r| &frame[r.clone()])),
-                waiter,
-            );
-        } else {
-            conn.send(frame, waiter);
+            }
+            Route::Split(split) => {
+                let kind = match split.kind {
+                    Split::Mget => MergeKind::Mget {
+                        order: split.mget_order(),
+                        proto,
+                    },
+                    Split::Mset => MergeKind::AllOk,
+                    Split::Sum => MergeKind::Sum,
+                };
+                add(
+                    &pool.runtime.stats.shard(pool.index).fragments,
+                    split.parts() as u64,
+                );
+                let seq = self
+                    .client
+                    .queue
+                    .borrow_mut()
+                    .reserve_merge(Merge::new(kind, split.parts()));
+                for part in 0..split.parts() {
+                    let sink: Rc<dyn ReplySink> = self.client.clone();
+                    let tag = Tag {
+                        seq,
+                        part: part as u32,
+                        retried: false,
+                    };
+                    let conn = pool.conn(&snapshot, split.server(part), self.client_id, proto);
+                    conn.send_with(|b| split.encode_part(part, req, b), Waiter { sink, tag });
+                }
+            }
+            Route::All { kind, servers } => {
+                let kind = match kind {
+                    Broadcast::ScriptLoad => MergeKind::First,
+                    Broadcast::ScriptExists => MergeKind::AllOfInts,
+                    Broadcast::ScriptFlush => MergeKind::AllOk,
+                    Broadcast::DbSize => MergeKind::Sum,
+                };
+                let seq = self
+                    .client
+                    .queue
+                    .borrow_mut()
+                    .reserve_merge(Merge::new(kind, servers.len()));
+                for (part, &server) in servers.iter().enumerate() {
+                    let sink: Rc<dyn ReplySink> = self.client.clone();
+                    let tag = Tag {
+                        seq,
+                        part: part as u32,
+                        retried: false,
+                    };
+                    let conn = pool.conn(&snapshot, server as usize, self.client_id, proto);
+                    conn.send_with(|b| req.encode_whole(b), Waiter { sink, tag });
+                }
+            }
+            Route::Refused(e) => {
+                let config = &snapshot.config;
+                let error = ClientError::route(e, spec.name, &config.name, config.hash_tag);
+                self.client.push_error(&error);
+            }
         }
     }
 
-    /// MGET, MSET, DEL, UNLINK, EXISTS, TOUCH: one sub-request per server.
-    fn split(
-        &mut self,
-        spec: &CommandSpec,
-        kind: Split,
-        frame: &[u8],
-        args: &[Range<usize>],
-        inline: bool,
-    ) {
-        // An Rc clone (no atomic), so the snapshot can be held while self is borrowed.
-        let pool = Rc::clone(&self.pool);
-        let runtime = &pool.runtime;
-        let snapshot = runtime.snapshot();
-        // MSET takes key-value pairs.
-        let step = if kind == Split::Mset { 2 } else { 1 };
-        if (args.len() - 1) % step != 0 {
-            self.error(&format!(
-                "ERR wrong number of arguments for '{}' command",
-                spec.name
-            ));
+    /// Routes again the requests that failed connections handed back before
+    /// writing them: to the server the ring now gives their key, once. Where
+    /// the ring still gives the same server, the client gets the error.
+    pub fn route_returned(&mut self) {
+        if !self.client.has_returned() {
             return;
         }
-        self.key_positions.clear();
-        self.key_positions.extend((1..args.len()).step_by(step));
-        let mut servers: Vec<u32> = Vec::new();
-        self.key_servers.clear();
-        for &p in &self.key_positions {
-            let Some(s) = snapshot.placement.server_for(&frame[args[p].clone()]) else {
-                return self.no_server(&snapshot);
-            };
-            self.key_servers.push(s as u32);
-            if !servers.contains(&(s as u32)) {
-                servers.push(s as u32);
-            }
-        }
-        if servers.len() == 1 {
-            // Every key on one server: forward the request untouched.
-            return self.send_whole(&snapshot, servers[0] as usize, frame, args, inline);
-        }
-        let merge_kind = match kind {
-            Split::Mget => {
-                let mut seen = vec![0u32; servers.len()];
-                let order = self
-                    .key_servers
-                    .iter()
-                    .map(|s| {
-                        let part = servers.iter().position(|x| x == s).unwrap_or(0);
-                        let at = seen[part];
-                        seen[part] += 1;
-                        (part as u32, at)
-                    })
-                    .collect();
-                MergeKind::Mget {
-                    order,
-                    proto: self.state.proto,
-                }
-            }
-            Split::Mset => MergeKind::AllOk,
-            Split::Sum => MergeKind::Sum,
-        };
-        add(
-            &runtime.stats.shard(self.pool.index).fragments,
-            servers.len() as u64,
-        );
-        let seq = self
-            .replies
-            .reserve_merge(Merge::new(merge_kind, servers.len()));
-        let name = &frame[args[0].clone()];
-        for (part, &server) in servers.iter().enumerate() {
-            let count = self.key_servers.iter().filter(|&&s| s == server).count();
-            let conn = self
-                .pool
-                .conn(&snapshot, server as usize, self.client_id, self.state.proto);
-            let waiter = Waiter::new(self.replies.clone(), seq, part as u32);
-            let positions = &self.key_positions;
-            let key_servers = &self.key_servers;
-            conn.send_with(
-                |b| {
-                    encode::array_header(b, 1 + count * step);
-                    encode::bulk(b, name);
-                    for (i, &p) in positions.iter().enumerate() {
-                        if key_servers[i] == server {
-                            for arg in &args[p..p + step] {
-                                encode::bulk(b, &frame[arg.clone()]);
-                            }
-                        }
-                    }
-                },
-                waiter,
-            );
-        }
-    }
-
-    /// SCRIPT LOAD / EXISTS / FLUSH go to every server of the pool, so EVALSHA
-    /// finds the script wherever its keys live.
-    fn script(&mut self, frame: &[u8], args: &[Range<usize>], inline: bool) {
-        let sub = frame[args[1].clone()].to_ascii_lowercase();
-        let kind = match sub.as_slice() {
-            b"load" => MergeKind::First,
-            b"exists" => MergeKind::AllOfInts,
-            b"flush" => MergeKind::AllOk,
-            b"help" => {
-                let spec = command::lookup(b"script").expect("in table");
-                return self.forward(spec, frame, args, inline);
-            }
-            _ => {
-                self.error(&format!(
-                    "ERR redshard does not support 'script {}': only SCRIPT LOAD, EXISTS and FLUSH, which go to every server",
-                    String::from_utf8_lossy(truncate(&sub))
-                ));
-                return;
-            }
-        };
-        self.broadcast(kind, frame, args);
-    }
-
-    /// A hosted command: one script on the server of its tag, or passed
-    /// through when the pool does not host its group.
-    fn hosted(
-        &mut self,
-        h: Hosted,
-        spec: &CommandSpec,
-        frame: &[u8],
-        args: &[Range<usize>],
-        inline: bool,
-    ) {
-        let enabled = self
-            .pool
-            .runtime
-            .snapshot()
-            .config
-            .hosted
-            .contains(&h.group());
-        if !enabled {
-            return self.forward(spec, frame, args, inline);
-        }
-        let words = arg_slices(frame, &args[1..]);
-        match h.plan(spec.name, &words) {
-            Ok(plan) => {
-                let seq = self.replies.reserve();
-                crate::hosted::run(
-                    self.pool.clone(),
-                    plan,
-                    self.replies.clone(),
-                    seq,
-                    self.client_id,
-                    self.state.proto,
-                );
-            }
-            Err(e) => self.error(&e.0),
-        }
-    }
-
-    /// Sends the request to every live server of the pool and merges.
-    fn broadcast(&mut self, kind: MergeKind, frame: &[u8], args: &[Range<usize>]) {
-        // An Rc clone (no atomic), so the snapshot can be held while self is borrowed.
         let pool = Rc::clone(&self.pool);
-        let runtime = &pool.runtime;
-        let snapshot = runtime.snapshot();
-        let live: Vec<usize> = (0..snapshot.config.servers.len())
-            .filter(|&i| snapshot.placement.is_live(i))
-            .collect();
-        if live.is_empty() {
-            return self.no_server(&snapshot);
-        }
-        let seq = self.replies.reserve_merge(Merge::new(kind, live.len()));
-        for (part, &server) in live.iter().enumerate() {
-            let conn = self
-                .pool
-                .conn(&snapshot, server, self.client_id, self.state.proto);
-            let waiter = Waiter::new(self.replies.clone(), seq, part as u32);
-            conn.send_with(
-                |b| encode::command(b, args.iter().map(|r| &frame[r.clone()])),
-                waiter,
-            );
-        }
-    }
-
-    /// Fills `key_positions` with the positions of the request's keys.
-    fn collect_keys(
-        &mut self,
-        spec: &CommandSpec,
-        frame: &[u8],
-        args: &[Range<usize>],
-    ) -> Result<(), RouteError> {
-        let argc = args.len();
-        self.key_positions.clear();
-        match spec.keys {
-            Keys::None => {}
-            Keys::At(p) => {
-                if (p as usize) < argc {
-                    self.key_positions.push(p as usize);
+        let snapshot = pool.runtime.snapshot_arc();
+        for r in self.client.take_returned() {
+            match self.route_again(&snapshot, &r.bytes) {
+                Some(server) if server != r.server && snapshot.placement.is_live(server) => {
+                    let conn = pool.conn(&snapshot, server, self.client_id, self.state.proto);
+                    let waiter = self.waiter(r.tag.seq, r.tag.part, true);
+                    conn.send(&r.bytes, waiter);
                 }
-            }
-            Keys::Range { first, last, step } => {
-                let last = if last < 0 {
-                    argc as i64 + last as i64
-                } else {
-                    last as i64
-                };
-                let mut p = first as i64;
-                while p <= last && (p as usize) < argc {
-                    self.key_positions.push(p as usize);
-                    p += step as i64;
-                }
-            }
-            Keys::Numkeys { count_at, dest } => {
-                let count_at = count_at as usize;
-                let count = std::str::from_utf8(&frame[args[count_at].clone()])
-                    .ok()
-                    .and_then(|s| s.parse::<usize>().ok())
-                    .ok_or(RouteError::BadNumkeys)?;
-                if count_at + 1 + count > argc {
-                    return Err(RouteError::BadNumkeys);
-                }
-                if dest {
-                    self.key_positions.push(1);
-                }
-                self.key_positions
-                    .extend(count_at + 1..count_at + 1 + count);
-            }
-            Keys::Streams => {
-                let streams =
-                    (1..argc).find(|&i| frame[args[i].clone()].eq_ignore_ascii_case(b"streams"));
-                let blocking = (1..streams.unwrap_or(argc))
-                    .any(|i| frame[args[i].clone()].eq_ignore_ascii_case(b"block"));
-                if blocking {
-                    return Err(RouteError::Blocking);
-                }
-                if let Some(at) = streams {
-                    let n = (argc - at - 1) / 2;
-                    self.key_positions.extend(at + 1..at + 1 + n);
-                }
-            }
-            Keys::WithStore => {
-                self.key_positions.push(1);
-                for i in 2..argc.saturating_sub(1) {
-                    let word = &frame[args[i].clone()];
-                    if word.eq_ignore_ascii_case(b"store")
-                        || word.eq_ignore_ascii_case(b"storedist")
-                    {
-                        self.key_positions.push(i + 1);
-                    }
+                _ => {
+                    add(&pool.runtime.stats.shard(pool.index).forward_error, 1);
+                    self.client.deliver_error(
+                        r.tag.seq,
+                        r.tag.part,
+                        &ClientError::Backend(r.error),
+                    );
                 }
             }
         }
-        Ok(())
     }
 
-    /// The one server that holds every key in `key_positions`, if there is one.
-    fn servers_of_keys(
-        &self,
-        snapshot: &PoolSnapshot,
-        frame: &[u8],
-        args: &[Range<usize>],
-    ) -> Option<usize> {
-        let mut server = None;
-        for &p in &self.key_positions {
-            let s = snapshot.placement.server_for(&frame[args[p].clone()])?;
-            match server {
-                None => server = Some(s),
-                Some(prev) if prev != s => return None,
-                Some(_) => {}
-            }
-        }
-        server
-    }
-
-    /// A server for a request without keys.
-    fn any_server(&self, snapshot: &PoolSnapshot) -> Option<usize> {
-        snapshot.placement.server_for(b"")
-    }
-
-    fn no_server(&self, snapshot: &PoolSnapshot) {
-        self.error(&format!(
-            "ERR redshard: pool '{}' has no server to take this request",
-            snapshot.config.name
-        ));
-    }
-
-    fn route_error(&self, spec: &CommandSpec, e: RouteError, snapshot: &PoolSnapshot) {
-        let name = spec.name;
-        let msg = match e {
-            RouteError::NoKeys => format!(
-                "ERR '{name}' without keys cannot be routed: redshard runs a script on the server of its keys; pass at least one key"
-            ),
-            RouteError::BadNumkeys => format!("ERR '{name}': the number of keys is not a valid count for the arguments given"),
-            RouteError::Blocking => format!(
-                "ERR redshard does not support '{name}' with BLOCK: blocking commands would stall a server connection shared by many clients"
-            ),
-            RouteError::CrossServer => {
-                let hint = match snapshot.config.hash_tag {
-                    Some(t) => format!(
-                        "give them the same hash tag, e.g. {o}user1{c}:a and {o}user1{c}:b",
-                        o = t.open as char,
-                        c = t.close as char
-                    ),
-                    None => "set hash_tag: \"{}\" on the pool and give them the same tag, e.g. {user1}:a and {user1}:b".to_string(),
-                };
-                format!("ERR '{name}' needs all its keys on one server, but they live on different servers of pool '{}'; {hint}", snapshot.config.name)
-            }
+    /// The one server a returned request now goes to, if it goes whole to one.
+    fn route_again(&mut self, snapshot: &PoolSnapshot, bytes: &[u8]) -> Option<usize> {
+        let mut framer = RequestFramer::new(FrameLimits::default());
+        let frame = framer.next_frame(bytes).ok()??;
+        let req = Request {
+            frame: bytes,
+            args: framer.args(),
+            inline: frame.inline,
         };
-        self.error(&msg);
+        let spec = lookup(req.arg(0))?;
+        match self.router.route(spec, &req, &snapshot.placement) {
+            Route::One(server) => Some(server),
+            _ => None,
+        }
     }
-}
-
-fn truncate(b: &[u8]) -> &[u8] {
-    &b[..b.len().min(128)]
-}
-
-/// Redis's wording, so clients and their tests recognise it.
-fn unknown_command(frame: &[u8], args: &[Range<usize>]) -> String {
-    let mut msg = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        String::from_utf8_lossy(truncate(&frame[args[0].clone()]))
-    );
-    for a in args.iter().skip(1).take(8) {
-        msg.push('\'');
-        msg.push_str(&String::from_utf8_lossy(truncate(&frame[a.clone()])));
-        msg.push_str("' ");
-    }
-    msg
 }

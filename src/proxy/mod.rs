@@ -1,16 +1,18 @@
 //! The proxy: worker threads, listeners, client sessions, request dispatch and
 //! the merging of split requests.
 
-pub mod connection;
+pub mod client;
 pub mod dispatch;
+pub mod error;
+mod hosted_call;
 pub mod listen;
+pub mod local;
 pub mod merge;
-pub mod replies;
+pub mod reply_queue;
 pub mod session;
 pub mod supervisor;
 pub mod worker;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
@@ -18,33 +20,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::config::{Config, ListenAddr};
 use crate::pool::PoolRuntime;
 
-/// Size of each read from a socket (`-m`, nutcracker's mbuf size).
-static READ_CHUNK: AtomicUsize = AtomicUsize::new(16 * 1024);
-
-pub fn set_read_chunk(bytes: usize) {
-    READ_CHUNK.store(bytes.clamp(512, 16 << 20), Ordering::Relaxed);
-}
-
-pub fn read_chunk() -> usize {
-    READ_CHUNK.load(Ordering::Relaxed)
-}
-
-/// Lets every task already woken run first, then continues: used to gather
-/// the work of one round of events into one write. (Not `tokio::task::
-/// yield_now`, whose deferred wake-up goes through the runtime's park step;
-/// this one simply re-queues the task behind the others.)
-pub(crate) async fn yield_once() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if yielded {
-            return std::task::Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
-    })
-    .await
-}
+pub use crate::net::set_read_chunk;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -94,7 +70,7 @@ pub fn start(config: &Config, workers: usize) -> Result<Proxy, StartError> {
         pools.push(runtime);
     }
     *proxy.pools.lock().unwrap_or_else(|p| p.into_inner()) = pools;
-    connection::set_facts(connection::ProxyFacts {
+    local::set_facts(local::ProxyFacts {
         started: std::time::Instant::now(),
         workers,
         pools: config.pools.len(),

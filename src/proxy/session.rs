@@ -1,24 +1,29 @@
-//! A client session: read requests, frame them, dispatch each, and write the
-//! replies back in request order as they become ready.
+//! A client session: read requests, frame them, dispatch each in order, and
+//! write the replies back in request order as they become ready.
+//!
+//! Memory is bounded by construction: a request is taken only while the
+//! client's account (replies queued, plus an estimate for each reply still to
+//! come) is under its output limit and fewer than [`MAX_IN_FLIGHT`] requests
+//! await replies; otherwise it waits in the input buffer, and the socket is
+//! not read, until replies have been written.
 
 use std::rc::Rc;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::client::Client;
 use super::dispatch::{Dispatcher, Next};
+use super::error::ClientError;
 use super::listen::ClientStream;
-use super::replies::{ClientReplies, Replies};
 use super::worker::WorkerPool;
-use crate::protocol::{command, encode, FrameLimits, RequestFramer};
+use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
+use crate::protocol::{Frame, FrameLimits, RequestFramer};
+use crate::route::{command, Request};
 use crate::stats::counters::{add, PoolCounters};
 
-/// Requests of one client waiting for their replies before the proxy stops
-/// reading more from it: with `client_output_limit` this bounds what a client
-/// that does not read can make the proxy hold.
-const MAX_IN_FLIGHT: usize = 1024;
-/// A buffer grown past this by a burst is given back once drained.
-const KEEP_CAPACITY: usize = 1 << 20;
+/// Requests of one client awaiting replies before the proxy takes no more.
+pub const MAX_IN_FLIGHT: usize = 1024;
 
 pub async fn serve(conn: ClientStream, pool: Rc<WorkerPool>, client_id: u64) {
     match conn {
@@ -33,12 +38,35 @@ pub async fn serve(conn: ClientStream, pool: Rc<WorkerPool>, client_id: u64) {
     }
 }
 
+/// Where the session's input stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// Reading.
+    Open,
+    /// The client sent EOF (or a read failed): what it sent is still served.
+    Ended,
+    /// QUIT or a protocol error: nothing more is served.
+    Closed,
+}
+
+struct Session {
+    framer: RequestFramer,
+    dispatcher: Dispatcher,
+    client: Rc<Client>,
+    inbuf: BytesMut,
+    /// The next request, framed, waiting to be taken.
+    held: Option<Frame>,
+    output_limit: usize,
+    input: Input,
+    /// The input holds no complete request (the last look needed more bytes).
+    starved: bool,
+}
+
 async fn serve_io<R, W>(mut reader: R, mut writer: W, pool: Rc<WorkerPool>, client_id: u64)
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let replies: Replies = Rc::new(ClientReplies::default());
     let (limits, output_limit) = {
         let snapshot = pool.runtime.snapshot();
         let limits = FrameLimits {
@@ -48,25 +76,32 @@ where
         };
         (limits, snapshot.config.client_output_limit)
     };
-    let mut framer = RequestFramer::with_key_rule(limits, command::first_arg_is_key);
     let runtime = pool.runtime.clone();
     let stats = runtime.stats.shard(pool.index);
-    let mut dispatcher = Dispatcher::new(pool, replies.clone(), client_id);
-    let read_chunk = super::read_chunk();
-    let mut inbuf = BytesMut::with_capacity(read_chunk);
+    let client = Rc::new(Client::new(output_limit));
+    let chunk = read_chunk();
+    let mut s = Session {
+        framer: RequestFramer::with_key_rule(limits, command::first_arg_is_key),
+        dispatcher: Dispatcher::new(pool, client.clone(), client_id),
+        client,
+        inbuf: BytesMut::with_capacity(chunk),
+        held: None,
+        output_limit,
+        input: Input::Open,
+        starved: true,
+    };
     let mut sending = BytesMut::new();
-    // Stop reading: QUIT, a protocol error, or the client's EOF. Replies
-    // already due are still written.
-    let mut closing = false;
     loop {
+        s.work(sending.len(), stats);
         if sending.is_empty() {
-            replies.take_output(&mut sending);
-            if closing && sending.is_empty() && replies.pending() == 0 {
+            s.client.queue.borrow_mut().take_output(&mut sending);
+            if sending.is_empty() && s.finished() {
                 break;
             }
         }
-        if inbuf.capacity() - inbuf.len() < read_chunk / 4 {
-            inbuf.reserve(read_chunk);
+        let retry_at = s.dispatcher.hosted_retry_at();
+        if s.inbuf.capacity() - s.inbuf.len() < chunk / 4 {
+            s.inbuf.reserve(chunk);
         }
         tokio::select! {
             biased;
@@ -79,67 +114,123 @@ where
                     sending = BytesMut::new();
                 }
             }
-            // A client that does not read its replies is not read either,
-            // once they pass the limits: memory stays bounded.
-            read = reader.read_buf(&mut inbuf), if !closing
-                && replies.pending() < MAX_IN_FLIGHT
-                && sending.len() + replies.buffered() < output_limit => {
+            read = reader.read_buf(&mut s.inbuf), if s.may_read(sending.len(), chunk) => {
                 match read {
                     Ok(0) => {
                         add(&stats.client_eof, 1);
-                        closing = true;
+                        s.input = Input::Ended;
                     }
                     Err(_) => {
                         add(&stats.client_err, 1);
-                        closing = true;
+                        s.input = Input::Ended;
                     }
-                    Ok(_) => {
-                        closing = handle_requests(&mut inbuf, &mut framer, &mut dispatcher, stats);
-                        if inbuf.is_empty() && inbuf.capacity() > KEEP_CAPACITY {
-                            inbuf = BytesMut::with_capacity(read_chunk);
-                        }
-                    }
+                    Ok(_) => {}
                 }
             }
-            _ = replies.ready.notified(), if sending.is_empty() => {
+            _ = s.client.ready.notified(), if sending.is_empty() => {
                 // Let the other servers' replies that arrived in the same
                 // round of I/O events land first, so the client gets one
                 // write (and one wake-up) instead of one per server.
-                crate::proxy::yield_once().await;
+                yield_once().await;
             }
+            _ = sleep_until(retry_at), if retry_at.is_some() => s.dispatcher.retry_hosted(),
         }
     }
-    replies.close();
+    s.client.queue.borrow_mut().close();
     let _ = writer.shutdown().await;
 }
 
-/// Frames and dispatches every complete request in `inbuf`. True when the
-/// session should stop reading (QUIT or a protocol error).
-fn handle_requests(
-    inbuf: &mut BytesMut,
-    framer: &mut RequestFramer,
-    dispatcher: &mut Dispatcher,
-    stats: &PoolCounters,
-) -> bool {
-    loop {
-        match framer.next_frame(inbuf) {
-            Ok(None) => return false,
-            Ok(Some(frame)) => {
-                let next = dispatcher.dispatch(&inbuf[..frame.len], framer.args(), frame.inline);
-                inbuf.advance(frame.len);
-                if next == Next::Close {
-                    inbuf.clear();
-                    return true;
-                }
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at).await
+    }
+}
+
+impl Session {
+    /// Everything that can move without waiting: requests handed back by a
+    /// failed connection, the hosted call's progress, then new requests.
+    fn work(&mut self, writing: usize, stats: &PoolCounters) {
+        self.dispatcher.route_returned();
+        self.dispatcher.advance_hosted(self.input != Input::Open);
+        if self.input != Input::Closed {
+            self.take_requests(writing, stats);
+        }
+    }
+
+    /// Frames and dispatches the requests in the input buffer, in order, as
+    /// long as the client's account allows.
+    fn take_requests(&mut self, writing: usize, stats: &PoolCounters) {
+        self.starved = false;
+        loop {
+            if self.over_limits(writing) {
+                return;
             }
-            Err(e) => {
-                add(&stats.client_err, 1);
-                dispatcher
-                    .replies()
-                    .push_local(|out| encode::error(out, &format!("ERR Protocol error: {e}")));
-                inbuf.clear();
-                return true;
+            let frame = match self.held.take() {
+                Some(f) => f,
+                None => match self.framer.next_frame(&self.inbuf) {
+                    Ok(Some(f)) => f,
+                    Ok(None) => {
+                        self.starved = true;
+                        return;
+                    }
+                    Err(e) => {
+                        add(&stats.client_err, 1);
+                        self.client.push_error(&ClientError::Protocol(e));
+                        return self.close_input();
+                    }
+                },
+            };
+            let req = Request {
+                frame: &self.inbuf[..frame.len],
+                args: self.framer.args(),
+                inline: frame.inline,
+            };
+            match self.dispatcher.dispatch(&req) {
+                Next::Continue => self.inbuf.advance(frame.len),
+                Next::Hold => {
+                    self.held = Some(frame);
+                    return;
+                }
+                Next::Close => return self.close_input(),
+            }
+            if self.inbuf.is_empty() && self.inbuf.capacity() > KEEP_CAPACITY {
+                self.inbuf = BytesMut::with_capacity(read_chunk());
             }
         }
+    }
+
+    fn over_limits(&self, writing: usize) -> bool {
+        let q = self.client.queue.borrow();
+        q.pending() >= MAX_IN_FLIGHT || writing + q.accounted() >= self.output_limit
+    }
+
+    fn close_input(&mut self) {
+        self.input = Input::Closed;
+        self.starved = true;
+        self.held = None;
+        self.inbuf.clear();
+    }
+
+    /// Whether to read more: not while a request waits for the account to
+    /// allow it (the client's own backpressure); while one waits for order
+    /// (a hosted call, a drain), a little, so a client that leaves is seen.
+    fn may_read(&self, writing: usize, chunk: usize) -> bool {
+        if self.input != Input::Open || self.over_limits(writing) {
+            return false;
+        }
+        match self.held {
+            None => true,
+            Some(_) => self.dispatcher.hosted.is_some() && self.inbuf.len() < 4 * chunk,
+        }
+    }
+
+    /// Nothing more will be read and everything due has been answered.
+    fn finished(&self) -> bool {
+        let nothing_left = match self.input {
+            Input::Open => false,
+            Input::Closed => true,
+            Input::Ended => self.held.is_none() && self.starved,
+        };
+        nothing_left && self.dispatcher.idle() && self.client.queue.borrow().pending() == 0
     }
 }

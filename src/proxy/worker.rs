@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use super::listen::Listener;
 use super::session;
 use crate::backend::{BackendConn, BackendSpec};
 use crate::config::ListenAddr;
-use crate::pool::{PoolRuntime, PoolSnapshot};
+use crate::pool::{FailurePolicy, PoolRuntime, PoolSnapshot};
 use crate::protocol::Proto;
 use crate::stats::counters::add;
 
@@ -27,8 +27,6 @@ pub struct WorkerPool {
     /// Which worker this is (its counter shard).
     pub index: usize,
     conns: RefCell<Conns>,
-    /// Itself, for the connections (they route requests again after an ejection).
-    me: Weak<WorkerPool>,
 }
 
 struct Conns {
@@ -45,15 +43,14 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 impl WorkerPool {
     pub fn new(runtime: Arc<PoolRuntime>, index: usize) -> Rc<WorkerPool> {
         let snapshot = runtime.snapshot_arc();
-        Rc::new_cyclic(|me| WorkerPool {
+        Rc::new(WorkerPool {
             conns: RefCell::new(Conns {
                 generation: snapshot.generation,
-                servers: build_conns(me, index, &runtime, &snapshot, false),
+                servers: build_conns(index, &runtime, &snapshot, false),
                 servers_resp3: None,
             }),
             runtime,
             index,
-            me: me.clone(),
         })
     }
 
@@ -82,9 +79,9 @@ impl WorkerPool {
         }
         let servers = match proto {
             Proto::Resp2 => &conns.servers,
-            Proto::Resp3 => conns.servers_resp3.get_or_insert_with(|| {
-                build_conns(&self.me, self.index, &self.runtime, snapshot, true)
-            }),
+            Proto::Resp3 => conns
+                .servers_resp3
+                .get_or_insert_with(|| build_conns(self.index, &self.runtime, snapshot, true)),
         };
         let list = &servers[server];
         list[client_id as usize % list.len()].clone()
@@ -104,7 +101,7 @@ impl WorkerPool {
             old.retire();
         }
         conns.generation = snapshot.generation;
-        conns.servers = build_conns(&self.me, self.index, &self.runtime, snapshot, false);
+        conns.servers = build_conns(self.index, &self.runtime, snapshot, false);
         conns.servers_resp3 = None;
         if snapshot.config.preconnect {
             for c in conns.servers.iter().flatten() {
@@ -137,7 +134,6 @@ impl WorkerPool {
 }
 
 fn build_conns(
-    me: &Weak<WorkerPool>,
     worker_index: usize,
     pool_rt: &Arc<PoolRuntime>,
     snapshot: &PoolSnapshot,
@@ -163,13 +159,15 @@ fn build_conns(
                         resp3,
                         connect_timeout,
                         timeout,
-                        retry_timeout: Duration::from_millis(pool.server_retry_timeout_ms),
-                        eject_after: pool.auto_eject_hosts.then_some(pool.server_failure_limit),
+                        policy: FailurePolicy {
+                            retry_timeout: Duration::from_millis(pool.server_retry_timeout_ms),
+                            eject_after: pool.auto_eject_hosts.then_some(pool.server_failure_limit),
+                        },
                         max_queue: pool.client_output_limit,
+                        max_reply: pool.max_reply_bytes,
                         health: snapshot.health[index].clone(),
                         pool: pool_rt.clone(),
                         index,
-                        worker: me.clone(),
                         worker_index,
                     })
                 })

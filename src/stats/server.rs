@@ -23,8 +23,7 @@ pub async fn serve_stats(listener: TcpListener, pools: Pools) {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let body =
-            output::nutcracker_json(&current(&pools), crate::proxy::connection::uptime_secs());
+        let body = output::nutcracker_json(&current(&pools), crate::proxy::local::uptime_secs());
         tokio::spawn(async move {
             let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(body.as_bytes()))
                 .await;
@@ -67,7 +66,7 @@ async fn http(mut stream: tokio::net::TcpStream, pools: Pools) -> std::io::Resul
         ("GET", "/metrics") => (
             "200 OK",
             "text/plain; version=0.0.4; charset=utf-8",
-            output::prometheus(&pools, crate::proxy::connection::uptime_secs()),
+            output::prometheus(&pools, crate::proxy::local::uptime_secs()),
         ),
         ("GET", "/healthz") => {
             if output::healthy(&pools) {

@@ -1,6 +1,7 @@
 //! The command table: for each Redis 7 command, its arity, where its keys are,
 //! and what the proxy does with it. One table drives routing, splitting,
 //! local answers and refusals, so a command's treatment is visible in one line.
+//! The router reads it; nothing here depends on a pool or a connection.
 
 /// Where a command's keys are, by argument position (0 is the command name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,12 +5,12 @@
 //! NOPROTO), and nutcracker where its users' tests do ("Client sent AUTH, but
 //! no password is set").
 
-use std::ops::Range;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use bytes::BytesMut;
 
+use super::error::{lossy, ClientError};
 use crate::pool::PoolSnapshot;
 use crate::protocol::encode::{self, Proto};
 
@@ -50,17 +50,14 @@ pub struct ClientState {
 /// The reply to a connection command, to queue in order.
 pub type Out = BytesMut;
 
-fn err(out: &mut Out, text: &str) {
-    encode::error(out, text);
-}
+/// What a connection command answers: its reply written to `Out`, or an error.
+pub type Answer = Result<(), ClientError>;
 
 /// Whether `password` (and `user`, if given) opens a pool whose password is
 /// `expected`. Only the default user exists behind a proxy.
 fn password_ok(expected: &str, user: Option<&[u8]>, password: &[u8]) -> bool {
     user.is_none_or(|u| u == b"default") && password == expected.as_bytes()
 }
-
-const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 impl ClientState {
     pub fn new(snapshot: &PoolSnapshot) -> ClientState {
@@ -71,34 +68,38 @@ impl ClientState {
     }
 
     /// AUTH [user] password
-    pub fn auth(&mut self, snapshot: &PoolSnapshot, args: &[&[u8]], out: &mut Out) {
+    pub fn auth(&mut self, snapshot: &PoolSnapshot, args: &[&[u8]], out: &mut Out) -> Answer {
         let Some(expected) = &snapshot.config.redis_auth else {
-            return err(out, "ERR Client sent AUTH, but no password is set");
+            return Err(ClientError::AuthWithoutPassword);
         };
         let (user, password) = match args {
             [password] => (None, *password),
             [user, password] => (Some(*user), *password),
-            _ => return err(out, "ERR syntax error"),
+            _ => return Err(ClientError::Syntax),
         };
         if password_ok(expected, user, password) {
             self.authenticated = true;
             encode::simple(out, "OK");
+            Ok(())
         } else {
             self.authenticated = false;
-            err(out, WRONGPASS);
+            Err(ClientError::WrongPass)
         }
     }
 
     /// SELECT db: only the pool's database exists behind the proxy.
-    pub fn select(&mut self, snapshot: &PoolSnapshot, db: &[u8], out: &mut Out) {
+    pub fn select(&mut self, snapshot: &PoolSnapshot, db: &[u8], out: &mut Out) -> Answer {
         let want = snapshot.config.redis_db;
-        match std::str::from_utf8(db).ok().and_then(|s| s.parse::<i64>().ok()) {
-            Some(n) if n == want as i64 => encode::simple(out, "OK"),
-            Some(_) => err(
-                out,
-                &format!("ERR DB index is out of range: through redshard only database {want} (the pool's redis_db) exists"),
-            ),
-            None => err(out, "ERR value is not an integer or out of range"),
+        match std::str::from_utf8(db)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+        {
+            Some(n) if n == want as i64 => {
+                encode::simple(out, "OK");
+                Ok(())
+            }
+            Some(_) => Err(ClientError::DbOutOfRange(want)),
+            None => Err(ClientError::NotAnInteger),
         }
     }
 
@@ -109,7 +110,7 @@ impl ClientState {
         client_id: u64,
         args: &[&[u8]],
         out: &mut Out,
-    ) {
+    ) -> Answer {
         let mut proto = self.proto;
         let mut i = 0;
         if let Some(v) = args.first() {
@@ -122,12 +123,9 @@ impl ClientState {
                         .and_then(|s| s.parse::<i64>().ok())
                         .is_none()
                     {
-                        return err(
-                            out,
-                            "ERR Protocol version is not an integer or out of range",
-                        );
+                        return Err(ClientError::ProtoNotAnInteger);
                     }
-                    return err(out, "NOPROTO sorry, this protocol version is not supported");
+                    return Err(ClientError::NoProto);
                 }
             };
             i = 1;
@@ -145,36 +143,23 @@ impl ClientState {
                     setname = Some(args[i + 1]);
                     i += 2;
                 }
-                _ => {
-                    return err(
-                        out,
-                        &format!(
-                            "ERR Syntax error in HELLO option '{}'",
-                            String::from_utf8_lossy(args[i])
-                        ),
-                    )
-                }
+                _ => return Err(ClientError::HelloOption(lossy(args[i]))),
             }
         }
         if let Some((user, password)) = auth {
             match &snapshot.config.redis_auth {
-                Some(expected) if password_ok(expected, Some(user), password) => self.authenticated = true,
-                Some(_) => return err(out, WRONGPASS),
-                None => {
-                    return err(
-                        out,
-                        "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-                    )
+                Some(expected) if password_ok(expected, Some(user), password) => {
+                    self.authenticated = true
                 }
+                Some(_) => return Err(ClientError::WrongPass),
+                None => return Err(ClientError::HelloAuthWithoutPassword),
             }
         }
         if !self.authenticated {
-            return err(out, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+            return Err(ClientError::HelloNoAuth);
         }
         if let Some(name) = setname {
-            if let Err(e) = valid_name(name) {
-                return err(out, e);
-            }
+            valid_name(name)?;
             self.name = (!name.is_empty()).then(|| name.to_vec());
         }
         self.proto = proto;
@@ -193,30 +178,29 @@ impl ClientState {
         encode::bulk(out, b"master");
         encode::bulk(out, b"modules");
         encode::array_header(out, 0);
+        Ok(())
     }
 
     /// CLIENT subcommand [args]
-    pub fn client(&mut self, client_id: u64, args: &[&[u8]], out: &mut Out) {
+    pub fn client(&mut self, client_id: u64, args: &[&[u8]], out: &mut Out) -> Answer {
         let sub = args
             .first()
             .map(|s| s.to_ascii_uppercase())
             .unwrap_or_default();
         let rest = &args[1.min(args.len())..];
         match (sub.as_slice(), rest) {
-            (b"SETNAME", [name]) => match valid_name(name) {
-                Ok(()) => {
-                    self.name = (!name.is_empty()).then(|| name.to_vec());
-                    encode::simple(out, "OK");
-                }
-                Err(e) => err(out, e),
-            },
+            (b"SETNAME", [name]) => {
+                valid_name(name)?;
+                self.name = (!name.is_empty()).then(|| name.to_vec());
+                encode::simple(out, "OK");
+            }
             (b"GETNAME", []) => match &self.name {
                 Some(n) => encode::bulk(out, n),
                 None => encode::null(out, self.proto),
             },
             (b"SETINFO", [attr, value]) => match attr.to_ascii_uppercase().as_slice() {
                 b"LIB-NAME" | b"LIB-VER" if value.iter().any(|b| *b <= b' ' || *b > b'~') => {
-                    err(out, "ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.")
+                    return Err(ClientError::BadLibInfo)
                 }
                 b"LIB-NAME" => {
                     self.lib_name = Some(value.to_vec());
@@ -226,12 +210,18 @@ impl ClientState {
                     self.lib_ver = Some(value.to_vec());
                     encode::simple(out, "OK");
                 }
-                _ => err(out, &format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(attr))),
+                _ => return Err(ClientError::UnrecognizedOption(lossy(attr))),
             },
             (b"ID", []) => encode::integer(out, client_id as i64),
-            (b"INFO", []) => encode::text(out, &format!("{}\n", self.info_line(client_id)), self.proto),
-            (b"LIST", _) => encode::text(out, &format!("{}\n", self.info_line(client_id)), self.proto),
-            (b"NO-EVICT" | b"NO-TOUCH", [on_off]) if on_off.eq_ignore_ascii_case(b"on") || on_off.eq_ignore_ascii_case(b"off") => {
+            (b"INFO", []) => {
+                encode::text(out, &format!("{}\n", self.info_line(client_id)), self.proto)
+            }
+            (b"LIST", _) => {
+                encode::text(out, &format!("{}\n", self.info_line(client_id)), self.proto)
+            }
+            (b"NO-EVICT" | b"NO-TOUCH", [on_off])
+                if on_off.eq_ignore_ascii_case(b"on") || on_off.eq_ignore_ascii_case(b"off") =>
+            {
                 // Per-connection hints for a server's eviction and LRU; the
                 // proxy's server connections are shared, so they are accepted
                 // and have no effect.
@@ -249,24 +239,32 @@ impl ClientState {
                     encode::simple(out, l);
                 }
             }
-            (b"KILL" | b"PAUSE" | b"UNPAUSE" | b"REPLY" | b"TRACKING" | b"CACHING" | b"GETREDIR" | b"UNBLOCK" | b"TRACKINGINFO", _) => {
-                err(
-                    out,
-                    &format!(
-                        "ERR redshard does not support 'client {}': it would act on the proxy's shared server connections",
-                        String::from_utf8_lossy(&sub).to_lowercase()
-                    ),
-                )
+            (
+                b"KILL" | b"PAUSE" | b"UNPAUSE" | b"REPLY" | b"TRACKING" | b"CACHING" | b"GETREDIR"
+                | b"UNBLOCK" | b"TRACKINGINFO",
+                _,
+            ) => {
+                return Err(ClientError::SharedClientSubcommand(
+                    lossy(&sub).to_lowercase(),
+                ))
             }
-            (b"SETNAME" | b"GETNAME" | b"SETINFO" | b"ID" | b"INFO" | b"NO-EVICT" | b"NO-TOUCH" | b"HELP", _) => err(
-                out,
-                &format!("ERR wrong number of arguments for 'client|{}' command", String::from_utf8_lossy(&sub).to_lowercase()),
-            ),
-            _ => err(
-                out,
-                &format!("ERR unknown subcommand '{}'. Try CLIENT HELP.", String::from_utf8_lossy(args.first().copied().unwrap_or(b""))),
-            ),
+            (
+                b"SETNAME" | b"GETNAME" | b"SETINFO" | b"ID" | b"INFO" | b"NO-EVICT" | b"NO-TOUCH"
+                | b"HELP",
+                _,
+            ) => {
+                return Err(ClientError::Arity(format!(
+                    "client|{}",
+                    lossy(&sub).to_lowercase()
+                )))
+            }
+            _ => {
+                return Err(ClientError::UnknownClientSubcommand(lossy(
+                    args.first().copied().unwrap_or(b""),
+                )))
+            }
         }
+        Ok(())
     }
 
     fn info_line(&self, client_id: u64) -> String {
@@ -286,13 +284,14 @@ impl ClientState {
     }
 
     /// RESET: back to a fresh connection's state.
-    pub fn reset(&mut self, snapshot: &PoolSnapshot, out: &mut Out) {
+    pub fn reset(&mut self, snapshot: &PoolSnapshot, out: &mut Out) -> Answer {
         *self = ClientState::new(snapshot);
         encode::simple(out, "RESET");
+        Ok(())
     }
 
     /// INFO [section]: the proxy's own view.
-    pub fn info(&self, snapshot: &PoolSnapshot, out: &mut Out) {
+    pub fn info(&self, snapshot: &PoolSnapshot, out: &mut Out) -> Answer {
         let facts = FACTS.get();
         let uptime = facts.map_or(0, |f| f.started.elapsed().as_secs());
         let mut t = String::new();
@@ -330,18 +329,14 @@ impl ClientState {
             ));
         }
         encode::text(out, &t, self.proto);
+        Ok(())
     }
 }
 
 /// Redis's rule for client names.
-fn valid_name(name: &[u8]) -> Result<(), &'static str> {
+fn valid_name(name: &[u8]) -> Answer {
     if name.iter().any(|&b| b <= b' ' || b > b'~') {
-        return Err("ERR Client names cannot contain spaces, newlines or special characters.");
+        return Err(ClientError::BadClientName);
     }
     Ok(())
-}
-
-/// The arguments of a request as slices (for the few commands answered here).
-pub fn arg_slices<'a>(frame: &'a [u8], args: &[Range<usize>]) -> Vec<&'a [u8]> {
-    args.iter().map(|r| &frame[r.clone()]).collect()
 }

@@ -1,0 +1,60 @@
+//! The proxy's own commands in front of a new connection: AUTH with the
+//! pool's password, HELLO 3 for RESP3 connections, SELECT for `redis_db`.
+
+use bytes::BytesMut;
+
+use super::failure::BackendError;
+use super::BackendSpec;
+use crate::protocol::encode;
+
+/// One handshake command, to judge its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Step {
+    Auth,
+    Hello,
+    Select,
+}
+
+/// The handshake's bytes and its steps with the length of each.
+pub(super) fn build(spec: &BackendSpec) -> (BytesMut, Vec<(Step, usize)>) {
+    let mut out = BytesMut::new();
+    let mut steps = Vec::new();
+    let mut step = |out: &mut BytesMut, s: Step, args: &[&[u8]]| {
+        let before = out.len();
+        encode::command(out, args.iter().copied());
+        steps.push((s, out.len() - before));
+    };
+    if let Some(auth) = &spec.auth {
+        step(&mut out, Step::Auth, &[b"AUTH", auth.as_bytes()]);
+    }
+    if spec.resp3 {
+        step(&mut out, Step::Hello, &[b"HELLO", b"3"]);
+    }
+    if spec.db != 0 {
+        let db = spec.db.to_string();
+        step(&mut out, Step::Select, &[b"SELECT", db.as_bytes()]);
+    }
+    (out, steps)
+}
+
+/// Judges a handshake reply. A wrong password is the server's to report, as
+/// with nutcracker: the connection stays and requests get the server's own
+/// NOAUTH errors (said once in the log). A failed HELLO or SELECT would send
+/// requests to the wrong protocol or database, so it fails the connection.
+pub(super) fn check(spec: &BackendSpec, step: Step, reply: &[u8]) -> Result<(), BackendError> {
+    if reply.first() != Some(&b'-') {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&reply[1..reply.len().saturating_sub(2)]).into_owned();
+    if step == Step::Auth {
+        tracing::warn!(
+            server = %spec.label,
+            "server rejected the pool's redis_auth ({text}); its requests will be refused by the server"
+        );
+        return Ok(());
+    }
+    Err(BackendError::Handshake {
+        server: spec.label.clone(),
+        reply: text,
+    })
+}

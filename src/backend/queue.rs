@@ -1,0 +1,233 @@
+//! A connection's queue: the bytes still to write, and the FIFO of requests
+//! awaiting replies (written or not). Requests are written in FIFO order, so
+//! the unwritten ones are always the last ones: their bytes are the tail of
+//! the write stream, which is how a failure tells "may have run" from "never
+//! reached the server".
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::time::Instant;
+
+use super::handshake::Step;
+use super::Waiter;
+use crate::net::KEEP_CAPACITY;
+
+/// Who a queued request belongs to.
+#[derive(Debug)]
+pub(super) enum Owner {
+    Client(Waiter),
+    /// The proxy's own command at connect.
+    Handshake(Step),
+}
+
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub owner: Owner,
+    /// Its bytes in the write stream.
+    pub len: usize,
+    pub sent: Instant,
+    pub deadline: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Queue {
+    /// Bytes not yet taken by the writer.
+    wbuf: BytesMut,
+    waiting: VecDeque<Pending>,
+    /// Bytes of the requests in `waiting`, for the queue gauges.
+    queued_bytes: usize,
+}
+
+/// Everything a failed connection still held.
+pub(super) struct Drained {
+    pub waiting: VecDeque<Pending>,
+    /// The bytes never written, from the first unwritten request on.
+    pub unsent: BytesMut,
+    /// Index in `waiting` of the first request none of whose bytes were written.
+    pub first_unsent: usize,
+}
+
+/// The queue gauges: requests (and bytes) not yet written, and written but
+/// still awaiting their replies.
+pub(super) struct Gauges {
+    pub in_queue: usize,
+    pub in_queue_bytes: usize,
+    pub out_queue: usize,
+    pub out_queue_bytes: usize,
+}
+
+impl Queue {
+    /// Bytes waiting for the writer.
+    pub fn unsent_bytes(&self) -> usize {
+        self.wbuf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Appends a request that `write` encodes; returns its length.
+    pub fn push(
+        &mut self,
+        write: impl FnOnce(&mut BytesMut),
+        owner: Owner,
+        timeout: Option<Duration>,
+    ) -> usize {
+        let before = self.wbuf.len();
+        write(&mut self.wbuf);
+        let len = self.wbuf.len() - before;
+        let sent = Instant::now();
+        self.queued_bytes += len;
+        self.waiting.push_back(Pending {
+            owner,
+            len,
+            sent,
+            deadline: timeout.map(|t| sent + t),
+        });
+        len
+    }
+
+    /// Puts the handshake (its bytes, and one entry per step with its length)
+    /// in front of everything queued while connecting.
+    pub fn push_front(&mut self, bytes: BytesMut, steps: &[(Step, usize)]) {
+        let mut wbuf = bytes;
+        self.queued_bytes += wbuf.len();
+        wbuf.extend_from_slice(&self.wbuf);
+        self.wbuf = wbuf;
+        let now = Instant::now();
+        for &(step, len) in steps.iter().rev() {
+            self.waiting.push_front(Pending {
+                owner: Owner::Handshake(step),
+                len,
+                sent: now,
+                deadline: None,
+            });
+        }
+    }
+
+    /// Moves everything queued into the writer's empty buffer.
+    pub fn take_for_write(&mut self, sending: &mut BytesMut) {
+        debug_assert!(sending.is_empty());
+        std::mem::swap(sending, &mut self.wbuf);
+        if self.wbuf.capacity() > KEEP_CAPACITY {
+            self.wbuf = BytesMut::new();
+        }
+    }
+
+    /// Puts bytes the writer did not get to back in front of the queue.
+    pub fn restore_unwritten(&mut self, mut unwritten: BytesMut) {
+        if !unwritten.is_empty() {
+            unwritten.extend_from_slice(&self.wbuf);
+            self.wbuf = unwritten;
+        }
+    }
+
+    /// The oldest request, now that its reply arrived.
+    pub fn pop(&mut self) -> Option<Pending> {
+        let p = self.waiting.pop_front()?;
+        self.queued_bytes -= p.len;
+        Some(p)
+    }
+
+    /// When the oldest request with a deadline times out.
+    pub fn first_deadline(&self) -> Option<Instant> {
+        self.waiting.iter().find_map(|p| p.deadline)
+    }
+
+    /// How many requests at the back have none of their bytes written, with
+    /// `unwritten` bytes (the writer's and the queue's) still to go.
+    fn unsent_requests(&self, unwritten: usize) -> usize {
+        let mut left = unwritten + self.wbuf.len();
+        let mut n = 0;
+        for p in self.waiting.iter().rev() {
+            if left == 0 || p.len > left {
+                break;
+            }
+            left -= p.len;
+            n += 1;
+        }
+        n
+    }
+
+    /// Requests some of whose bytes reached the server and whose replies
+    /// have not come: what a lost connection may have run.
+    pub fn awaiting(&self, unwritten: usize) -> usize {
+        self.waiting.len() - self.unsent_requests(unwritten)
+    }
+
+    pub fn gauges(&self, unwritten: usize) -> Gauges {
+        let in_queue = self.unsent_requests(unwritten);
+        let in_queue_bytes = unwritten + self.wbuf.len();
+        Gauges {
+            in_queue,
+            in_queue_bytes,
+            out_queue: self.waiting.len() - in_queue,
+            out_queue_bytes: self.queued_bytes.saturating_sub(in_queue_bytes),
+        }
+    }
+
+    /// Empties the queue after a failure (the writer's unwritten bytes
+    /// already restored).
+    pub fn drain(&mut self) -> Drained {
+        let first_unsent = self.waiting.len() - self.unsent_requests(0);
+        let unsent_len: usize = self.waiting.iter().skip(first_unsent).map(|p| p.len).sum();
+        let mut unsent = std::mem::take(&mut self.wbuf);
+        // Bytes of a request cut mid-write stay in front: not anyone's to resend.
+        let cut = unsent.len() - unsent_len;
+        let unsent = unsent.split_off(cut);
+        self.queued_bytes = 0;
+        Drained {
+            waiting: std::mem::take(&mut self.waiting),
+            unsent,
+            first_unsent,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(q: &mut Queue, bytes: &[u8]) {
+        q.push(
+            |b| b.extend_from_slice(bytes),
+            Owner::Handshake(Step::Select),
+            None,
+        );
+    }
+
+    #[test]
+    fn a_failure_knows_which_requests_never_left() {
+        let mut q = Queue::default();
+        push(&mut q, b"AAAA");
+        push(&mut q, b"BBBB");
+        push(&mut q, b"CCCC");
+        let mut sending = BytesMut::new();
+        q.take_for_write(&mut sending);
+        // The writer got "AAAAB" out, then failed.
+        let _ = sending.split_to(5);
+        assert_eq!(q.awaiting(sending.len()), 2);
+        q.restore_unwritten(sending);
+        let d = q.drain();
+        assert_eq!(d.first_unsent, 2);
+        assert_eq!(&d.unsent[..], b"CCCC");
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn gauges_split_written_from_unwritten() {
+        let mut q = Queue::default();
+        push(&mut q, b"AAAA");
+        push(&mut q, b"BB");
+        let mut sending = BytesMut::new();
+        q.take_for_write(&mut sending);
+        let _ = sending.split_to(4);
+        let g = q.gauges(sending.len());
+        assert_eq!(
+            (g.in_queue, g.in_queue_bytes, g.out_queue, g.out_queue_bytes),
+            (1, 2, 1, 4)
+        );
+    }
+}

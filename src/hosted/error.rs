@@ -1,0 +1,53 @@
+//! Why a hosted command's arguments were refused. The client reads
+//! `ERR <text>`; Bloom filter texts are RedisBloom's own, so code written for
+//! the module reads them unchanged.
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostedError {
+    #[error("{command}: {what} must be a positive integer, got '{got}'")]
+    NotPositive {
+        command: &'static str,
+        what: &'static str,
+        got: String,
+    },
+    #[error("{command}: syntax is {usage}")]
+    Syntax {
+        command: &'static str,
+        usage: &'static str,
+    },
+    #[error("{command}: WAIT takes a number of milliseconds, at most {max}")]
+    BadWait { command: &'static str, max: u64 },
+    #[error("{command}: START takes a unix time in milliseconds")]
+    BadStart { command: &'static str },
+    #[error("{command}: total ({total} cents) must be at least count ({count}): every packet holds at least 1 cent")]
+    TotalBelowCount {
+        command: &'static str,
+        total: u64,
+        count: u64,
+    },
+    #[error("(0 < error rate range < 1)")]
+    BloomErrorRate,
+    #[error("(capacity should be larger than 0)")]
+    BloomCapacity,
+    #[error("syntax error: BF.RESERVE key error_rate capacity [EXPANSION n]")]
+    BloomSyntax,
+}
+
+/// A positive integer below 2^53 (exact in Lua's doubles).
+pub(super) fn positive(
+    command: &'static str,
+    what: &'static str,
+    v: &[u8],
+) -> Result<u64, HostedError> {
+    match std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        Some(n) if n > 0 && n < (1 << 53) => Ok(n),
+        _ => Err(HostedError::NotPositive {
+            command,
+            what,
+            got: String::from_utf8_lossy(&v[..v.len().min(64)]).into_owned(),
+        }),
+    }
+}

@@ -1,0 +1,146 @@
+//! The client side of the backend's contract: where a client's replies and
+//! failures land. Replies fill the reply queue; a request that never reached
+//! its server comes back here, to be routed again by the session in order;
+//! the step of a hosted call in progress lands aside, for the session to act
+//! on. Nothing here sends: the session does, so order stays its business.
+
+use std::cell::RefCell;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::Notify;
+
+use super::error::ClientError;
+use super::reply_queue::{ReplyQueue, WHOLE};
+use crate::backend::{BackendError, ReplySink, Tag, Unsent};
+
+/// The part index of a hosted call's script step (its reply is judged by the
+/// session before it fills the client's slot).
+pub const HOSTED: u32 = u32::MAX - 1;
+
+/// A request handed back by a failed connection before any of its bytes
+/// were written.
+#[derive(Debug)]
+pub struct Returned {
+    pub tag: Tag,
+    pub bytes: Bytes,
+    /// The server it was meant for.
+    pub server: usize,
+    pub error: BackendError,
+}
+
+/// What became of a hosted call's last script step.
+#[derive(Debug)]
+pub enum StepOutcome {
+    Reply(Bytes),
+    Failed {
+        error: BackendError,
+        /// The server it was meant for, when none of it was written.
+        unsent_to: Option<usize>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Client {
+    pub queue: RefCell<ReplyQueue>,
+    /// Wakes the session: replies ready, a request returned, a step done.
+    pub ready: Notify,
+    returned: RefCell<Vec<Returned>>,
+    step: RefCell<Option<StepOutcome>>,
+}
+
+impl Client {
+    pub fn new(output_limit: usize) -> Client {
+        Client {
+            queue: RefCell::new(ReplyQueue::new(output_limit)),
+            ready: Notify::new(),
+            returned: RefCell::new(Vec::new()),
+            step: RefCell::new(None),
+        }
+    }
+
+    /// Takes the next reply slot.
+    #[inline]
+    pub fn reserve(&self) -> u64 {
+        self.queue.borrow_mut().reserve()
+    }
+
+    /// Fills slot `seq` (part `part`) and wakes the session when bytes are
+    /// ready to write.
+    pub fn deliver(&self, seq: u64, part: u32, reply: &[u8]) {
+        if self.queue.borrow_mut().deliver(seq, part, reply) {
+            self.ready.notify_one();
+        }
+    }
+
+    /// Fills slot `seq` (part `part`) with an error.
+    pub fn deliver_error(&self, seq: u64, part: u32, error: &ClientError) {
+        let mut buf = BytesMut::new();
+        error.write(&mut buf);
+        self.deliver(seq, part, &buf);
+    }
+
+    /// A reply the proxy makes itself, in order.
+    pub fn push_local(&self, write: impl FnOnce(&mut BytesMut)) {
+        if self.queue.borrow_mut().push_local(write) {
+            self.ready.notify_one();
+        }
+    }
+
+    pub fn push_error(&self, error: &ClientError) {
+        self.push_local(|out| error.write(out));
+    }
+
+    /// Requests handed back since the last call, oldest first.
+    pub fn take_returned(&self) -> Vec<Returned> {
+        let mut r = std::mem::take(&mut *self.returned.borrow_mut());
+        r.sort_by_key(|r| r.tag.seq);
+        r
+    }
+
+    pub fn has_returned(&self) -> bool {
+        !self.returned.borrow().is_empty()
+    }
+
+    /// The outcome of the hosted step in flight, once it came.
+    pub fn take_step(&self) -> Option<StepOutcome> {
+        self.step.borrow_mut().take()
+    }
+
+    fn wake(&self) {
+        self.ready.notify_one();
+    }
+}
+
+impl ReplySink for Client {
+    fn reply(&self, tag: Tag, reply: &[u8]) {
+        if tag.part == HOSTED {
+            *self.step.borrow_mut() = Some(StepOutcome::Reply(Bytes::copy_from_slice(reply)));
+            return self.wake();
+        }
+        self.deliver(tag.seq, tag.part, reply);
+    }
+
+    fn failed(&self, tag: Tag, error: &BackendError, unsent: Option<Unsent<'_>>) {
+        if tag.part == HOSTED {
+            *self.step.borrow_mut() = Some(StepOutcome::Failed {
+                error: error.clone(),
+                unsent_to: unsent.map(|u| u.server),
+            });
+            return self.wake();
+        }
+        match unsent {
+            // Whole requests only: a part of a split is answered with the
+            // error (the merge reports it) rather than split again.
+            Some(u) if tag.part == WHOLE && !tag.retried => {
+                self.returned.borrow_mut().push(Returned {
+                    tag,
+                    bytes: Bytes::copy_from_slice(u.bytes),
+                    server: u.server,
+                    error: error.clone(),
+                });
+                self.wake();
+            }
+            _ => self.deliver_error(tag.seq, tag.part, &ClientError::Backend(error.clone())),
+        }
+    }
+}

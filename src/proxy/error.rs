@@ -1,0 +1,158 @@
+//! Every error a client sees, in one place: each variant's text is the wire
+//! text after the `-`. Texts follow Redis where clients and their tests match
+//! on them (NOAUTH, WRONGPASS, NOPROTO, "wrong number of arguments"), and
+//! nutcracker where its users' tests do ("Client sent AUTH, but no password
+//! is set"); the proxy's own say `redshard` and what to do.
+
+use bytes::BytesMut;
+
+use crate::backend::BackendError;
+use crate::hashkit::HashTag;
+use crate::hosted::HostedError;
+use crate::protocol::{encode, ProtocolError};
+use crate::route::RouteError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    #[error("ERR Protocol error: {0}")]
+    Protocol(#[from] ProtocolError),
+    #[error("ERR Protocol error: unknown inline command '{0}'; send commands as RESP arrays")]
+    UnknownInline(String),
+    #[error("ERR unknown command '{name}', with args beginning with: {args}")]
+    UnknownCommand { name: String, args: String },
+    #[error("NOAUTH Authentication required.")]
+    NoAuth,
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    Arity(String),
+    #[error("ERR redshard does not support '{command}': {reason}")]
+    Unsupported {
+        command: String,
+        reason: &'static str,
+    },
+    #[error("{0}")]
+    Route(Refusal),
+    #[error("ERR redshard: {0}")]
+    Backend(#[from] BackendError),
+    #[error("ERR {0}")]
+    Hosted(#[from] HostedError),
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR Client sent AUTH, but no password is set")]
+    AuthWithoutPassword,
+    #[error("WRONGPASS invalid username-password pair or user is disabled.")]
+    WrongPass,
+    #[error("ERR DB index is out of range: through redshard only database {0} (the pool's redis_db) exists")]
+    DbOutOfRange(u32),
+    #[error("ERR value is not an integer or out of range")]
+    NotAnInteger,
+    #[error("ERR Protocol version is not an integer or out of range")]
+    ProtoNotAnInteger,
+    #[error("NOPROTO sorry, this protocol version is not supported")]
+    NoProto,
+    #[error("ERR Syntax error in HELLO option '{0}'")]
+    HelloOption(String),
+    #[error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")]
+    HelloAuthWithoutPassword,
+    #[error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")]
+    HelloNoAuth,
+    #[error("ERR Client names cannot contain spaces, newlines or special characters.")]
+    BadClientName,
+    #[error("ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.")]
+    BadLibInfo,
+    #[error("ERR Unrecognized option '{0}'")]
+    UnrecognizedOption(String),
+    #[error("ERR unknown subcommand '{0}'. Try CLIENT HELP.")]
+    UnknownClientSubcommand(String),
+    #[error("ERR redshard does not support 'client {0}': it would act on the proxy's shared server connections")]
+    SharedClientSubcommand(String),
+}
+
+impl ClientError {
+    /// Writes the error reply.
+    pub fn write(&self, out: &mut BytesMut) {
+        encode::error(out, &self.to_string());
+    }
+
+    /// A refused route, with what the text needs to name.
+    pub fn route(
+        error: RouteError,
+        command: &str,
+        pool: &str,
+        hash_tag: Option<HashTag>,
+    ) -> ClientError {
+        ClientError::Route(Refusal {
+            error,
+            command: command.to_string(),
+            pool: pool.to_string(),
+            hash_tag,
+        })
+    }
+
+    /// Redis's wording for an unknown command, so clients recognise it.
+    pub fn unknown_command(args: &[&[u8]]) -> ClientError {
+        let mut shown = String::new();
+        for a in args.iter().skip(1).take(8) {
+            shown.push('\'');
+            shown.push_str(&lossy(a));
+            shown.push_str("' ");
+        }
+        ClientError::UnknownCommand {
+            name: lossy(args.first().copied().unwrap_or(b"")),
+            args: shown,
+        }
+    }
+}
+
+/// At most 128 bytes of a client's argument, as text, for an error message.
+pub fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(128)]).into_owned()
+}
+
+/// A request the router refused, with the names its message gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub error: RouteError,
+    pub command: String,
+    pub pool: String,
+    pub hash_tag: Option<HashTag>,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (name, pool) = (&self.command, &self.pool);
+        match &self.error {
+            RouteError::NoServer => write!(f, "ERR redshard: pool '{pool}' has no server to take this request"),
+            RouteError::NoKeys => write!(
+                f,
+                "ERR '{name}' without keys cannot be routed: redshard runs a script on the server of its keys; pass at least one key"
+            ),
+            RouteError::BadNumkeys => write!(
+                f,
+                "ERR '{name}': the number of keys is not a valid count for the arguments given"
+            ),
+            RouteError::Blocking => write!(
+                f,
+                "ERR redshard does not support '{name}' with BLOCK: blocking commands would stall a server connection shared by many clients"
+            ),
+            RouteError::Arity => write!(f, "ERR wrong number of arguments for '{name}' command"),
+            RouteError::ScriptSubcommand(sub) => write!(
+                f,
+                "ERR redshard does not support 'script {sub}': only SCRIPT LOAD, EXISTS and FLUSH, which go to every server"
+            ),
+            RouteError::CrossServer => {
+                write!(f, "ERR '{name}' needs all its keys on one server, but they live on different servers of pool '{pool}'; ")?;
+                match self.hash_tag {
+                    Some(t) => write!(
+                        f,
+                        "give them the same hash tag, e.g. {o}user1{c}:a and {o}user1{c}:b",
+                        o = t.open as char,
+                        c = t.close as char
+                    ),
+                    None => f.write_str(
+                        "set hash_tag: \"{}\" on the pool and give them the same tag, e.g. {user1}:a and {user1}:b",
+                    ),
+                }
+            }
+        }
+    }
+}

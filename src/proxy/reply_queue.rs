@@ -1,0 +1,245 @@
+//! A client's reply queue: replies leave in request order, whichever server
+//! answers first. Each request takes a slot; a backend fills it; the bytes of
+//! every leading filled slot move to `out`, which the session writes.
+//!
+//! The common case costs no allocation: a reply for the oldest slot is copied
+//! straight into `out`. Only a reply that overtakes an older one is kept aside.
+//!
+//! It also keeps the client's memory account: bytes queued, plus an estimate
+//! for each reply still to come (settled when it arrives), so the session can
+//! stop taking requests before, not after, the output limit is passed.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+
+use super::merge::Merge;
+
+/// A part index meaning "the whole request went to one server".
+pub const WHOLE: u32 = u32::MAX;
+
+/// The smallest estimate a reply to come is counted at.
+const MIN_ESTIMATE: usize = 16;
+
+#[derive(Debug)]
+enum Slot {
+    /// Awaiting its reply, counted at `estimate` bytes until it comes.
+    Waiting {
+        estimate: usize,
+    },
+    Ready(Bytes),
+    Merging {
+        merge: Box<Merge>,
+        estimate: usize,
+    },
+}
+
+#[derive(Debug)]
+pub struct ReplyQueue {
+    out: BytesMut,
+    slots: VecDeque<Slot>,
+    /// Sequence number of `slots[0]`.
+    head: u64,
+    /// The client is gone: drop replies instead of keeping them.
+    closed: bool,
+    /// Bytes held in Ready slots (replies that overtook an older one).
+    held: usize,
+    /// Estimated bytes of the replies still to come.
+    expected: usize,
+    /// What the next reply is expected to weigh: starts high (a new client
+    /// may ask for large values), jumps up at once to any larger reply seen,
+    /// and decays slowly towards the sizes this client actually gets.
+    estimate: usize,
+}
+
+impl ReplyQueue {
+    /// A queue for a client allowed `output_limit` bytes of replies.
+    pub fn new(output_limit: usize) -> ReplyQueue {
+        ReplyQueue {
+            out: BytesMut::new(),
+            slots: VecDeque::new(),
+            head: 0,
+            closed: false,
+            held: 0,
+            expected: 0,
+            estimate: (output_limit / 64).clamp(MIN_ESTIMATE, 1 << 20),
+        }
+    }
+
+    /// Takes the next slot for a request whose reply comes later.
+    #[inline]
+    pub fn reserve(&mut self) -> u64 {
+        let estimate = self.estimate;
+        self.expected += estimate;
+        self.slots.push_back(Slot::Waiting { estimate });
+        self.head + self.slots.len() as u64 - 1
+    }
+
+    /// Takes the next slot for a reply merged from `merge`'s parts.
+    pub fn reserve_merge(&mut self, merge: Merge) -> u64 {
+        let estimate = self.estimate;
+        self.expected += estimate;
+        self.slots.push_back(Slot::Merging {
+            merge: Box::new(merge),
+            estimate,
+        });
+        self.head + self.slots.len() as u64 - 1
+    }
+
+    /// A reply the proxy makes itself, in order after everything before it.
+    /// True when bytes became ready to write.
+    pub fn push_local(&mut self, write: impl FnOnce(&mut BytesMut)) -> bool {
+        if self.slots.is_empty() {
+            write(&mut self.out);
+            true
+        } else {
+            let mut buf = BytesMut::new();
+            write(&mut buf);
+            self.held += buf.len();
+            self.slots.push_back(Slot::Ready(buf.freeze()));
+            false
+        }
+    }
+
+    /// A reply for slot `seq` (part `part` of a split request). True when
+    /// bytes became ready to write.
+    pub fn deliver(&mut self, seq: u64, part: u32, reply: &[u8]) -> bool {
+        if self.closed || seq < self.head {
+            return false;
+        }
+        let at = (seq - self.head) as usize;
+        let complete = match self.slots.get_mut(at) {
+            Some(Slot::Merging { merge, estimate }) if part != WHOLE => {
+                if !merge.add(part as usize, reply) {
+                    return false;
+                }
+                let estimate = *estimate;
+                let mut buf = BytesMut::new();
+                merge.finish(&mut buf);
+                self.settle(estimate, buf.len());
+                buf.freeze()
+            }
+            Some(Slot::Waiting { estimate }) if part == WHOLE => {
+                let estimate = *estimate;
+                self.settle(estimate, reply.len());
+                if at == 0 {
+                    self.out.extend_from_slice(reply);
+                    self.slots.pop_front();
+                    self.head += 1;
+                    self.drain_ready();
+                    return true;
+                }
+                Bytes::copy_from_slice(reply)
+            }
+            _ => return false,
+        };
+        self.held += complete.len();
+        self.slots[at] = Slot::Ready(complete);
+        if at == 0 {
+            self.drain_ready();
+            return true;
+        }
+        false
+    }
+
+    /// The reply to a slot came: its estimate leaves the account.
+    fn settle(&mut self, estimate: usize, actual: usize) {
+        self.expected -= estimate;
+        self.estimate = if actual >= self.estimate {
+            actual
+        } else {
+            (self.estimate - self.estimate / 8 + actual / 8).max(MIN_ESTIMATE)
+        };
+    }
+
+    /// Moves the bytes ready to write into `into` (which should be empty).
+    pub fn take_output(&mut self, into: &mut BytesMut) {
+        std::mem::swap(&mut self.out, into);
+    }
+
+    /// Requests still waiting for a reply (or behind one that is).
+    pub fn pending(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Bytes this client holds or is expected to: replies ready to write,
+    /// replies kept aside, and the estimate of those still to come.
+    pub fn accounted(&self) -> usize {
+        self.out.len() + self.held + self.expected
+    }
+
+    /// The client is gone; later replies are dropped.
+    pub fn close(&mut self) {
+        self.closed = true;
+        self.slots.clear();
+        self.out = BytesMut::new();
+    }
+
+    fn drain_ready(&mut self) {
+        while let Some(Slot::Ready(_)) = self.slots.front() {
+            if let Some(Slot::Ready(bytes)) = self.slots.pop_front() {
+                self.held -= bytes.len();
+                self.out.extend_from_slice(&bytes);
+            }
+            self.head += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::merge::MergeKind;
+
+    fn drain(q: &mut ReplyQueue) -> Vec<u8> {
+        let mut b = BytesMut::new();
+        q.take_output(&mut b);
+        b.to_vec()
+    }
+
+    #[test]
+    fn replies_leave_in_request_order() {
+        let mut q = ReplyQueue::new(1 << 20);
+        let a = q.reserve();
+        let b = q.reserve();
+        q.push_local(|o| o.extend_from_slice(b"+PONG\r\n"));
+        let c = q.reserve_merge(Merge::new(MergeKind::Sum, 2));
+        q.deliver(b, WHOLE, b":2\r\n");
+        q.deliver(c, 0, b":1\r\n");
+        assert_eq!(drain(&mut q), b"");
+        q.deliver(a, WHOLE, b":1\r\n");
+        assert_eq!(drain(&mut q), b":1\r\n:2\r\n+PONG\r\n");
+        q.deliver(c, 1, b":5\r\n");
+        assert_eq!(drain(&mut q), b":6\r\n");
+        assert_eq!(q.pending(), 0);
+    }
+
+    #[test]
+    fn replies_to_come_are_counted_before_they_arrive() {
+        let limit = 64 * 1024;
+        let mut q = ReplyQueue::new(limit);
+        let first = q.reserve();
+        // A new client's replies are assumed large: 64 fill the limit.
+        assert_eq!(q.accounted(), limit / 64);
+        let big = vec![b'x'; 10_000];
+        q.deliver(first, WHOLE, &big);
+        assert_eq!(q.accounted(), big.len(), "settled at its real size");
+        let next = q.reserve();
+        assert!(
+            q.accounted() >= 2 * big.len(),
+            "the next is expected as large"
+        );
+        q.deliver(next, WHOLE, b"+OK\r\n");
+        let mut out = BytesMut::new();
+        q.take_output(&mut out);
+        assert_eq!(q.accounted(), 0);
+        for _ in 0..200 {
+            let s = q.reserve();
+            q.deliver(s, WHOLE, b"+OK\r\n");
+        }
+        out.clear();
+        q.take_output(&mut out);
+        q.reserve();
+        assert!(q.accounted() < 100, "small replies bring the estimate down");
+    }
+}

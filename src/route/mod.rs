@@ -1,0 +1,372 @@
+//! The one router: from a command's spec, its arguments and a pool's placement
+//! to a route — one server, a split per server, every server, or refused with
+//! a reason. Dispatch, the retry of never-sent requests and hosted calls all
+//! route here, so a key goes to the same server whichever path sends it.
+//!
+//! Pure: no I/O, no clock, no connection. The scratch vectors live in
+//! [`Router`] so a multi-key command allocates nothing once they have grown.
+
+pub mod command;
+#[cfg(test)]
+mod tests;
+
+use std::ops::Range;
+
+use bytes::BytesMut;
+
+pub use command::{lookup, Action, CommandSpec, Keys, Local, Refusal, Split};
+
+use crate::pool::Placement;
+use crate::protocol::encode;
+
+/// A complete request as the framer found it: its bytes and the ranges of its
+/// arguments (argument 0 is the command name).
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub frame: &'a [u8],
+    pub args: &'a [Range<usize>],
+    /// Sent as a line of text: forwarded re-encoded as RESP.
+    pub inline: bool,
+}
+
+impl<'a> Request<'a> {
+    #[inline]
+    pub fn arg(&self, i: usize) -> &'a [u8] {
+        &self.frame[self.args[i].clone()]
+    }
+
+    #[inline]
+    pub fn argc(&self) -> usize {
+        self.args.len()
+    }
+
+    /// The request as RESP: its own bytes, or re-encoded when it came inline.
+    pub fn encode_whole(&self, out: &mut BytesMut) {
+        if self.inline {
+            encode::command(out, self.args.iter().map(|r| &self.frame[r.clone()]));
+        } else {
+            out.extend_from_slice(self.frame);
+        }
+    }
+}
+
+/// Where a request goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route<'r> {
+    /// The whole request, unchanged, to this server (config index).
+    One(usize),
+    /// One sub-request per server, replies merged.
+    Split(SplitRoute<'r>),
+    /// The request to every live server, replies merged.
+    All { kind: Broadcast, servers: &'r [u32] },
+    /// Not sent anywhere.
+    Refused(RouteError),
+}
+
+/// The commands sent to every live server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broadcast {
+    /// SCRIPT LOAD: every server returns the same SHA.
+    ScriptLoad,
+    /// SCRIPT EXISTS: a script exists where every server has it.
+    ScriptExists,
+    /// SCRIPT FLUSH: OK when every server says OK.
+    ScriptFlush,
+    /// DBSIZE: the counts summed.
+    DbSize,
+}
+
+/// Why a request cannot be routed. Data only: the texts a client sees are
+/// rendered in one place, with the command and pool named (`ClientError`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteError {
+    /// No server of the pool is live.
+    NoServer,
+    /// A script or function call without keys: no server owns it.
+    NoKeys,
+    /// The key count is not a number, or larger than the arguments given.
+    BadNumkeys,
+    /// XREAD/XREADGROUP with BLOCK.
+    Blocking,
+    /// The keys live on different servers and the command cannot be split.
+    CrossServer,
+    /// MSET with a key and no value.
+    Arity,
+    /// A SCRIPT subcommand other than LOAD, EXISTS, FLUSH and HELP.
+    ScriptSubcommand(String),
+}
+
+/// A multi-key command split per server: `servers[part]` receives the keys
+/// (with their values, for MSET) that the placement gives it, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SplitRoute<'r> {
+    pub kind: Split,
+    /// Arguments per key: 2 for MSET (key, value), else 1.
+    step: usize,
+    /// Argument index of each key.
+    positions: &'r [usize],
+    /// Server of each key, in key order.
+    key_servers: &'r [u32],
+    /// The distinct servers, in order of first appearance: one part each.
+    servers: &'r [u32],
+}
+
+impl SplitRoute<'_> {
+    pub fn parts(&self) -> usize {
+        self.servers.len()
+    }
+
+    pub fn server(&self, part: usize) -> usize {
+        self.servers[part] as usize
+    }
+
+    /// Encodes part `part`'s sub-request: the command name and that server's
+    /// keys (and values) in their original order.
+    pub fn encode_part(&self, part: usize, req: &Request<'_>, out: &mut BytesMut) {
+        let server = self.servers[part];
+        let count = self.key_servers.iter().filter(|&&s| s == server).count();
+        encode::array_header(out, 1 + count * self.step);
+        encode::bulk(out, req.arg(0));
+        for (i, &p) in self.positions.iter().enumerate() {
+            if self.key_servers[i] == server {
+                for a in p..p + self.step {
+                    encode::bulk(out, req.arg(a));
+                }
+            }
+        }
+    }
+
+    /// For MGET: for each key in request order, (part, its position in that
+    /// part's reply).
+    pub fn mget_order(&self) -> Vec<(u32, u32)> {
+        let mut seen = vec![0u32; self.servers.len()];
+        self.key_servers
+            .iter()
+            .map(|s| {
+                let part = self.servers.iter().position(|x| x == s).unwrap_or(0);
+                let at = seen[part];
+                seen[part] += 1;
+                (part as u32, at)
+            })
+            .collect()
+    }
+}
+
+/// The router, with scratch space reused across requests.
+#[derive(Debug, Default)]
+pub struct Router {
+    positions: Vec<usize>,
+    key_servers: Vec<u32>,
+    servers: Vec<u32>,
+}
+
+impl Router {
+    pub fn new() -> Router {
+        Router::default()
+    }
+
+    /// Routes a request whose command the proxy sends on (`Forward`, `Split`,
+    /// `Script`, `SumAll`, or a hosted command passed through); arity already
+    /// checked.
+    pub fn route<'r>(
+        &'r mut self,
+        spec: &CommandSpec,
+        req: &Request<'_>,
+        placement: &Placement,
+    ) -> Route<'r> {
+        match spec.action {
+            Action::Split(kind) => self.split(kind, req, placement),
+            Action::Script => self.script(spec, req, placement),
+            Action::SumAll => self.all(Broadcast::DbSize, placement),
+            Action::Forward | Action::Hosted(_) | Action::Local(_) | Action::Refuse(_) => {
+                self.forward(spec, req, placement)
+            }
+        }
+    }
+
+    fn forward<'r>(
+        &'r mut self,
+        spec: &CommandSpec,
+        req: &Request<'_>,
+        placement: &Placement,
+    ) -> Route<'r> {
+        let server = match spec.keys {
+            // The common case, without the scratch vectors.
+            Keys::At(p) if (p as usize) < req.argc() => placement.server_for(req.arg(p as usize)),
+            Keys::At(_) | Keys::None => placement.server_for(b""),
+            _ => {
+                if let Err(e) = collect_keys(spec.keys, req, &mut self.positions) {
+                    return Route::Refused(e);
+                }
+                if self.positions.is_empty() {
+                    if matches!(spec.keys, Keys::Numkeys { .. }) {
+                        return Route::Refused(RouteError::NoKeys);
+                    }
+                    placement.server_for(b"")
+                } else {
+                    let keys = self.positions.iter().map(|&p| req.arg(p));
+                    match server_of_keys(keys, placement) {
+                        Ok(s) => Some(s),
+                        Err(e) => return Route::Refused(e),
+                    }
+                }
+            }
+        };
+        match server {
+            Some(s) => Route::One(s),
+            None => Route::Refused(RouteError::NoServer),
+        }
+    }
+
+    /// MGET, MSET, DEL, UNLINK, EXISTS, TOUCH: one sub-request per server, or
+    /// the request untouched when every key is on one server.
+    fn split<'r>(&'r mut self, kind: Split, req: &Request<'_>, placement: &Placement) -> Route<'r> {
+        let step = if kind == Split::Mset { 2 } else { 1 };
+        if (req.argc() - 1) % step != 0 {
+            return Route::Refused(RouteError::Arity);
+        }
+        self.positions.clear();
+        self.positions.extend((1..req.argc()).step_by(step));
+        self.key_servers.clear();
+        self.servers.clear();
+        for &p in &self.positions {
+            let Some(s) = placement.server_for(req.arg(p)) else {
+                return Route::Refused(RouteError::NoServer);
+            };
+            let s = s as u32;
+            self.key_servers.push(s);
+            if !self.servers.contains(&s) {
+                self.servers.push(s);
+            }
+        }
+        if self.servers.len() == 1 {
+            return Route::One(self.servers[0] as usize);
+        }
+        Route::Split(SplitRoute {
+            kind,
+            step,
+            positions: &self.positions,
+            key_servers: &self.key_servers,
+            servers: &self.servers,
+        })
+    }
+
+    /// SCRIPT LOAD / EXISTS / FLUSH go to every server, so EVALSHA finds a
+    /// script wherever its keys live; SCRIPT HELP to any one.
+    fn script<'r>(
+        &'r mut self,
+        spec: &CommandSpec,
+        req: &Request<'_>,
+        placement: &Placement,
+    ) -> Route<'r> {
+        let sub = req.arg(1);
+        let kind = if sub.eq_ignore_ascii_case(b"load") {
+            Broadcast::ScriptLoad
+        } else if sub.eq_ignore_ascii_case(b"exists") {
+            Broadcast::ScriptExists
+        } else if sub.eq_ignore_ascii_case(b"flush") {
+            Broadcast::ScriptFlush
+        } else if sub.eq_ignore_ascii_case(b"help") {
+            return self.forward(spec, req, placement);
+        } else {
+            let shown = &sub[..sub.len().min(64)];
+            let name = String::from_utf8_lossy(shown).to_ascii_lowercase();
+            return Route::Refused(RouteError::ScriptSubcommand(name));
+        };
+        self.all(kind, placement)
+    }
+
+    fn all(&mut self, kind: Broadcast, placement: &Placement) -> Route<'_> {
+        self.servers.clear();
+        self.servers.extend(
+            (0..placement.server_count())
+                .filter(|&i| placement.is_live(i))
+                .map(|i| i as u32),
+        );
+        if self.servers.is_empty() {
+            return Route::Refused(RouteError::NoServer);
+        }
+        Route::All {
+            kind,
+            servers: &self.servers,
+        }
+    }
+}
+
+/// The one server that holds every key in `keys`: what a script call (the
+/// EVALSHA of a hosted command) needs.
+pub fn server_of_keys<'k>(
+    mut keys: impl Iterator<Item = &'k [u8]>,
+    placement: &Placement,
+) -> Result<usize, RouteError> {
+    let first = keys.next().ok_or(RouteError::NoKeys)?;
+    let server = placement.server_for(first).ok_or(RouteError::NoServer)?;
+    for key in keys {
+        if placement.server_for(key) != Some(server) {
+            return Err(RouteError::CrossServer);
+        }
+    }
+    Ok(server)
+}
+
+/// Fills `out` with the argument positions of the request's keys.
+fn collect_keys(keys: Keys, req: &Request<'_>, out: &mut Vec<usize>) -> Result<(), RouteError> {
+    let argc = req.argc();
+    out.clear();
+    match keys {
+        Keys::None => {}
+        Keys::At(p) => {
+            if (p as usize) < argc {
+                out.push(p as usize);
+            }
+        }
+        Keys::Range { first, last, step } => {
+            let last = if last < 0 {
+                argc as i64 + last as i64
+            } else {
+                last as i64
+            };
+            let mut p = first as i64;
+            while p <= last && (p as usize) < argc {
+                out.push(p as usize);
+                p += step as i64;
+            }
+        }
+        Keys::Numkeys { count_at, dest } => {
+            let count_at = count_at as usize;
+            let count = std::str::from_utf8(req.arg(count_at))
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+                .ok_or(RouteError::BadNumkeys)?;
+            if count > argc || count_at + 1 + count > argc {
+                return Err(RouteError::BadNumkeys);
+            }
+            if dest {
+                out.push(1);
+            }
+            out.extend(count_at + 1..count_at + 1 + count);
+        }
+        Keys::Streams => {
+            let streams = (1..argc).find(|&i| req.arg(i).eq_ignore_ascii_case(b"streams"));
+            let blocking =
+                (1..streams.unwrap_or(argc)).any(|i| req.arg(i).eq_ignore_ascii_case(b"block"));
+            if blocking {
+                return Err(RouteError::Blocking);
+            }
+            if let Some(at) = streams {
+                let n = (argc - at - 1) / 2;
+                out.extend(at + 1..at + 1 + n);
+            }
+        }
+        Keys::WithStore => {
+            out.push(1);
+            for i in 2..argc.saturating_sub(1) {
+                let word = req.arg(i);
+                if word.eq_ignore_ascii_case(b"store") || word.eq_ignore_ascii_case(b"storedist") {
+                    out.push(i + 1);
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! Byte-exact router tests: raw RESP in, the exact route and the exact bytes
+//! each server would receive out. No server needed. Where a key lands is
+//! taken from the placement itself (checked against nutcracker's own vectors
+//! in tests/placement.rs); these tests check what the router does with it.
+
+use std::path::Path;
+
+use super::*;
+use crate::config::Config;
+use crate::protocol::{FrameLimits, RequestFramer};
+
+const SERVERS: &str =
+    "  servers:\n   - 127.0.0.1:7001:1\n   - 127.0.0.1:7002:1\n   - 127.0.0.1:7003:1\n";
+
+fn pool(extra: &str) -> crate::config::PoolConfig {
+    let yaml = format!("p:\n  listen: 127.0.0.1:22121\n  redis: true\n{extra}{SERVERS}");
+    Config::parse(&yaml, Path::new("test.yml"))
+        .expect("valid config")
+        .pools
+        .remove(0)
+}
+
+fn placement() -> Placement {
+    Placement::new(&pool(""))
+}
+
+fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    encode::command(&mut out, args.iter().copied());
+    out.to_vec()
+}
+
+/// What each server receives: (server, bytes), or the refusal.
+type Sent = Result<Vec<(usize, Vec<u8>)>, RouteError>;
+
+fn route_raw(raw: &[u8], placement: &Placement) -> Sent {
+    let mut framer = RequestFramer::new(FrameLimits::default());
+    let frame = framer
+        .next_frame(raw)
+        .expect("valid RESP")
+        .expect("whole request");
+    assert_eq!(frame.len, raw.len(), "one request exactly");
+    let req = Request {
+        frame: raw,
+        args: framer.args(),
+        inline: frame.inline,
+    };
+    let spec = lookup(req.arg(0)).expect("known command");
+    let mut router = Router::new();
+    let mut whole = BytesMut::new();
+    req.encode_whole(&mut whole);
+    match router.route(spec, &req, placement) {
+        Route::One(s) => Ok(vec![(s, whole.to_vec())]),
+        Route::All { servers, .. } => Ok(servers
+            .iter()
+            .map(|&s| (s as usize, whole.to_vec()))
+            .collect()),
+        Route::Split(split) => Ok((0..split.parts())
+            .map(|part| {
+                let mut out = BytesMut::new();
+                split.encode_part(part, &req, &mut out);
+                (split.server(part), out.to_vec())
+            })
+            .collect()),
+        Route::Refused(e) => Err(e),
+    }
+}
+
+fn route(args: &[&[u8]], placement: &Placement) -> Sent {
+    route_raw(&resp(args), placement)
+}
+
+/// Three keys named `key:N`, the first and last on one server, the middle on
+/// another.
+fn keys_on_two_servers(p: &Placement) -> ([String; 3], usize, usize) {
+    let names: Vec<String> = (0..200).map(|i| format!("key:{i}")).collect();
+    let at = |k: &String| p.server_for(k.as_bytes()).unwrap();
+    let a = &names[0];
+    let b = names.iter().find(|k| at(k) != at(a)).unwrap();
+    let c = names.iter().skip(1).find(|k| at(k) == at(a)).unwrap();
+    ([a.clone(), b.clone(), c.clone()], at(a), at(b))
+}
+
+#[test]
+fn a_single_key_command_goes_whole_to_its_server() {
+    let p = placement();
+    let raw = b"*3\r\n$3\r\nSET\r\n$5\r\nkey:7\r\n$1\r\nv\r\n";
+    let server = p.server_for(b"key:7").unwrap();
+    assert_eq!(route_raw(raw, &p), Ok(vec![(server, raw.to_vec())]));
+}
+
+#[test]
+fn an_inline_request_is_forwarded_as_resp() {
+    let p = placement();
+    let server = p.server_for(b"key:7").unwrap();
+    assert_eq!(
+        route_raw(b"GET key:7\r\n", &p),
+        Ok(vec![(
+            server,
+            b"*2\r\n$3\r\nGET\r\n$5\r\nkey:7\r\n".to_vec()
+        )])
+    );
+}
+
+#[test]
+fn mget_is_split_per_server_in_key_order() {
+    let p = placement();
+    let ([a, b, c], sa, sb) = keys_on_two_servers(&p);
+    let (a, b, c) = (a.as_bytes(), b.as_bytes(), c.as_bytes());
+    assert_eq!(
+        route(&[b"MGET", a, b, c], &p),
+        Ok(vec![
+            (sa, resp(&[b"MGET", a, c])),
+            (sb, resp(&[b"MGET", b]))
+        ])
+    );
+    let raw = resp(&[b"MGET", a, b, c]);
+    let mut framer = RequestFramer::new(FrameLimits::default());
+    framer.next_frame(&raw).unwrap().unwrap();
+    let req = Request {
+        frame: &raw,
+        args: framer.args(),
+        inline: false,
+    };
+    let mut router = Router::new();
+    let Route::Split(split) = router.route(lookup(b"mget").unwrap(), &req, &p) else {
+        panic!("not split");
+    };
+    assert_eq!(split.mget_order(), vec![(0, 0), (1, 0), (0, 1)]);
+}
+
+#[test]
+fn mset_is_split_with_each_value_beside_its_key() {
+    let p = placement();
+    let ([a, b, c], sa, sb) = keys_on_two_servers(&p);
+    let (a, b, c) = (a.as_bytes(), b.as_bytes(), c.as_bytes());
+    assert_eq!(
+        route(&[b"MSET", a, b"1", b, b"2", c, b"3"], &p),
+        Ok(vec![
+            (sa, resp(&[b"MSET", a, b"1", c, b"3"])),
+            (sb, resp(&[b"MSET", b, b"2"]))
+        ])
+    );
+    assert_eq!(route(&[b"MSET", a, b"1", b], &p), Err(RouteError::Arity));
+}
+
+#[test]
+fn a_split_command_on_one_server_goes_whole() {
+    let p = placement();
+    let ([a, _, c], sa, _) = keys_on_two_servers(&p);
+    let raw = resp(&[b"DEL", a.as_bytes(), c.as_bytes()]);
+    assert_eq!(route_raw(&raw, &p), Ok(vec![(sa, raw.clone())]));
+}
+
+#[test]
+fn scripts_need_their_keys_on_one_server() {
+    let p = placement();
+    let ([a, b, c], sa, _) = keys_on_two_servers(&p);
+    let (a, b, c) = (a.as_bytes(), b.as_bytes(), c.as_bytes());
+    let body = b"return 1";
+    assert_eq!(
+        route(&[b"EVAL", body, b"2", a, b], &p),
+        Err(RouteError::CrossServer)
+    );
+    let same = resp(&[b"EVAL", body, b"2", a, c, b"arg"]);
+    assert_eq!(route_raw(&same, &p), Ok(vec![(sa, same.clone())]));
+    assert_eq!(route(&[b"EVAL", body, b"0"], &p), Err(RouteError::NoKeys));
+    assert_eq!(
+        route(&[b"EVAL", body, b"x", a], &p),
+        Err(RouteError::BadNumkeys)
+    );
+    assert_eq!(
+        route(&[b"EVAL", body, b"3", a], &p),
+        Err(RouteError::BadNumkeys)
+    );
+}
+
+#[test]
+fn a_hash_tag_keeps_keys_together() {
+    let p = Placement::new(&pool("  hash_tag: \"{}\"\n"));
+    let server = p.server_for(b"user1").unwrap();
+    let raw = resp(&[b"EVAL", b"return 1", b"2", b"{user1}:a", b"{user1}:b"]);
+    assert_eq!(route_raw(&raw, &p), Ok(vec![(server, raw.clone())]));
+}
+
+#[test]
+fn reserved_keys_go_by_their_tag_whatever_the_pool_hash_tag() {
+    let p = placement();
+    let server = p.server_for(b"L1").unwrap();
+    let raw = resp(&[b"PTTL", b"rs:lock:{L1}"]);
+    assert_eq!(route_raw(&raw, &p), Ok(vec![(server, raw.clone())]));
+    let keys: [&[u8]; 3] = [b"rs:rp:{x}:meta", b"rs:rp:{x}:opened", b"rs:rp:{x}:records"];
+    assert_eq!(
+        server_of_keys(keys.into_iter(), &p),
+        Ok(p.server_for(b"x").unwrap())
+    );
+}
+
+#[test]
+fn streams_keys_and_blocking_reads() {
+    let p = placement();
+    let ([a, b, _], _, _) = keys_on_two_servers(&p);
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    assert_eq!(
+        route(&[b"XREAD", b"STREAMS", a, b, b"0", b"0"], &p),
+        Err(RouteError::CrossServer)
+    );
+    let one = resp(&[b"XREAD", b"COUNT", b"1", b"STREAMS", a, b"0"]);
+    assert_eq!(
+        route_raw(&one, &p),
+        Ok(vec![(p.server_for(a).unwrap(), one.clone())])
+    );
+    assert_eq!(
+        route(&[b"XREAD", b"BLOCK", b"0", b"STREAMS", a, b"0"], &p),
+        Err(RouteError::Blocking)
+    );
+}
+
+#[test]
+fn script_management_goes_to_every_live_server() {
+    let p = placement();
+    let load = resp(&[b"SCRIPT", b"LOAD", b"return 1"]);
+    assert_eq!(
+        route_raw(&load, &p),
+        Ok((0..3).map(|s| (s, load.clone())).collect())
+    );
+    assert_eq!(
+        route(&[b"SCRIPT", b"KILL"], &p),
+        Err(RouteError::ScriptSubcommand("kill".into()))
+    );
+    let config = pool("  auto_eject_hosts: true\n");
+    let without_1 = Placement::with_live(&config, |i| i != 1);
+    let dbsize = resp(&[b"DBSIZE"]);
+    assert_eq!(
+        route_raw(&dbsize, &without_1),
+        Ok(vec![(0, dbsize.clone()), (2, dbsize.clone())])
+    );
+}
+
+#[test]
+fn nothing_routes_when_no_server_is_live() {
+    let none = Placement::with_live(&pool(""), |_| false);
+    assert_eq!(route(&[b"GET", b"k"], &none), Err(RouteError::NoServer));
+    assert_eq!(
+        route(&[b"MGET", b"a", b"b"], &none),
+        Err(RouteError::NoServer)
+    );
+    assert_eq!(route(&[b"DBSIZE"], &none), Err(RouteError::NoServer));
+}
+
+#[test]
+fn an_ejected_server_gets_no_keys() {
+    let config = pool("  auto_eject_hosts: true\n");
+    let all = Placement::new(&config);
+    let gone = all.server_for(b"key:7").unwrap();
+    let without = Placement::with_live(&config, |i| i != gone);
+    let Ok(sent) = route(&[b"GET", b"key:7"], &without) else {
+        panic!("refused")
+    };
+    assert_ne!(sent[0].0, gone);
+}
