@@ -15,7 +15,8 @@
 //!   reply encoding (RESP2 and RESP3).
 //! - [`backend`]: a pipelined connection to one server, per worker.
 //! - [`proxy`]: workers, listeners, client sessions, dispatch, split/merge,
-//!   connection commands, the ejection supervisor, hot reload.
+//!   connection commands, the ejection supervisor.
+//! - [`reload`]: hot reload — parse, check and apply a new config; watch the file.
 //! - [`hosted`]: locks, red packets, flash sales and Bloom filters as Lua
 //!   scripts run on the server of their tag.
 //! - [`stats`]: per-worker counters, nutcracker's stats JSON, Prometheus.
@@ -34,6 +35,7 @@ pub mod net;
 pub mod pool;
 pub mod protocol;
 pub mod proxy;
+pub mod reload;
 pub mod route;
 pub mod stats;
 pub mod tools;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use redshard::config::Config;
 use redshard::logging::{Format, Logging};
+use redshard::reload::{self, ConfigFile};
 use redshard::tools::{self, dist, route};
 
 const DEFAULT_CONF: &str = "conf/nutcracker.yml";
@@ -79,7 +80,7 @@ struct Cli {
     #[arg(long = "metrics", value_name = "ADDR")]
     metrics: Option<String>,
 
-    /// Do not reload when the config file changes (SIGHUP still reloads).
+    /// Do not reload when the config file changes (SIGHUP and SIGUSR1 still reload).
     #[arg(long = "no-watch")]
     no_watch: bool,
 
@@ -148,14 +149,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.test_conf {
         return Ok(test_conf(&cli.conf_file));
     }
-    let config = Config::load(&cli.conf_file)?;
+    // Read once: the proxy serves these bytes and watches for others.
+    let loaded = ConfigFile::load(&cli.conf_file)?;
+    let config = &loaded.config;
     match cli.command {
         Some(Command::Route {
             pool,
             escaped,
             eject,
         }) => {
-            let pool = tools::select_pool(&config, pool.as_deref())?;
+            let pool = tools::select_pool(config, pool.as_deref())?;
             let options = route::RouteOptions { escaped, eject };
             let stdout = BufWriter::new(io::stdout().lock());
             route::run(pool, &options, io::stdin().lock(), stdout)?;
@@ -166,18 +169,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             remove,
             add,
         }) => {
-            let pool = tools::select_pool(&config, pool.as_deref())?;
+            let pool = tools::select_pool(config, pool.as_deref())?;
             let options = dist::DistOptions { keys, remove, add };
             let report = dist::measure(pool, &options)?;
             dist::render(pool, &options, &report, io::stdout().lock())?;
         }
-        None => return serve(cli, config),
+        None => return serve(cli, loaded),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs the proxy until SIGINT or SIGTERM.
-fn serve(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
+fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
     if cli.daemonize {
         // Before any thread exists: fork, setsid, stdio to /dev/null. The
         // working directory stays, so relative paths keep their meaning.
@@ -202,34 +205,26 @@ fn serve(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let signals = runtime.block_on(async { Signals::register() })?;
-    let proxy = redshard::proxy::start(&config, workers)?;
+    let proxy = redshard::proxy::start(&loaded.config, workers)?;
     tracing::info!(
         workers,
-        pools = config.pools.len(),
+        pools = loaded.config.pools.len(),
         "redshard {} serving {}",
         env!("CARGO_PKG_VERSION"),
-        config.file.display()
+        loaded.config.file.display()
     );
-    let reloader = Reloader {
-        proxy,
-        file: cli.conf_file.clone(),
-        watch: !cli.no_watch,
-    };
+    let pools = proxy.pools();
+    let reloader = reload::Reloader::new(proxy, &cli.conf_file, loaded);
     let stats_addr = format!("{}:{}", cli.stats_addr, cli.stats_port);
     let metrics_addr = cli.metrics.clone();
     let signal = runtime.block_on(async {
-        tokio::spawn(redshard::proxy::supervisor::run(reloader.proxy.pools()));
-        start_observability(&stats_addr, metrics_addr.as_deref(), reloader.proxy.pools()).await;
-        wait_for_exit(signals, &logging, &reloader).await
+        let reloads = reloader.spawn(!cli.no_watch);
+        tokio::spawn(redshard::proxy::supervisor::run(pools.clone()));
+        start_observability(&stats_addr, metrics_addr.as_deref(), pools.clone()).await;
+        wait_for_exit(signals, &logging, &reloads).await
     })?;
     tracing::info!("{signal}: shutting down");
-    for pool in reloader
-        .proxy
-        .pools()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-    {
+    for pool in pools.lock().unwrap_or_else(|p| p.into_inner()).iter() {
         if let redshard::config::ListenAddr::Unix { path, .. } = &pool.snapshot().config.listen {
             let _ = std::fs::remove_file(path);
         }
@@ -300,57 +295,13 @@ impl Signals {
     }
 }
 
-/// Reloads the config on SIGHUP and when its file changes.
-struct Reloader {
-    proxy: redshard::proxy::Proxy,
-    file: PathBuf,
-    watch: bool,
-}
-
-/// What identifies a version of the config file: editors replace files by
-/// rename, so the inode counts as much as the time and size.
-fn file_stamp(path: &Path) -> Option<(u64, u64, std::time::SystemTime)> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.ino(), meta.len(), meta.modified().ok()?))
-}
-
-impl Reloader {
-    fn reload(&self, why: &str) {
-        use std::sync::atomic::Ordering;
-        match Config::load(&self.file) {
-            Err(e) => {
-                redshard::stats::RELOAD_FAILURES.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("reload ({why}) refused, the running config keeps serving: {e}");
-            }
-            Ok(config) => match self.proxy.reload(&config) {
-                Ok(summary) => {
-                    redshard::stats::RELOADS.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!("config reloaded ({why}): {summary}");
-                }
-                Err(e) => {
-                    redshard::stats::RELOAD_FAILURES.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!("reload ({why}) failed, the running config keeps serving: {e}");
-                }
-            },
-        }
-    }
-}
-
-/// Handles signals (and watches the config file) until one asks to exit;
-/// returns its name.
+/// Handles signals until one asks to exit; returns its name. (The config
+/// file is watched by the reloader's own task.)
 async fn wait_for_exit(
     signals: Signals,
     logging: &Logging,
-    reloader: &Reloader,
+    reloads: &reload::Handle,
 ) -> io::Result<&'static str> {
-    // The file is polled: cheap (one stat), and it sees replacements by
-    // rename as well as writes in place. A change is applied once the file
-    // has stayed the same for one more tick (editors write in steps).
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut stamp = file_stamp(&reloader.file);
-    let mut pending: Option<Option<(u64, u64, std::time::SystemTime)>> = None;
     let Signals {
         mut term,
         mut int,
@@ -369,30 +320,12 @@ async fn wait_for_exit(
                     Ok(()) => tracing::info!("SIGHUP: log file reopened"),
                     Err(e) => tracing::error!("SIGHUP: cannot reopen the log file: {e}"),
                 }
-                stamp = file_stamp(&reloader.file);
-                pending = None;
-                reloader.reload("SIGHUP");
-            }
-            _ = tick.tick(), if reloader.watch => {
-                let now = file_stamp(&reloader.file);
-                if now != stamp {
-                    if pending.as_ref() == Some(&now) {
-                        stamp = now;
-                        pending = None;
-                        if stamp.is_some() {
-                            reloader.reload("config file changed");
-                        }
-                    } else {
-                        pending = Some(now);
-                    }
-                }
+                reloads.request("SIGHUP");
             }
             _ = usr1.recv() => {
                 // twemproxy's later versions reload on SIGUSR1; so does redshard.
                 tracing::info!("SIGUSR1: reloading the config");
-                stamp = file_stamp(&reloader.file);
-                pending = None;
-                reloader.reload("SIGUSR1");
+                reloads.request("SIGUSR1");
             }
             _ = usr2.recv() => {
                 tracing::info!("SIGUSR2 received (no action)");

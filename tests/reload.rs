@@ -1,6 +1,7 @@
 //! Hot reload under load: servers added and removed, weights and hash
 //! changed, invalid files refused, listeners moved, 100 reloads without a
-//! leak; triggered by SIGHUP and by replacing the file.
+//! leak; triggered by SIGHUP, by replacing the file, by writing it in place
+//! and by a change made while the proxy was still starting.
 
 mod common;
 
@@ -50,6 +51,19 @@ fn wait_applied(c: &mut Conn, part: &str) -> Duration {
         std::thread::sleep(Duration::from_millis(5));
     }
     started.elapsed()
+}
+
+/// Waits until the log contains `want`.
+fn wait_logged(p: &Redshard, want: &str) {
+    let started = Instant::now();
+    while !p.log_text().contains(want) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not logged: {want}\n{}",
+            p.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Keys written through the proxy land where the file's ring says.
@@ -225,15 +239,7 @@ fn invalid_config_is_refused_and_the_old_one_keeps_serving() {
     ] {
         std::fs::write(&p.config, bad).unwrap();
         kill(pid, Signal::SIGHUP).unwrap();
-        let started = Instant::now();
-        while !p.log_text().contains(want) {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "no error logged for {want}:\n{}",
-                p.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_logged(&p, want);
         assert_eq!(c.cmd(&["SET", "still", "here"]), Reply::ok());
         assert!(info(&mut c).contains("servers=2"));
     }
@@ -323,13 +329,12 @@ fn sighup_and_rename_trigger_no_watch_ignores_the_file_and_listen_moves() {
         info(&mut c).contains("hash=fnv1a_64"),
         "--no-watch reloaded on a file change"
     );
+    // One after the other: two signals sent at once may be handled in
+    // either order (each goes to whichever thread the kernel picks).
     kill(Pid::from_raw(p.pid() as i32), Signal::SIGUSR2).unwrap();
+    wait_logged(&p, "SIGUSR2 received (no action)");
     kill(Pid::from_raw(p.pid() as i32), Signal::SIGUSR1).unwrap();
     wait_applied(&mut c, "hash=murmur");
-    assert!(
-        p.log_text().contains("SIGUSR2"),
-        "SIGUSR2 is logged and survived"
-    );
     // A new listen address: opened before the old one closes; clients stay.
     let new_port = free_port();
     std::fs::write(&p.config, config(new_port, "murmur", &[(&s, 1)])).unwrap();
@@ -364,4 +369,72 @@ fn the_file_watch_reloads_on_rename() {
     replace(&p.config, &config(port, "jenkins", &[(&s, 1)]));
     let took = wait_applied(&mut c, "hash=jenkins");
     eprintln!("file replaced -> applied in {took:?}");
+    assert!(
+        p.log_text().contains("(inotify on its directory)"),
+        "the watch mode is logged:\n{}",
+        p.log_text()
+    );
+}
+
+/// Successful reloads the file watch made, as logged.
+fn watch_reloads(p: &Redshard) -> usize {
+    p.log_text()
+        .matches("config reloaded (config file changed)")
+        .count()
+}
+
+#[test]
+fn an_in_place_write_reloads_and_the_same_bytes_do_not() {
+    let s: Vec<RedisServer> = (0..2).map(|_| RedisServer::start()).collect();
+    let p = Redshard::start_args(
+        &config("{port}", "fnv1a_64", &[(&s[0], 1)]),
+        &["--workers", "1"],
+    );
+    let mut c = p.conn();
+    let jenkins = config(p.port, "jenkins", &[(&s[0], 1)]);
+    // Truncate and write: the same inode, so only the content tells.
+    std::fs::write(&p.config, &jenkins).unwrap();
+    wait_applied(&mut c, "hash=jenkins");
+    // A new file with the same bytes is not a change...
+    replace(&p.config, &jenkins);
+    // ...and the next real change still is. (Had a truncation been read on
+    // its own, that empty file was refused, not counted.)
+    std::fs::write(
+        &p.config,
+        config(p.port, "jenkins", &[(&s[0], 1), (&s[1], 1)]),
+    )
+    .unwrap();
+    // Its own log line, written after the swap: once it is there, so is any
+    // reload the same bytes could have caused (one task, in order).
+    wait_logged(&p, "(config file changed): pool 'alpha': servers added");
+    assert!(info(&mut c).contains("servers=2"));
+    assert_eq!(watch_reloads(&p), 2, "{}", p.log_text());
+}
+
+/// A change made while redshard starts, before its watch exists, is applied:
+/// the watch compares the file with the bytes that were loaded, not with
+/// what it finds when it begins. The delays sweep the start-up (load,
+/// listeners, watch); whichever step the change lands in, the result is the
+/// same.
+#[test]
+fn a_change_made_while_starting_is_applied() {
+    const DELAYS_MS: [u64; 8] = [0, 1, 2, 5, 10, 20, 40, 80];
+    let s: Vec<RedisServer> = (0..2).map(|_| RedisServer::start()).collect();
+    let all: Vec<&RedisServer> = s.iter().collect();
+    for delay_ms in DELAYS_MS {
+        let p = Redshard::spawn_args(
+            &config("{port}", "fnv1a_64", &[(&s[0], 1)]),
+            &["--workers", "1"],
+        );
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        // By rename: a start-up read never sees half a file.
+        replace(
+            &p.config,
+            &config(p.port, "fnv1a_64", &[(&s[0], 1), (&s[1], 1)]),
+        );
+        common::servers::wait_for_port(p.port, Duration::from_secs(10));
+        let mut c = p.conn();
+        wait_applied(&mut c, "servers=2");
+        assert_placement(&p, &mut c, &all, &format!("start+{delay_ms}ms"));
+    }
 }

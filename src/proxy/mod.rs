@@ -89,7 +89,8 @@ pub fn start(config: &Config, workers: usize) -> Result<Proxy, StartError> {
     Ok(proxy)
 }
 
-fn check_redis(config: &Config) -> Result<(), StartError> {
+/// Refuses a config with a memcached pool: redshard speaks Redis only.
+pub fn check_redis(config: &Config) -> Result<(), StartError> {
     match config.pools.iter().find(|p| !p.redis) {
         Some(p) => Err(StartError::NotRedis {
             pool: p.name.clone(),
@@ -111,25 +112,28 @@ impl Proxy {
         addr: &ListenAddr,
         backlog: u32,
     ) -> Result<(), StartError> {
-        let listeners = self.bind(pool, addr, backlog)?;
+        let listeners = self.bind(&pool.name, addr, backlog)?;
         self.hand_out(pool, addr, listeners);
         Ok(())
     }
 
-    fn bind(
+    /// One listener per worker for `addr`, not yet handed out (`pool` names
+    /// it in the error).
+    pub fn bind(
         &self,
-        pool: &Arc<PoolRuntime>,
+        pool: &str,
         addr: &ListenAddr,
         backlog: u32,
     ) -> Result<Vec<listen::Listener>, StartError> {
         listen::bind(addr, backlog, self.senders.len()).map_err(|source| StartError::Listen {
-            pool: pool.name.clone(),
+            pool: pool.to_string(),
             addr: addr.to_string(),
             source,
         })
     }
 
-    fn hand_out(
+    /// Has each worker accept on one of `listeners` for `pool`.
+    pub fn hand_out(
         &self,
         pool: &Arc<PoolRuntime>,
         addr: &ListenAddr,
@@ -150,92 +154,25 @@ impl Proxy {
         }
     }
 
-    /// Applies a new, already validated config: pools added, removed and
-    /// changed; new listeners open before old ones close; health carried over.
-    /// Nothing changes when a new listener cannot be bound.
-    pub fn reload(&self, config: &Config) -> Result<String, StartError> {
-        check_redis(config)?;
-        let started = std::time::Instant::now();
-        let old: Vec<Arc<PoolRuntime>> =
-            self.pools.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let old_listen = |name: &str| {
-            old.iter()
-                .find(|p| p.name == name)
-                .map(|p| p.snapshot().config.listen.clone())
-        };
-        // Bind every new address first: a failure leaves all as it was.
-        let mut bound = Vec::new();
-        for pool in &config.pools {
-            if old_listen(&pool.name).as_ref() != Some(&pool.listen) {
-                let placeholder = PoolRuntime::new(pool.clone());
-                let runtime = old
-                    .iter()
-                    .find(|p| p.name == pool.name)
-                    .cloned()
-                    .unwrap_or(placeholder);
-                let listeners = self.bind(&runtime, &pool.listen, pool.backlog)?;
-                bound.push((pool.name.clone(), listeners));
-            }
-        }
-        let mut report = Vec::new();
-        let mut now = Vec::new();
-        for pool in &config.pools {
-            let runtime = match old.iter().find(|p| p.name == pool.name) {
-                Some(rt) => {
-                    let before = rt.snapshot().config.listen.clone();
-                    let change = rt.reload(pool.clone());
-                    if change.any {
-                        report.push(format!("pool '{}': {change}", pool.name));
-                        self.tell_all(|| worker::WorkerCommand::Refresh {
-                            pool: pool.name.clone(),
-                        });
-                    }
-                    if let Some((_, listeners)) = bound.iter_mut().find(|(n, _)| *n == pool.name) {
-                        self.hand_out(rt, &pool.listen, std::mem::take(listeners));
-                        self.tell_all(|| worker::WorkerCommand::StopListening {
-                            pool: pool.name.clone(),
-                            addr: before.clone(),
-                        });
-                        remove_socket_file(&before);
-                    }
-                    rt.clone()
-                }
-                None => {
-                    let rt = PoolRuntime::new(pool.clone());
-                    if let Some((_, listeners)) = bound.iter_mut().find(|(n, _)| *n == pool.name) {
-                        self.hand_out(&rt, &pool.listen, std::mem::take(listeners));
-                    }
-                    report.push(format!("pool '{}' added on {}", pool.name, pool.listen));
-                    rt
-                }
-            };
-            now.push(runtime);
-        }
-        for gone in old
-            .iter()
-            .filter(|o| !config.pools.iter().any(|p| p.name == o.name))
-        {
-            self.tell_all(|| worker::WorkerCommand::Remove {
-                pool: gone.name.clone(),
-            });
-            remove_socket_file(&gone.snapshot().config.listen);
-            report.push(format!("pool '{}' removed", gone.name));
-        }
-        *self.pools.lock().unwrap_or_else(|p| p.into_inner()) = now;
-        let summary = if report.is_empty() {
-            "nothing changed".to_string()
-        } else {
-            report.join("; ")
-        };
-        Ok(format!(
-            "{summary} (swap took {} µs)",
-            started.elapsed().as_micros()
-        ))
+    /// The pool's config changed: every worker rebuilds its connections.
+    pub fn refresh(&self, pool: &str) {
+        self.tell_all(|| worker::WorkerCommand::Refresh {
+            pool: pool.to_string(),
+        });
     }
-}
 
-fn remove_socket_file(addr: &ListenAddr) {
-    if let ListenAddr::Unix { path, .. } = addr {
-        let _ = std::fs::remove_file(path);
+    /// Every worker stops accepting on `addr` for `pool`.
+    pub fn stop_listening(&self, pool: &str, addr: &ListenAddr) {
+        self.tell_all(|| worker::WorkerCommand::StopListening {
+            pool: pool.to_string(),
+            addr: addr.clone(),
+        });
+    }
+
+    /// The pool is gone: workers stop accepting and close its connections.
+    pub fn remove(&self, pool: &str) {
+        self.tell_all(|| worker::WorkerCommand::Remove {
+            pool: pool.to_string(),
+        });
     }
 }

@@ -138,6 +138,14 @@ impl Redshard {
     }
 
     pub fn start_args(config: &str, args: &[&str]) -> Redshard {
+        let proxy = Self::spawn_args(config, args);
+        wait_for_port(proxy.port, Duration::from_secs(10));
+        proxy
+    }
+
+    /// Starts redshard without waiting for its listener (see `start_args`),
+    /// for tests that act while it is still starting.
+    pub fn spawn_args(config: &str, args: &[&str]) -> Redshard {
         let dir = temp_dir("proxy");
         let port = free_port();
         let path = dir.join("redshard.yml");
@@ -151,15 +159,13 @@ impl Redshard {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start redshard");
-        // Built before waiting, so a failed wait still stops the process.
-        let proxy = Redshard {
+        // Returned before any wait, so a failed wait still stops the process.
+        Redshard {
             port,
             config: path,
             child,
             log,
-        };
-        wait_for_port(port, Duration::from_secs(10));
-        proxy
+        }
     }
 
     pub fn pid(&self) -> u32 {
