@@ -8,8 +8,8 @@
 //!   defaults, validation with file/line/pool/key errors.
 //! - [`hashkit`]: one file per hash function, each bit-exact with nutcracker
 //!   (signed-`char` traps included), plus xxh3; hash-tag extraction.
-//! - [`dist`]: ketama, modula, random — each a build(live servers) / dispatch(hash)
-//!   pair, so ejecting a server is a rebuild.
+//! - [`distribution`]: ketama, modula, random — each a build(live servers) /
+//!   dispatch(hash) pair, so ejecting a server is a rebuild.
 //! - [`pool`]: a pool at run time; [`pool::Placement`] maps a key to its server.
 //! - [`protocol`]: resumable request framer, reply skipper, command table,
 //!   reply encoding (RESP2 and RESP3).
@@ -26,7 +26,7 @@
 
 pub mod backend;
 pub mod config;
-pub mod dist;
+pub mod distribution;
 pub mod hashkit;
 pub mod hosted;
 pub mod logging;
