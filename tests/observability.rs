@@ -216,6 +216,42 @@ fn stats_json_and_metrics_move_with_traffic_and_healthz_flips() {
     );
 }
 
+/// The document with every value blanked: strings to `"_"`, numbers to `0`.
+/// A value follows `":` directly; a nested object follows `": {`.
+fn layout(doc: &str) -> String {
+    let mut out = String::new();
+    let mut rest = doc.trim_end();
+    while let Some(at) = rest.find("\":") {
+        out.push_str(&rest[..at + 2]);
+        rest = &rest[at + 2..];
+        if let Some(s) = rest.strip_prefix('"') {
+            out.push_str("\"_\"");
+            rest = &s[s.find('"').unwrap() + 1..];
+        } else if rest.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+            out.push('0');
+            rest = rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == '-');
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn stats_json_is_laid_out_as_nutcracker_lays_it_out() {
+    // The sample is from nutcracker 0.5.0: pool "anchor", four servers.
+    let sample = std::fs::read_to_string(common::shared_dir().join("nutcracker-stats-sample.json"))
+        .expect("the nutcracker sample");
+    let mut yml = String::from("anchor:\n  listen: 127.0.0.1:22121\n  redis: true\n  servers:\n");
+    for port in 7001..=7004 {
+        yml.push_str(&format!("   - 127.0.0.1:{port}:1\n"));
+    }
+    let config = redshard::config::Config::parse(&yml, std::path::Path::new("sample.yml")).unwrap();
+    let pool = redshard::pool::PoolRuntime::new(config.pools[0].clone());
+    let ours = redshard::stats::output::nutcracker_json(&[pool], 151);
+    assert!(ours.ends_with("}}}\n"), "{ours}");
+    assert_eq!(layout(&ours), layout(&sample));
+}
+
 #[test]
 fn docker_compose_names_the_services_ports_and_config() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
