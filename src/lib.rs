@@ -15,10 +15,14 @@
 //!   reply encoding (RESP2 and RESP3).
 //! - [`backend`]: a pipelined connection to one server, per worker.
 //! - [`proxy`]: workers, listeners, client sessions, dispatch, split/merge,
-//!   connection commands, the ejection supervisor, hot reload.
+//!   connection commands, the ejection supervisor, and applying a reloaded
+//!   config (its triggers, SIGHUP and the file watch, are in `main.rs`).
 //! - [`hosted`]: locks, red packets, flash sales and Bloom filters as Lua
 //!   scripts run on the server of their tag.
-//! - [`stats`]: per-worker counters, nutcracker's stats JSON, Prometheus.
+//! - [`stats`]: one table of stats (name, kind, help, one line each) that
+//!   generates the per-worker counters, `-D`, nutcracker's stats JSON and the
+//!   Prometheus text; the stats and metrics ports, each capped in connections
+//!   and in time per connection.
 //! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP.
 //! - [`tools`]: the operator commands `redshard route` and `redshard dist`.
 
