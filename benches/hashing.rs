@@ -3,7 +3,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use redshard::dist::{Distribution, Ring, RingMember};
+use redshard::distribution::{Distribution, Ring, RingMember};
 use redshard::hashkit::Hash;
 
 fn hashes(c: &mut Criterion) {

@@ -8,8 +8,8 @@
 //!   defaults, validation with file/line/pool/key errors.
 //! - [`hashkit`]: one file per hash function, each bit-exact with nutcracker
 //!   (signed-`char` traps included), plus xxh3; hash-tag extraction.
-//! - [`dist`]: ketama, modula, random — each a build(live servers) / dispatch(hash)
-//!   pair, so ejecting a server is a rebuild.
+//! - [`distribution`]: ketama, modula, random — each a build(live servers) /
+//!   dispatch(hash) pair, so ejecting a server is a rebuild.
 //! - [`pool`]: a pool at run time; [`pool::Placement`] maps a key to its server.
 //! - [`protocol`]: resumable request framer, reply skipper, command table,
 //!   reply encoding (RESP2 and RESP3).
@@ -19,7 +19,10 @@
 //! - [`reload`]: hot reload — parse, check and apply a new config; watch the file.
 //! - [`hosted`]: locks, red packets, flash sales and Bloom filters as Lua
 //!   scripts run on the server of their tag.
-//! - [`stats`]: per-worker counters, nutcracker's stats JSON, Prometheus.
+//! - [`stats`]: one table of stats (name, kind, help, one line each) that
+//!   generates the per-worker counters, `-D`, nutcracker's stats JSON and the
+//!   Prometheus text; the stats and metrics ports, each capped in connections
+//!   and in time per connection.
 //! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP.
 //! - [`tools`]: the operator commands `redshard route` and `redshard dist`.
 
@@ -27,7 +30,7 @@
 
 pub mod backend;
 pub mod config;
-pub mod dist;
+pub mod distribution;
 pub mod hashkit;
 pub mod hosted;
 pub mod logging;

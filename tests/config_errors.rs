@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use redshard::config::{Config, ConfigErrorKind, ListenAddr, ServerAddr};
-use redshard::dist::Distribution;
+use redshard::distribution::Distribution;
 use redshard::hashkit::Hash;
 
 const FILE: &str = "conf/test.yml";

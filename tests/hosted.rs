@@ -326,6 +326,61 @@ fn flash_sale_never_oversells() {
     assert_eq!(c.cmd(&["SECKILL.INFO", "none"]), Reply::Nil);
 }
 
+/// Checks, on the backend that holds them, that each child key expires with
+/// `parent`: its PTTL no greater and within a few ms (both read in one
+/// pipeline, parent first), and the same expiry instant where Redis has
+/// PEXPIRETIME.
+fn expire_together(servers: &[RedisServer], parent: &str, children: &[&str]) {
+    let server = servers
+        .iter()
+        .find(|s| s.conn().cmd(&["EXISTS", parent]) == Reply::Int(1))
+        .unwrap_or_else(|| panic!("{parent} is on no backend"));
+    let mut c = server.conn();
+    for child in children {
+        c.send(&[b"PTTL", parent.as_bytes()]);
+        c.send(&[b"PTTL", child.as_bytes()]);
+        let (p, ch) = (int(c.read()), int(c.read()));
+        assert!(p > 0 && ch > 0, "{parent}: {p} ms, {child}: {ch} ms");
+        assert!(ch <= p, "{child} outlives {parent}: {ch} > {p} ms");
+        assert!(p - ch <= 5, "{child} expires {} ms before {parent}", p - ch);
+        if let Reply::Int(at) = c.cmd(&["PEXPIRETIME", parent]) {
+            assert_eq!(int(c.cmd(&["PEXPIRETIME", child])), at, "{child}");
+        }
+    }
+}
+
+#[test]
+fn child_keys_expire_with_their_parent_to_the_millisecond() {
+    let (s, p) = setup(3);
+    let mut c = p.conn();
+    assert_eq!(
+        c.cmd(&["REDPACKET.CREATE", "ttl", "1000", "10", "TTL", "100"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        c.cmd(&["SECKILL.CREATE", "ttl", "10", "TTL", "100"]),
+        Reply::ok()
+    );
+    // Off the whole second, where a TTL copied in seconds rounds (to 100 s
+    // from 99.7: the children outlived the parent by 300 ms).
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(matches!(
+        c.cmd(&["REDPACKET.OPEN", "ttl", "u1"]),
+        Reply::Int(1..=1000)
+    ));
+    assert_eq!(c.cmd(&["SECKILL.BUY", "ttl", "u1"]), Reply::ok());
+    expire_together(
+        &s,
+        "rs:rp:{ttl}:meta",
+        &["rs:rp:{ttl}:opened", "rs:rp:{ttl}:records"],
+    );
+    expire_together(
+        &s,
+        "rs:sk:{ttl}:meta",
+        &["rs:sk:{ttl}:buyers", "rs:sk:{ttl}:orders"],
+    );
+}
+
 #[test]
 fn bloom_filters_have_no_false_negatives_and_grow() {
     let (s, p) = setup(3);

@@ -1,6 +1,7 @@
 //! The stats port (nutcracker's JSON), Prometheus metrics and /healthz, read
-//! by real parsers while real traffic moves the counters; the docker-compose
-//! file as far as this machine can check it.
+//! by real parsers while real traffic moves the counters; both ports under a
+//! crowd of idle peers; the docker-compose file as far as this machine can
+//! check it.
 
 mod common;
 
@@ -214,6 +215,160 @@ fn stats_json_and_metrics_move_with_traffic_and_healthz_flips() {
         ),
         1.0
     );
+}
+
+/// A GET that may find the port busy: `None` when the connection is closed
+/// before a status line arrives.
+fn try_http_get(port: u16, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The stats document, or `None` when the connection is closed without one.
+fn try_stats(port: u16) -> Option<Value> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Retries `f` until it gives a value, for at most `timeout`.
+fn eventually<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn idle_peers_cannot_pin_descriptors_on_the_stats_and_metrics_ports() {
+    const CAP: usize = redshard::stats::server::MAX_CONNECTIONS;
+    const PEERS: usize = 300;
+    let server = RedisServer::start();
+    let (stats_port, metrics_port) = (free_port(), free_port());
+    let p = Redshard::start_args(
+        &pool_config("alpha", &[&server], ""),
+        &[
+            "--workers",
+            "1",
+            "-s",
+            &stats_port.to_string(),
+            "-a",
+            "127.0.0.1",
+            "--metrics",
+            &format!("127.0.0.1:{metrics_port}"),
+        ],
+    );
+    common::servers::wait_for_port(stats_port, Duration::from_secs(5));
+    common::servers::wait_for_port(metrics_port, Duration::from_secs(5));
+    let fd_dir = format!("/proc/{}/fd", p.pid());
+    let fds = || std::fs::read_dir(&fd_dir).unwrap().count();
+
+    // Everything opened lazily (the backend connection) is open before the baseline.
+    let mut c = p.conn();
+    assert_eq!(c.cmd(&["SET", "idle:k", "v"]), Reply::ok());
+    stats(stats_port);
+    metrics(metrics_port);
+    let baseline = fds();
+    // Each port may hold CAP connections; a few more for what comes and goes.
+    let bound = baseline + 2 * CAP + 16;
+
+    let mut peak = baseline;
+    let mut idle = Vec::new();
+    for port in [stats_port, metrics_port] {
+        for i in 0..PEERS {
+            idle.push((port, TcpStream::connect(("127.0.0.1", port)).unwrap()));
+            if i % 25 == 0 {
+                peak = peak.max(fds());
+            }
+        }
+    }
+    for _ in 0..25 {
+        peak = peak.max(fds());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        peak <= bound,
+        "{peak} descriptors open with {PEERS} idle peers per port (baseline {baseline})"
+    );
+    // The data path does not notice.
+    assert_eq!(c.cmd(&["GET", "idle:k"]), Reply::bulk("v"));
+
+    // The proxy ends every idle connection itself: the stats port after its
+    // document, the metrics port after its request time.
+    for (port, peer) in &mut idle {
+        peer.set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        let mut rest = Vec::new();
+        match peer.read_to_end(&mut rest) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("an idle peer of port {port} was not closed: {e}"),
+        }
+        if *port == metrics_port {
+            assert!(rest.is_empty(), "no request, no reply");
+        }
+    }
+    drop(idle);
+    eventually(
+        Duration::from_secs(5),
+        "descriptors back to the baseline",
+        || (fds() <= baseline + 4).then_some(()),
+    );
+    let status = eventually(Duration::from_secs(5), "a fresh /metrics", || {
+        try_http_get(metrics_port, "/metrics")
+    });
+    assert_eq!(status, 200);
+    let doc = eventually(Duration::from_secs(5), "a fresh stats document", || {
+        try_stats(stats_port)
+    });
+    assert!(doc["alpha"]["client_connections"].as_i64().unwrap() >= 1);
+    assert_eq!(c.cmd(&["GET", "idle:k"]), Reply::bulk("v"));
+}
+
+/// The document with every value blanked: strings to `"_"`, numbers to `0`.
+/// A value follows `":` directly; a nested object follows `": {`.
+fn layout(doc: &str) -> String {
+    let mut out = String::new();
+    let mut rest = doc.trim_end();
+    while let Some(at) = rest.find("\":") {
+        out.push_str(&rest[..at + 2]);
+        rest = &rest[at + 2..];
+        if let Some(s) = rest.strip_prefix('"') {
+            out.push_str("\"_\"");
+            rest = &s[s.find('"').unwrap() + 1..];
+        } else if rest.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+            out.push('0');
+            rest = rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == '-');
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn stats_json_is_laid_out_as_nutcracker_lays_it_out() {
+    // The sample is from nutcracker 0.5.0: pool "anchor", four servers.
+    let sample = std::fs::read_to_string(common::shared_dir().join("nutcracker-stats-sample.json"))
+        .expect("the nutcracker sample");
+    let mut yml = String::from("anchor:\n  listen: 127.0.0.1:22121\n  redis: true\n  servers:\n");
+    for port in 7001..=7004 {
+        yml.push_str(&format!("   - 127.0.0.1:{port}:1\n"));
+    }
+    let config = redshard::config::Config::parse(&yml, std::path::Path::new("sample.yml")).unwrap();
+    let pool = redshard::pool::PoolRuntime::new(config.pools[0].clone());
+    let ours = redshard::stats::output::nutcracker_json(&[pool], 151);
+    assert!(ours.ends_with("}}}\n"), "{ours}");
+    assert_eq!(layout(&ours), layout(&sample));
 }
 
 #[test]

@@ -13,13 +13,13 @@ pub use server::{ServerAddr, ServerConfig};
 
 use std::path::{Path, PathBuf};
 
-use crate::dist::Distribution;
+use crate::distribution::Distribution;
 use crate::hashkit::{Hash, HashTag};
 use schema::{RawFile, RawPool};
 
 /// nutcracker's defaults for keys a pool leaves out.
 pub mod defaults {
-    use crate::dist::Distribution;
+    use crate::distribution::Distribution;
     use crate::hashkit::Hash;
 
     pub const HASH: Hash = Hash::Fnv1a_64;

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::listen::ListenAddr;
 use super::server::ServerConfig;
-use crate::dist::Distribution;
+use crate::distribution::Distribution;
 use crate::hashkit::{Hash, HashTag};
 
 /// The pools in file order, repeats included (they are refused later, with

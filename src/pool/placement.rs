@@ -2,7 +2,7 @@
 //! `server_pool_idx` does it.
 
 use crate::config::PoolConfig;
-use crate::dist::{Ring, RingMember};
+use crate::distribution::{Ring, RingMember};
 use crate::hashkit::{extract_hash_tag, Hash, HashTag};
 
 /// The key namespace reserved for the hosted commands' keys.

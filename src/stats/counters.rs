@@ -1,7 +1,14 @@
-//! Counters: one shard per worker, written only by that worker (relaxed
-//! atomics, no lock, each shard on its own cache line), summed when read.
+//! The stats table: every pool and server stat on one line (name, kind,
+//! nutcracker's help text), from which `stats_table!` generates the counter
+//! fields and the lists that `-D`, the stats JSON and Prometheus walk. To add
+//! a stat, add a line. Counters have one shard per worker, written only by
+//! that worker (relaxed atomics, no lock, each shard on its own cache line),
+//! summed when read.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+
+use super::table::{stats_table, Cell};
+use crate::pool::{PoolRuntime, ServerHealth};
 
 static WORKERS: AtomicUsize = AtomicUsize::new(1);
 
@@ -46,35 +53,65 @@ pub const GROUPS: [&str; 6] = [
     "hosted",
 ];
 
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub struct ServerCounters {
-    pub server_eof: AtomicU64,
-    pub server_err: AtomicU64,
-    pub server_timedout: AtomicU64,
-    pub server_connections: AtomicI64,
-    pub requests: AtomicU64,
-    pub request_bytes: AtomicU64,
-    pub responses: AtomicU64,
-    pub response_bytes: AtomicU64,
-    pub in_queue: AtomicI64,
-    pub in_queue_bytes: AtomicI64,
-    pub out_queue: AtomicI64,
-    pub out_queue_bytes: AtomicI64,
-    pub latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
-    pub latency_sum_us: AtomicU64,
+stats_table! {
+    /// A pool's counters, one shard per worker.
+    pub struct PoolCounters: POOL_STATS for PoolRuntime.stats {
+        client_eof:         counter               "# eof on client connections",
+        client_err:         counter               "# errors on client connections",
+        client_connections: gauge(clients)        "# active client connections",
+        server_ejects:      counter               "# times backend server was ejected",
+        forward_error:      counter               "# times we encountered a forwarding error",
+        fragments:          counter               "# fragments created from a multi-vector request",
+    }
+    extra {
+        /// Client connections accepted since start (the JSON's top-level
+        /// `total_connections`).
+        pub total_connections: AtomicU64,
+        /// Requests by how they were handled, indexed by [`Group`].
+        pub commands: [AtomicU64; GROUPS.len()],
+    }
 }
 
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub struct PoolCounters {
-    pub client_eof: AtomicU64,
-    pub client_err: AtomicU64,
-    pub server_ejects: AtomicU64,
-    pub forward_error: AtomicU64,
-    pub fragments: AtomicU64,
-    pub total_connections: AtomicU64,
-    pub commands: [AtomicU64; GROUPS.len()],
+stats_table! {
+    /// A server's counters, one shard per worker.
+    pub struct ServerCounters: SERVER_STATS for ServerHealth.stats {
+        server_eof:         counter               "# eof on server connections",
+        server_err:         counter               "# errors on server connections",
+        server_timedout:    counter               "# timeouts on server connections",
+        server_connections: gauge                 "# active server connections",
+        server_ejected_at:  timestamp(ejected_at) "timestamp when server was ejected in usec since epoch",
+        requests:           counter               "# requests",
+        request_bytes:      counter               "total request bytes",
+        responses:          counter               "# responses",
+        response_bytes:     counter               "total response bytes",
+        in_queue:           gauge                 "# requests in incoming queue",
+        in_queue_bytes:     gauge                 "current request bytes in incoming queue",
+        out_queue:          gauge                 "# requests in outgoing queue",
+        out_queue_bytes:    gauge                 "current request bytes in outgoing queue",
+    }
+    extra {
+        /// Replies by time from request to reply, bucket i counting those up
+        /// to `LATENCY_BUCKETS_US[i]` µs, the last one the rest.
+        pub latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
+        /// The sum of those times, for the histogram's `_sum`.
+        pub latency_sum_us: AtomicU64,
+    }
+}
+
+/// The pool admits and releases clients itself (for `client_connections`
+/// limits), so its count is the truth rather than a second gauge.
+fn clients(p: &PoolRuntime) -> i64 {
+    p.client_count() as i64
+}
+
+/// Health keeps the time of the last ejection; nutcracker reports 0 once the
+/// server is back.
+fn ejected_at(h: &ServerHealth) -> i64 {
+    if h.is_ejected() {
+        h.ejected_at_us() as i64
+    } else {
+        0
+    }
 }
 
 /// Adds `n` to a counter owned by the calling worker.
@@ -123,6 +160,13 @@ impl<T> Sharded<T> {
             .map(|s| f(s).load(Ordering::Relaxed))
             .sum()
     }
+
+    /// Any cell's total, as the outputs print it (wrapping, never a panic).
+    pub fn sum<C: Cell>(&self, f: impl Fn(&T) -> &C) -> i64 {
+        self.shards
+            .iter()
+            .fold(0i64, |total, s| total.wrapping_add(f(s).value()))
+    }
 }
 
 impl ServerCounters {
@@ -141,6 +185,7 @@ impl ServerCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::Kind;
 
     #[test]
     fn shards_sum() {
@@ -157,5 +202,47 @@ mod tests {
             srv.sum_u64(|c| &c.latency_buckets[LATENCY_BUCKETS_US.len()]),
             1
         );
+    }
+
+    #[test]
+    fn table_keeps_nutcracker_names_order_and_kinds() {
+        let names = |t: &[&str]| t.join(" ");
+        let pool: Vec<&str> = POOL_STATS.iter().map(|s| s.name).collect();
+        assert_eq!(
+            names(&pool),
+            "client_eof client_err client_connections server_ejects forward_error fragments"
+        );
+        let server: Vec<&str> = SERVER_STATS.iter().map(|s| s.name).collect();
+        assert_eq!(
+            names(&server),
+            "server_eof server_err server_timedout server_connections server_ejected_at \
+             requests request_bytes responses response_bytes in_queue in_queue_bytes \
+             out_queue out_queue_bytes"
+        );
+        let find = |name| SERVER_STATS.iter().find(|s| s.name == name).unwrap();
+        assert_eq!(find("requests").kind, Kind::Counter);
+        assert_eq!(
+            find("requests").prometheus_name(),
+            "redshard_requests_total"
+        );
+        assert_eq!(find("in_queue").prometheus_name(), "redshard_in_queue");
+        assert_eq!(find("server_ejected_at").kind, Kind::Timestamp);
+        assert_eq!(find("server_ejected_at").kind.prometheus_type(), "gauge");
+        assert_eq!(find("requests").prometheus_help(), "requests");
+    }
+
+    #[test]
+    fn lines_read_their_own_field_summed_over_shards() {
+        let health = ServerHealth::default();
+        add(&health.stats.shard(0).requests, 3);
+        add(&health.stats.shard(1).requests, 4);
+        add(&health.stats.shard(1).responses, 1);
+        gauge_add(&health.stats.shard(0).in_queue, 2);
+        gauge_add(&health.stats.shard(1).in_queue, -1);
+        let value = |name| (SERVER_STATS.iter().find(|s| s.name == name).unwrap().read)(&health);
+        assert_eq!(value("requests"), 7);
+        assert_eq!(value("responses"), 1);
+        assert_eq!(value("in_queue"), 1);
+        assert_eq!(value("server_ejected_at"), 0, "never ejected");
     }
 }

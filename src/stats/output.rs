@@ -1,48 +1,15 @@
-//! The two renderings of the counters: nutcracker's stats JSON (same names
-//! and nesting, so its scrapers keep working) and the Prometheus text format.
+//! The two renderings of the counters: nutcracker's stats JSON (same names,
+//! nesting and layout, so its scrapers keep working) and the Prometheus text
+//! format. Both walk the stats table; only what nutcracker lacks (reloads,
+//! command groups, ejection flag, latency histogram) is written out here.
 
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::counters::{ServerCounters, GROUPS, LATENCY_BUCKETS_US};
 use super::{POOL_STATS, RELOADS, RELOAD_FAILURES, SERVER_STATS};
 use crate::pool::{PoolRuntime, ServerHealth};
-
-fn server_value(h: &ServerHealth, name: &str) -> i64 {
-    let s = &h.stats;
-    let u = |f: fn(&ServerCounters) -> &std::sync::atomic::AtomicU64| s.sum_u64(f) as i64;
-    let g = |f: fn(&ServerCounters) -> &std::sync::atomic::AtomicI64| s.sum_i64(f);
-    match name {
-        "server_eof" => u(|c| &c.server_eof),
-        "server_err" => u(|c| &c.server_err),
-        "server_timedout" => u(|c| &c.server_timedout),
-        "server_connections" => g(|c| &c.server_connections),
-        "server_ejected_at" if h.is_ejected() => h.ejected_at_us() as i64,
-        "requests" => u(|c| &c.requests),
-        "request_bytes" => u(|c| &c.request_bytes),
-        "responses" => u(|c| &c.responses),
-        "response_bytes" => u(|c| &c.response_bytes),
-        "in_queue" => g(|c| &c.in_queue),
-        "in_queue_bytes" => g(|c| &c.in_queue_bytes),
-        "out_queue" => g(|c| &c.out_queue),
-        "out_queue_bytes" => g(|c| &c.out_queue_bytes),
-        _ => 0,
-    }
-}
-
-fn pool_value(p: &PoolRuntime, name: &str) -> i64 {
-    let s = &p.stats;
-    match name {
-        "client_eof" => s.sum_u64(|c| &c.client_eof) as i64,
-        "client_err" => s.sum_u64(|c| &c.client_err) as i64,
-        "client_connections" => p.client_count() as i64,
-        "server_ejects" => s.sum_u64(|c| &c.server_ejects) as i64,
-        "forward_error" => s.sum_u64(|c| &c.forward_error) as i64,
-        "fragments" => s.sum_u64(|c| &c.fragments) as i64,
-        _ => 0,
-    }
-}
 
 fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -67,6 +34,48 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
+/// nutcracker's stats document, byte for byte in its layout: each value
+/// written as `"name":value, ` and each nesting closed by rewriting the
+/// trailing separator, as `nc_stats.c` does, so that tools which parse it by
+/// hand (not only JSON parsers) keep working.
+struct Document(String);
+
+impl Document {
+    fn open() -> Document {
+        Document(String::from("{"))
+    }
+
+    fn string(&mut self, name: &str, value: &str) {
+        let _ = write!(self.0, "\"{name}\":{}, ", json_string(value));
+    }
+
+    fn number(&mut self, name: &str, value: impl std::fmt::Display) {
+        let _ = write!(self.0, "\"{name}\":{value}, ");
+    }
+
+    fn begin(&mut self, key: &str) {
+        let _ = write!(self.0, "{}: {{", json_string(key));
+    }
+
+    /// `, ` after a value, or `,` after a nested object, becomes `},`.
+    fn end(&mut self) {
+        let keep = self
+            .0
+            .strip_suffix(", ")
+            .or_else(|| self.0.strip_suffix(','))
+            .map_or(self.0.len(), str::len);
+        self.0.truncate(keep);
+        self.0.push_str("},");
+    }
+
+    fn close(mut self) -> String {
+        self.end();
+        self.0.pop(); // the `,` after the last nesting
+        self.0.push('\n');
+        self.0
+    }
+}
+
 /// nutcracker's stats document.
 pub fn nutcracker_json(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
     let now = std::time::SystemTime::now()
@@ -78,35 +87,30 @@ pub fn nutcracker_json(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
         .map(|p| p.stats.sum_u64(|c| &c.total_connections))
         .sum();
     let current: usize = pools.iter().map(|p| p.client_count()).sum();
-    let mut out = format!(
-        "{{\"service\":\"redshard\", \"source\":{}, \"version\":{}, \"uptime\":{uptime_s}, \"timestamp\":{now}, \"total_connections\":{total}, \"curr_connections\":{current}",
-        json_string(&hostname()),
-        json_string(env!("CARGO_PKG_VERSION"))
-    );
+    let mut doc = Document::open();
+    doc.string("service", "redshard");
+    doc.string("source", &hostname());
+    doc.string("version", env!("CARGO_PKG_VERSION"));
+    doc.number("uptime", uptime_s);
+    doc.number("timestamp", now);
+    doc.number("total_connections", total);
+    doc.number("curr_connections", current);
     for pool in pools {
+        doc.begin(&pool.name);
+        for st in POOL_STATS {
+            doc.number(st.name, (st.read)(pool));
+        }
         let snap = pool.snapshot();
-        let _ = write!(out, ", {}: {{", json_string(&pool.name));
-        for (i, st) in POOL_STATS.iter().enumerate() {
-            let sep = if i == 0 { "" } else { ", " };
-            let _ = write!(out, "{sep}\"{}\":{}", st.name, pool_value(pool, st.name));
-        }
         for (server, health) in snap.config.servers.iter().zip(&snap.health) {
-            let _ = write!(out, ", {}: {{", json_string(&server.name));
-            for (i, st) in SERVER_STATS.iter().enumerate() {
-                let sep = if i == 0 { "" } else { ", " };
-                let _ = write!(
-                    out,
-                    "{sep}\"{}\":{}",
-                    st.name,
-                    server_value(health, st.name)
-                );
+            doc.begin(&server.name);
+            for st in SERVER_STATS {
+                doc.number(st.name, (st.read)(health));
             }
-            out.push('}');
+            doc.end();
         }
-        out.push('}');
+        doc.end();
     }
-    out.push_str("}\n");
-    out
+    doc.close()
 }
 
 /// `# HELP` and `# TYPE` lines.
@@ -124,101 +128,30 @@ fn label(v: &str) -> String {
 /// The Prometheus text exposition.
 pub fn prometheus(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
     let mut out = String::new();
-    head(
-        &mut out,
-        "redshard_uptime_seconds",
-        "gauge",
-        "Seconds since redshard started.",
-    );
-    let _ = writeln!(out, "redshard_uptime_seconds {uptime_s}");
-    head(
-        &mut out,
-        "redshard_reloads_total",
-        "counter",
-        "Config reloads applied.",
-    );
-    let _ = writeln!(
-        out,
-        "redshard_reloads_total {}",
-        RELOADS.load(Ordering::Relaxed)
-    );
-    head(
-        &mut out,
-        "redshard_reload_failures_total",
-        "counter",
-        "Config reloads refused (invalid file, unusable listen address).",
-    );
-    let _ = writeln!(
-        out,
-        "redshard_reload_failures_total {}",
-        RELOAD_FAILURES.load(Ordering::Relaxed)
-    );
-
+    process(&mut out, uptime_s);
     for st in POOL_STATS {
-        let (name, kind) = if st.name == "client_connections" {
-            ("redshard_client_connections".to_string(), "gauge")
-        } else {
-            (format!("redshard_{}_total", st.name), "counter")
-        };
-        head(&mut out, &name, kind, st.help.trim_start_matches("# "));
-        for pool in pools {
-            let _ = writeln!(
-                out,
-                "{name}{{pool=\"{}\"}} {}",
-                label(&pool.name),
-                pool_value(pool, st.name)
-            );
-        }
-    }
-    head(
-        &mut out,
-        "redshard_commands_total",
-        "counter",
-        "Requests by how they were handled.",
-    );
-    for pool in pools {
-        for (i, group) in GROUPS.iter().enumerate() {
-            let n = pool.stats.sum_u64(|c| &c.commands[i]);
-            let _ = writeln!(
-                out,
-                "redshard_commands_total{{pool=\"{}\",group=\"{group}\"}} {n}",
-                label(&pool.name)
-            );
-        }
-    }
-    for st in SERVER_STATS {
-        let gauge = matches!(
-            st.name,
-            "server_connections"
-                | "in_queue"
-                | "in_queue_bytes"
-                | "out_queue"
-                | "out_queue_bytes"
-                | "server_ejected_at"
-        );
-        let name = if gauge {
-            format!("redshard_{}", st.name)
-        } else {
-            format!("redshard_{}_total", st.name)
-        };
+        let name = st.prometheus_name();
         head(
             &mut out,
             &name,
-            if gauge { "gauge" } else { "counter" },
-            st.help.trim_start_matches("# "),
+            st.kind.prometheus_type(),
+            st.prometheus_help(),
         );
         for pool in pools {
-            let snap = pool.snapshot();
-            for (server, health) in snap.config.servers.iter().zip(&snap.health) {
-                let _ = writeln!(
-                    out,
-                    "{name}{{pool=\"{}\",server=\"{}\"}} {}",
-                    label(&pool.name),
-                    label(&server.name),
-                    server_value(health, st.name)
-                );
-            }
+            let p = label(&pool.name);
+            let _ = writeln!(out, "{name}{{pool=\"{p}\"}} {}", (st.read)(pool));
         }
+    }
+    commands(&mut out, pools);
+    for st in SERVER_STATS {
+        let name = st.prometheus_name();
+        head(
+            &mut out,
+            &name,
+            st.kind.prometheus_type(),
+            st.prometheus_help(),
+        );
+        per_server(&mut out, pools, &name, st.read);
     }
     head(
         &mut out,
@@ -226,67 +159,120 @@ pub fn prometheus(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
         "gauge",
         "1 while the server is ejected from the ring.",
     );
+    per_server(&mut out, pools, "redshard_server_ejected", |h| {
+        h.is_ejected() as i64
+    });
+    latency(&mut out, pools);
+    out
+}
+
+/// The process's own metrics: uptime and reloads.
+fn process(out: &mut String, uptime_s: u64) {
+    let metrics = [
+        (
+            "redshard_uptime_seconds",
+            "gauge",
+            "Seconds since redshard started.",
+            uptime_s,
+        ),
+        (
+            "redshard_reloads_total",
+            "counter",
+            "Config reloads applied.",
+            RELOADS.load(Ordering::Relaxed),
+        ),
+        (
+            "redshard_reload_failures_total",
+            "counter",
+            "Config reloads refused (invalid file, unusable listen address).",
+            RELOAD_FAILURES.load(Ordering::Relaxed),
+        ),
+    ];
+    for (name, kind, help, value) in metrics {
+        head(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+}
+
+/// Requests by how they were handled, per pool.
+fn commands(out: &mut String, pools: &[Arc<PoolRuntime>]) {
+    head(
+        out,
+        "redshard_commands_total",
+        "counter",
+        "Requests by how they were handled.",
+    );
     for pool in pools {
-        let snap = pool.snapshot();
-        for (server, health) in snap.config.servers.iter().zip(&snap.health) {
+        let p = label(&pool.name);
+        for (i, group) in GROUPS.iter().enumerate() {
+            let n = pool.stats.sum_u64(|c| &c.commands[i]);
             let _ = writeln!(
                 out,
-                "redshard_server_ejected{{pool=\"{}\",server=\"{}\"}} {}",
-                label(&pool.name),
-                label(&server.name),
-                health.is_ejected() as u8
+                "redshard_commands_total{{pool=\"{p}\",group=\"{group}\"}} {n}"
             );
         }
     }
+}
+
+/// One sample of `name` per server of every pool.
+fn per_server(
+    out: &mut String,
+    pools: &[Arc<PoolRuntime>],
+    name: &str,
+    value: impl Fn(&ServerHealth) -> i64,
+) {
+    for pool in pools {
+        let snap = pool.snapshot();
+        let p = label(&pool.name);
+        for (server, health) in snap.config.servers.iter().zip(&snap.health) {
+            let s = label(&server.name);
+            let _ = writeln!(
+                out,
+                "{name}{{pool=\"{p}\",server=\"{s}\"}} {}",
+                value(health)
+            );
+        }
+    }
+}
+
+/// The request latency histogram, per pool (its servers' buckets summed).
+fn latency(out: &mut String, pools: &[Arc<PoolRuntime>]) {
     head(
-        &mut out,
+        out,
         "redshard_request_duration_seconds",
         "histogram",
         "Time from sending a request to a server to its reply.",
     );
     for pool in pools {
         let snap = pool.snapshot();
+        let total = |f: &dyn Fn(&ServerCounters) -> &AtomicU64| -> u64 {
+            snap.health.iter().map(|h| h.stats.sum_u64(f)).sum()
+        };
+        let p = label(&pool.name);
         let mut cumulative = 0u64;
         for (i, bound) in LATENCY_BUCKETS_US.iter().enumerate() {
-            cumulative += snap
-                .health
-                .iter()
-                .map(|h| h.stats.sum_u64(|c| &c.latency_buckets[i]))
-                .sum::<u64>();
+            cumulative += total(&|c| &c.latency_buckets[i]);
+            let le = *bound as f64 / 1e6;
             let _ = writeln!(
                 out,
-                "redshard_request_duration_seconds_bucket{{pool=\"{}\",le=\"{}\"}} {cumulative}",
-                label(&pool.name),
-                *bound as f64 / 1e6
+                "redshard_request_duration_seconds_bucket{{pool=\"{p}\",le=\"{le}\"}} {cumulative}"
             );
         }
-        let last = LATENCY_BUCKETS_US.len();
-        cumulative += snap
-            .health
-            .iter()
-            .map(|h| h.stats.sum_u64(|c| &c.latency_buckets[last]))
-            .sum::<u64>();
-        let sum_us: u64 = snap
-            .health
-            .iter()
-            .map(|h| h.stats.sum_u64(|c| &c.latency_sum_us))
-            .sum();
-        let p = label(&pool.name);
+        cumulative += total(&|c| &c.latency_buckets[LATENCY_BUCKETS_US.len()]);
+        let sum_s = total(&|c| &c.latency_sum_us) as f64 / 1e6;
         let _ = writeln!(
             out,
             "redshard_request_duration_seconds_bucket{{pool=\"{p}\",le=\"+Inf\"}} {cumulative}"
         );
         let _ = writeln!(
             out,
-            "redshard_request_duration_seconds_sum{{pool=\"{p}\"}} {}",
-            sum_us as f64 / 1e6
+            "redshard_request_duration_seconds_sum{{pool=\"{p}\"}} {sum_s}"
         );
         let _ = writeln!(
             out,
             "redshard_request_duration_seconds_count{{pool=\"{p}\"}} {cumulative}"
         );
     }
-    out
 }
 
 /// Whether every pool has a live server (for /healthz).

@@ -1,61 +1,113 @@
 //! The stats port (nutcracker's: the JSON document to every TCP connection,
 //! then close) and the metrics endpoint (HTTP: `/metrics`, `/healthz`).
+//!
+//! Both are served from the main thread, next to signal handling, and both
+//! are open to whoever can connect: so each serves at most
+//! [`MAX_CONNECTIONS`] at once and closes any connection beyond that at once
+//! (queueing them would let idle peers pin descriptors and memory without
+//! bound), and each connection has a bounded time to send its request and
+//! to take its reply.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::timeout;
 
 use super::output;
 use crate::pool::PoolRuntime;
 
 pub type Pools = Arc<Mutex<Vec<Arc<PoolRuntime>>>>;
 
+/// Connections served at once on each port; a scraper needs one or two.
+pub const MAX_CONNECTIONS: usize = 64;
+/// How long a metrics client has to send its request line and headers.
+pub const REQUEST_TIME: Duration = Duration::from_secs(2);
+/// How long a client has to take its reply (a peer that never reads cannot
+/// hold its slot).
+pub const REPLY_TIME: Duration = Duration::from_secs(5);
+/// A request larger than this is not a scrape: the connection is dropped.
+const MAX_REQUEST: usize = 16 * 1024;
+
 fn current(pools: &Pools) -> Vec<Arc<PoolRuntime>> {
     pools.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
+/// The next connection that gets a slot. Connections beyond the cap are
+/// closed as soon as they are accepted.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> (TcpStream, OwnedSemaphorePermit) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => match slots.clone().try_acquire_owned() {
+                Ok(slot) => return (stream, slot),
+                Err(_) => {
+                    tracing::debug!(%peer, "{MAX_CONNECTIONS} connections open: closing a new one");
+                    drop(stream);
+                }
+            },
+            // Out of descriptors, most likely: give closing connections a moment.
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
 /// Serves nutcracker's stats JSON on `listener` until the process exits.
 pub async fn serve_stats(listener: TcpListener, pools: Pools) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
+        let (mut stream, slot) = accept(&listener, &slots).await;
         let body = output::nutcracker_json(&current(&pools), crate::proxy::local::uptime_secs());
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(body.as_bytes()))
-                .await;
-            let _ = stream.shutdown().await;
+            let _ = timeout(REPLY_TIME, async {
+                stream.write_all(body.as_bytes()).await?;
+                stream.shutdown().await
+            })
+            .await;
+            drop(slot);
         });
     }
 }
 
 /// Serves `/metrics` and `/healthz` on `listener` until the process exits.
 pub async fn serve_metrics(listener: TcpListener, pools: Pools) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
+        let (stream, slot) = accept(&listener, &slots).await;
         let pools = pools.clone();
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(5), http(stream, pools)).await;
+            let _ = http(stream, pools).await;
+            drop(slot);
         });
     }
 }
 
-async fn http(mut stream: tokio::net::TcpStream, pools: Pools) -> std::io::Result<()> {
-    let mut request = Vec::with_capacity(1024);
-    let mut buf = [0u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 || request.len() > 16 * 1024 {
-            return Ok(());
+/// The request up to its blank line; `None` when the peer closed, sent too
+/// much, or took longer than [`REQUEST_TIME`].
+async fn read_request(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let read = async {
+        let mut request = Vec::with_capacity(1024);
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.ok()?;
+            if n == 0 || request.len() > MAX_REQUEST {
+                return None;
+            }
+            request.extend_from_slice(&buf[..n]);
         }
-        request.extend_from_slice(&buf[..n]);
-    }
+        Some(request)
+    };
+    timeout(REQUEST_TIME, read).await.ok().flatten()
+}
+
+async fn http(mut stream: TcpStream, pools: Pools) -> std::io::Result<()> {
+    let Some(request) = read_request(&mut stream).await else {
+        return Ok(());
+    };
     let line = String::from_utf8_lossy(request.split(|&b| b == b'\r').next().unwrap_or_default())
         .into_owned();
     let mut parts = line.split_whitespace();
@@ -94,7 +146,10 @@ async fn http(mut stream: tokio::net::TcpStream, pools: Pools) -> std::io::Resul
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body.as_bytes()).await?;
-    stream.shutdown().await
+    let reply = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body.as_bytes()).await?;
+        stream.shutdown().await
+    };
+    timeout(REPLY_TIME, reply).await?
 }

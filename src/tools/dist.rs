@@ -6,7 +6,7 @@ use std::io::Write;
 
 use super::{find_server, ToolError};
 use crate::config::{PoolConfig, ServerConfig};
-use crate::dist::Distribution;
+use crate::distribution::Distribution;
 use crate::pool::Placement;
 
 #[derive(Debug, Clone)]
