@@ -31,6 +31,8 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
 pub struct RedisServer {
     pub port: u16,
     child: Child,
+    /// The extra redis-server arguments it was started with (for `restart`).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -70,7 +72,8 @@ impl RedisServer {
                     break; // port taken meanwhile: try another
                 }
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return RedisServer { port, child };
+                    let extra = extra.iter().map(|a| a.to_string()).collect();
+                    return RedisServer { port, child, extra };
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -82,6 +85,46 @@ impl RedisServer {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// SIGKILL, and reaped: the port refuses connections afterwards.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Kills it if still running, then starts a fresh (empty) redis-server on
+    /// the same port with the same arguments, and returns once a direct PING
+    /// is answered (within 5 s).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = Self::command(self.port)
+            .args(&self.extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("restart redis-server");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("redis-server on port {} exited: {status}", self.port);
+            }
+            if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(1)))
+                    .unwrap();
+                let mut c = Conn::from_tcp(stream);
+                if c.try_call(&[b"PING"]) == Ok(Reply::Status("PONG".into())) {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on port {} not answering PING after a restart",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     /// A plain connection straight to this server.
@@ -138,8 +181,22 @@ impl Redshard {
     }
 
     pub fn start_args(config: &str, args: &[&str]) -> Redshard {
-        let proxy = Self::spawn_args(config, args);
-        wait_for_port(proxy.port, Duration::from_secs(10));
+        let mut proxy = Self::spawn_args(config, args);
+        // Waits for the listener; a proxy that exits (a config it refuses)
+        // fails at once, with its log.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", proxy.port)).is_err() {
+            if let Ok(Some(status)) = proxy.child.try_wait() {
+                panic!("redshard exited ({status}) at start:\n{}", proxy.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redshard not listening on port {} after 10 s:\n{}",
+                proxy.port,
+                proxy.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         proxy
     }
 
@@ -183,6 +240,16 @@ impl Redshard {
     /// Whether the process is still running.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Writes `config` (with `{port}` filled in as at start) over the file
+    /// it was started with; a reload is up to the caller (SIGHUP).
+    pub fn write_config(&self, config: &str) {
+        std::fs::write(
+            &self.config,
+            config.replace("{port}", &self.port.to_string()),
+        )
+        .unwrap();
     }
 
     pub fn log_text(&self) -> String {
@@ -275,6 +342,14 @@ impl Conn {
         }
     }
 
+    /// Wraps a connected stream as it is (its timeouts are the caller's).
+    pub fn from_tcp(stream: TcpStream) -> Conn {
+        Conn {
+            stream: Box::new(stream),
+            buf: Vec::new(),
+        }
+    }
+
     pub fn unix(path: &std::path::Path) -> Conn {
         let stream = std::os::unix::net::UnixStream::connect(path).unwrap();
         stream
@@ -308,6 +383,37 @@ impl Conn {
 
     pub fn read(&mut self) -> Reply {
         self.read_both().0
+    }
+
+    /// `call` that reports a failed write, a timed-out read or a closed
+    /// connection instead of panicking.
+    pub fn try_call(&mut self, args: &[&[u8]]) -> Result<Reply, String> {
+        self.try_send_raw(&encode(args))?;
+        self.try_read()
+    }
+
+    pub fn try_send_raw(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.stream
+            .write_all(bytes)
+            .map_err(|e| format!("write: {e}"))
+    }
+
+    /// The next reply, or why there is none: the read timed out (the
+    /// stream's read timeout) or the connection closed.
+    pub fn try_read(&mut self) -> Result<Reply, String> {
+        loop {
+            if let Some((reply, used)) = parse(&self.buf) {
+                self.buf.drain(..used);
+                return Ok(reply);
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Err("connection closed while waiting for a reply".into()),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("no reply: {e}")),
+            }
+        }
     }
 
     /// The next reply's exact bytes (to check RESP3 types byte for byte).
