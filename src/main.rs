@@ -223,7 +223,9 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
         start_observability(&stats_addr, metrics_addr.as_deref(), pools.clone()).await;
         wait_for_exit(signals, &logging, &reloads).await
     })?;
-    tracing::info!("{signal}: shutting down");
+    // nutcracker's words ("signal 15 (SIGTERM) received, exiting"), which
+    // its users' scripts grep for.
+    tracing::info!("signal {signal} received, exiting: shutting down");
     for pool in pools.lock().unwrap_or_else(|p| p.into_inner()).iter() {
         if let redshard::config::ListenAddr::Unix { path, .. } = &pool.snapshot().config.listen {
             let _ = std::fs::remove_file(path);

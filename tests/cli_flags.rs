@@ -154,7 +154,7 @@ fn daemonize_with_pid_file_log_file_and_signals() {
     });
     assert!(std::fs::read_to_string(&log)
         .unwrap()
-        .contains("SIGTERM: shutting down"));
+        .contains("signal SIGTERM received, exiting"));
 }
 
 #[test]

@@ -24,7 +24,10 @@ pub enum BackendError {
     },
     #[error("server {server} timed out after {ms} ms")]
     TimedOut { server: String, ms: u64 },
-    #[error("server {server} closed the connection")]
+    /// Worded so that nutcracker users' checks for "reset by peer" still match.
+    #[error(
+        "server {server} closed the connection with requests in flight (connection reset by peer)"
+    )]
     Closed { server: String },
     #[error("{op} server {server}: {detail}")]
     Io {

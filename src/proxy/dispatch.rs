@@ -249,7 +249,7 @@ impl Dispatcher {
                     .client
                     .queue
                     .borrow_mut()
-                    .reserve_merge(Merge::new(kind, split.parts()));
+                    .reserve_merge(Merge::split(kind, split.parts()));
                 for part in 0..split.parts() {
                     let sink: Rc<dyn ReplySink> = self.client.clone();
                     let tag = Tag {

@@ -27,14 +27,26 @@ pub struct Merge {
     kind: MergeKind,
     parts: Vec<Option<Bytes>>,
     missing: usize,
+    /// A split command: a failed part is reported as nutcracker does.
+    split: bool,
 }
 
 impl Merge {
+    /// Merges the replies of a request sent to several servers whole.
     pub fn new(kind: MergeKind, parts: usize) -> Merge {
         Merge {
             kind,
             parts: vec![None; parts],
             missing: parts,
+            split: false,
+        }
+    }
+
+    /// Merges the parts of a command split by key (MGET, MSET, DEL, ...).
+    pub fn split(kind: MergeKind, parts: usize) -> Merge {
+        Merge {
+            split: true,
+            ..Merge::new(kind, parts)
         }
     }
 
@@ -58,7 +70,17 @@ impl Merge {
             .map(|p| p.as_deref().unwrap_or(b""))
             .collect();
         if let Some(err) = parts.iter().find(|p| p.first() == Some(&b'-')) {
-            out.extend_from_slice(err);
+            if self.split {
+                // nutcracker answers "Invalid argument" when a fragment fails,
+                // and its users' tests match on that; the part's own error
+                // follows, so nothing is hidden.
+                out.extend_from_slice(
+                    b"-ERR Invalid argument: a part of the split command failed: ",
+                );
+                out.extend_from_slice(&err[1..]);
+            } else {
+                out.extend_from_slice(err);
+            }
             return;
         }
         match &self.kind {
@@ -165,6 +187,18 @@ mod tests {
         assert_eq!(
             run(MergeKind::AllOk, &[b"+OK\r\n", b"-ERR x\r\n"]),
             b"-ERR x\r\n"
+        );
+        let mut split = Merge::split(MergeKind::Sum, 2);
+        split.add(0, b":1\r\n");
+        split.add(
+            1,
+            b"-READONLY You can't write against a read only replica.\r\n",
+        );
+        let mut out = BytesMut::new();
+        split.finish(&mut out);
+        assert_eq!(
+            &out[..],
+            b"-ERR Invalid argument: a part of the split command failed: READONLY You can't write against a read only replica.\r\n"
         );
         let order = vec![(1, 0), (0, 0), (1, 1)];
         assert_eq!(

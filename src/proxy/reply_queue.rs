@@ -21,6 +21,12 @@ pub const WHOLE: u32 = u32::MAX;
 /// The smallest estimate a reply to come is counted at.
 const MIN_ESTIMATE: usize = 16;
 
+/// Ready bytes are handed to the writer in chunks of about this size, so a
+/// client that reads slowly holds many modest buffers rather than one huge
+/// one grown by doubling (whose copies and freed halves would cost more than
+/// the limit it is held to).
+const OUT_CHUNK: usize = 64 * 1024;
+
 #[derive(Debug)]
 enum Slot {
     /// Awaiting its reply, counted at `estimate` bytes until it comes.
@@ -36,7 +42,11 @@ enum Slot {
 
 #[derive(Debug)]
 pub struct ReplyQueue {
+    /// Ready bytes, the newest chunk (still being filled).
     out: BytesMut,
+    /// Ready bytes, older full chunks, oldest first.
+    sealed: VecDeque<Bytes>,
+    sealed_bytes: usize,
     slots: VecDeque<Slot>,
     /// Sequence number of `slots[0]`.
     head: u64,
@@ -57,6 +67,8 @@ impl ReplyQueue {
     pub fn new(output_limit: usize) -> ReplyQueue {
         ReplyQueue {
             out: BytesMut::new(),
+            sealed: VecDeque::new(),
+            sealed_bytes: 0,
             slots: VecDeque::new(),
             head: 0,
             closed: false,
@@ -90,6 +102,7 @@ impl ReplyQueue {
     /// True when bytes became ready to write.
     pub fn push_local(&mut self, write: impl FnOnce(&mut BytesMut)) -> bool {
         if self.slots.is_empty() {
+            self.seal_if_full(0);
             write(&mut self.out);
             true
         } else {
@@ -123,6 +136,7 @@ impl ReplyQueue {
                 let estimate = *estimate;
                 self.settle(estimate, reply.len());
                 if at == 0 {
+                    self.seal_if_full(reply.len());
                     self.out.extend_from_slice(reply);
                     self.slots.pop_front();
                     self.head += 1;
@@ -152,9 +166,25 @@ impl ReplyQueue {
         };
     }
 
-    /// Moves the bytes ready to write into `into` (which should be empty).
-    pub fn take_output(&mut self, into: &mut BytesMut) {
-        std::mem::swap(&mut self.out, into);
+    /// Starts a new chunk when `more` bytes would take the current one past
+    /// its size.
+    fn seal_if_full(&mut self, more: usize) {
+        if !self.out.is_empty() && self.out.len() + more > OUT_CHUNK {
+            let full = self.out.split().freeze();
+            self.sealed_bytes += full.len();
+            self.sealed.push_back(full);
+        }
+    }
+
+    /// The oldest chunk of bytes ready to write (empty when none).
+    pub fn take_output(&mut self) -> Bytes {
+        match self.sealed.pop_front() {
+            Some(chunk) => {
+                self.sealed_bytes -= chunk.len();
+                chunk
+            }
+            None => self.out.split().freeze(),
+        }
     }
 
     /// Requests still waiting for a reply (or behind one that is).
@@ -165,7 +195,7 @@ impl ReplyQueue {
     /// Bytes this client holds or is expected to: replies ready to write,
     /// replies kept aside, and the estimate of those still to come.
     pub fn accounted(&self) -> usize {
-        self.out.len() + self.held + self.expected
+        self.out.len() + self.sealed_bytes + self.held + self.expected
     }
 
     /// The client is gone; later replies are dropped.
@@ -173,12 +203,15 @@ impl ReplyQueue {
         self.closed = true;
         self.slots.clear();
         self.out = BytesMut::new();
+        self.sealed.clear();
+        self.sealed_bytes = 0;
     }
 
     fn drain_ready(&mut self) {
         while let Some(Slot::Ready(_)) = self.slots.front() {
             if let Some(Slot::Ready(bytes)) = self.slots.pop_front() {
                 self.held -= bytes.len();
+                self.seal_if_full(bytes.len());
                 self.out.extend_from_slice(&bytes);
             }
             self.head += 1;
@@ -192,9 +225,14 @@ mod tests {
     use crate::proxy::merge::MergeKind;
 
     fn drain(q: &mut ReplyQueue) -> Vec<u8> {
-        let mut b = BytesMut::new();
-        q.take_output(&mut b);
-        b.to_vec()
+        let mut all = Vec::new();
+        loop {
+            let chunk = q.take_output();
+            if chunk.is_empty() {
+                return all;
+            }
+            all.extend_from_slice(&chunk);
+        }
     }
 
     #[test]
@@ -215,6 +253,26 @@ mod tests {
     }
 
     #[test]
+    fn ready_bytes_leave_in_chunks_in_order() {
+        let mut q = ReplyQueue::new(1 << 30);
+        let reply = vec![b'x'; 40_000];
+        let mut want = Vec::new();
+        for i in 0..10u8 {
+            let s = q.reserve();
+            let mut r = reply.clone();
+            r[0] = i;
+            q.deliver(s, WHOLE, &r);
+            want.extend_from_slice(&r);
+        }
+        let first = q.take_output();
+        assert!(first.len() <= OUT_CHUNK, "{}", first.len());
+        let mut all = first.to_vec();
+        all.extend(drain(&mut q));
+        assert_eq!(all, want);
+        assert_eq!(q.accounted(), 0);
+    }
+
+    #[test]
     fn replies_to_come_are_counted_before_they_arrive() {
         let limit = 64 * 1024;
         let mut q = ReplyQueue::new(limit);
@@ -230,15 +288,13 @@ mod tests {
             "the next is expected as large"
         );
         q.deliver(next, WHOLE, b"+OK\r\n");
-        let mut out = BytesMut::new();
-        q.take_output(&mut out);
+        drain(&mut q);
         assert_eq!(q.accounted(), 0);
         for _ in 0..200 {
             let s = q.reserve();
             q.deliver(s, WHOLE, b"+OK\r\n");
         }
-        out.clear();
-        q.take_output(&mut out);
+        drain(&mut q);
         q.reserve();
         assert!(q.accounted() < 100, "small replies bring the estimate down");
     }

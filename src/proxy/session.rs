@@ -9,7 +9,7 @@
 
 use std::rc::Rc;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::client::Client;
@@ -90,11 +90,11 @@ where
         input: Input::Open,
         starved: true,
     };
-    let mut sending = BytesMut::new();
+    let mut sending = Bytes::new();
     loop {
         s.work(sending.len(), stats);
         if sending.is_empty() {
-            s.client.queue.borrow_mut().take_output(&mut sending);
+            sending = s.client.queue.borrow_mut().take_output();
             if sending.is_empty() && s.finished() {
                 break;
             }
@@ -109,9 +109,6 @@ where
                 if written.is_err() {
                     add(&stats.client_err, 1);
                     break;
-                }
-                if sending.is_empty() && sending.capacity() > KEEP_CAPACITY {
-                    sending = BytesMut::new();
                 }
             }
             read = reader.read_buf(&mut s.inbuf), if s.may_read(sending.len(), chunk) => {
