@@ -5,8 +5,13 @@ Starts 4 Redis servers on free loopback ports, redshard and nutcracker in
 front of them with the same pool, then runs redis-benchmark
 (-c 50 -n 200000 -r 100000) for SET, GET, MSET (10 keys) and MGET (10 keys),
 at -P 1 and -P 16, against one Redis directly, nutcracker and redshard,
-interleaved, 3 rounds; prints the median rps, the ratios and p99 latency, and
-redshard's RSS after the run. Everything it starts it stops again.
+interleaved, 3 rounds; prints the median rps, the ratios, p99 latency, each
+proxy's CPU time per request, and redshard's RSS after the run. Everything it
+starts it stops again.
+
+REDSHARD_BIN=path benchmarks another redshard binary; REDSHARD_BASE=path adds a
+second redshard (e.g. the previous build) to the same interleaved rounds, for
+a before/after comparison from one run.
 """
 import os
 import socket
@@ -17,11 +22,13 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REDSHARD = os.path.join(ROOT, "target", "release", "redshard")
+REDSHARD = os.environ.get("REDSHARD_BIN") or os.path.join(ROOT, "target", "release", "redshard")
 QUICK = "--quick" in sys.argv
 ROUNDS = 1 if QUICK else 3
 REQUESTS = 50000 if QUICK else 200000
+BASE = os.environ.get("REDSHARD_BASE")
 WORKERS = os.environ.get("REDSHARD_WORKERS")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def free_port():
@@ -39,6 +46,13 @@ def wait_port(port, timeout=10):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("port %d never opened" % port)
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of a process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def rss_kib(pid):
@@ -75,8 +89,13 @@ def bench(port, pipeline, args):
 
 
 def script(name):
+    """A hosted script as redshard sends it (some share a prelude)."""
+    text = ""
+    if name in ("rp_open.lua", "sk_buy.lua"):
+        with open(os.path.join(ROOT, "src", "hosted", "lua", "expire_with_parent.lua")) as f:
+            text = f.read()
     with open(os.path.join(ROOT, "src", "hosted", "lua", name)) as f:
-        return f.read()
+        return text + f.read()
 
 
 def redis_cli(port, *args):
@@ -138,27 +157,39 @@ def main():
         rs_port, nc_port, nc_stats = free_port(), free_port(), free_port()
         servers = "".join("   - 127.0.0.1:%d:1\n" % p for p in ports)
         pool = "  hash: fnv1a_64\n  distribution: ketama\n  redis: true\n  timeout: 5000\n  servers:\n" + servers
-        with open(os.path.join(work, "rs.yml"), "w") as f:
-            f.write("bench:\n  listen: 127.0.0.1:%d\n%s" % (rs_port, pool))
         with open(os.path.join(work, "nc.yml"), "w") as f:
             f.write("bench:\n  listen: 127.0.0.1:%d\n%s" % (nc_port, pool))
-        rs_cmd = [REDSHARD, "-c", os.path.join(work, "rs.yml")]
-        if WORKERS:
-            rs_cmd += ["--workers", WORKERS]
-        rs = subprocess.Popen(rs_cmd, stderr=open(os.path.join(work, "rs.log"), "w"))
-        procs.append(rs)
+        def start_redshard(binary, port, tag):
+            conf = os.path.join(work, tag + ".yml")
+            with open(conf, "w") as f:
+                f.write("bench:\n  listen: 127.0.0.1:%d\n%s" % (port, pool))
+            cmd = [binary, "-c", conf, "-s", str(free_port())]
+            if WORKERS:
+                cmd += ["--workers", WORKERS]
+            proc = subprocess.Popen(cmd, stderr=open(os.path.join(work, tag + ".log"), "w"))
+            procs.append(proc)
+            wait_port(port)
+            return proc
+        rs = start_redshard(REDSHARD, rs_port, "rs")
         procs.append(subprocess.Popen(["nutcracker", "-c", os.path.join(work, "nc.yml"), "-s", str(nc_stats),
                                        "-o", os.path.join(work, "nc.log")]))
-        wait_port(rs_port)
         wait_port(nc_port)
-        targets = [("direct", ports[0]), ("nutcracker", nc_port), ("redshard", rs_port)]
+        nc = procs[-1]
+        targets = [("direct", ports[0], None), ("nutcracker", nc_port, nc), ("redshard", rs_port, rs)]
+        if BASE:
+            base_port = free_port()
+            targets.append(("base", base_port, start_redshard(BASE, base_port, "base")))
         results = {}
+        cpu = {}
         for pipeline in (1, 16):
             for name, args in TESTS:
                 for _ in range(ROUNDS):
-                    for target, port in targets:
+                    for target, port, proc in targets:
+                        before = cpu_seconds(proc.pid) if proc else 0
                         rps, p99 = bench(port, pipeline, args)
+                        used = (cpu_seconds(proc.pid) - before) if proc else 0
                         results.setdefault((name, pipeline, target), []).append((rps, p99))
+                        cpu.setdefault((name, pipeline, target), []).append(used * 1e6 / REQUESTS)
         rss = rss_kib(rs.pid)
         hosted = hosted_bench(rs_port, nc_port, ports)
         print("redis-benchmark -c 50 -n %d -r 100000, median of %d interleaved rounds; %d cores" %
@@ -171,7 +202,7 @@ def main():
             for name, _ in TESTS:
                 med = {}
                 p99 = {}
-                for target, _ in targets:
+                for target, _, _ in targets:
                     runs = results[(name, pipeline, target)]
                     med[target] = statistics.median(r[0] for r in runs)
                     p99[target] = statistics.median(r[1] for r in runs)
@@ -179,6 +210,20 @@ def main():
                     name, pipeline, med["direct"], med["nutcracker"], med["redshard"],
                     med["redshard"] / med["nutcracker"], med["redshard"] / med["direct"],
                     p99["direct"], p99["nutcracker"], p99["redshard"]))
+        print()
+        print("Proxy CPU time per request (user + system, µs; median of the rounds)")
+        print()
+        names = [t for t, _, proc in targets if proc]
+        print("| test | -P | " + " | ".join(names) + (" | redshard/base |" if BASE else " |"))
+        print("|---|---|" + "---|" * (len(names) + (1 if BASE else 0)))
+        for pipeline in (1, 16):
+            for name, _ in TESTS:
+                us = {t: statistics.median(cpu[(name, pipeline, t)]) for t in names}
+                row = "| %s | %d | " % (name, pipeline) + " | ".join("%.1f" % us[t] for t in names)
+                if BASE:
+                    med = lambda t: statistics.median(r[0] for r in results[(name, pipeline, t)])
+                    row += " | %.2f (rps)" % (med("redshard") / med("base"))
+                print(row + " |")
         print()
         print("redshard RSS after the runs: %.1f MiB" % (rss / 1024.0))
         print()

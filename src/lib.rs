@@ -10,19 +10,29 @@
 //!   (signed-`char` traps included), plus xxh3; hash-tag extraction.
 //! - [`distribution`]: ketama, modula, random — each a build(live servers) /
 //!   dispatch(hash) pair, so ejecting a server is a rebuild.
-//! - [`pool`]: a pool at run time; [`pool::Placement`] maps a key to its server.
-//! - [`protocol`]: resumable request framer, reply skipper, command table,
+//! - [`pool`]: a pool at run time; [`pool::Placement`] maps a key to its
+//!   server; server health (backoff, ejection) shared by all workers.
+//! - [`protocol`]: the wire only: resumable request framer, reply skipper,
 //!   reply encoding (RESP2 and RESP3).
-//! - [`backend`]: a pipelined connection to one server, per worker.
-//! - [`proxy`]: workers, listeners, client sessions, dispatch, split/merge,
-//!   connection commands, the ejection supervisor.
+//! - [`route`]: the command table and the one router, a pure function from a
+//!   request and a placement to a route (one server, a split, every server, or
+//!   refused); dispatch, retries and hosted calls all use it.
+//! - [`backend`]: a pipelined connection to one server, per worker, that knows
+//!   no client: it hands replies and failures to an opaque sink, and requests
+//!   it never wrote back to their sender.
+//! - [`proxy`]: workers, listeners, client sessions (order, memory account),
+//!   dispatch, hosted calls in the pipeline, split/merge, connection commands,
+//!   the one `ClientError` that renders every error text, the ejection
+//!   supervisor.
 //! - [`reload`]: hot reload — parse, check and apply a new config; watch the file.
-//! - [`hosted`]: locks, red packets, flash sales and Bloom filters as Lua
-//!   scripts run on the server of their tag.
+//! - [`hosted`]: locks, red packets, flash sales and Bloom filters: each
+//!   command's arguments checked and planned as one Lua script call, one file
+//!   per group.
 //! - [`stats`]: one table of stats (name, kind, help, one line each) that
 //!   generates the per-worker counters, `-D`, nutcracker's stats JSON and the
 //!   Prometheus text; the stats and metrics ports, each capped in connections
 //!   and in time per connection.
+//! - [`net`]: read size, buffer reuse and write batching shared by both sides.
 //! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP.
 //! - [`tools`]: the operator commands `redshard route` and `redshard dist`.
 

@@ -671,3 +671,73 @@ fn a_reply_over_max_reply_bytes_is_refused_and_the_connection_stays_usable() {
         }
     }
 }
+
+/// A script that keeps its server busy for `ms` milliseconds (it reads no
+/// socket meanwhile), sent on a direct connection.
+fn busy(srv: &RedisServer, ms: u64) -> Conn {
+    let script = format!(
+        "local s = redis.call('TIME') local t0 = s[1] * 1000000 + s[2] \
+         repeat local n = redis.call('TIME') until n[1] * 1000000 + n[2] - t0 > {} return 1",
+        ms * 1000
+    );
+    let mut direct = srv.conn();
+    direct.send(&[b"EVAL", script.as_bytes(), b"0"]);
+    direct
+}
+
+#[test]
+fn a_reload_between_two_pipelined_commands_keeps_their_order() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let s = servers(1);
+    let conf = |conns: u32| {
+        config(
+            &s,
+            &format!("  timeout: 5000\n  server_connections: {conns}\n"),
+        )
+    };
+    // One worker, one connection to the server: every client's requests
+    // share it until the reload replaces it.
+    let p = Redshard::start_args(&conf(1), &["--workers", "1", "--no-watch"]);
+    let filler = "f".repeat(4 << 20);
+    let mut c = p.conn();
+    let mut other = p.conn();
+    for round in 0..3u32 {
+        let key = format!("reload:{round}");
+        assert_eq!(c.cmd(&["SET", &key, "old"]), Reply::ok());
+        // The server is busy; another client's 24 MiB of SETs, then this
+        // client's `SET key new`, wait on the shared connection.
+        let mut direct = busy(&s[0], 400);
+        std::thread::sleep(Duration::from_millis(30));
+        let mut writes = Vec::new();
+        for i in 0..6 {
+            let k = format!("filler:{i}");
+            writes.extend(encode(&[b"SET", k.as_bytes(), filler.as_bytes()]));
+        }
+        other.send_raw(&writes);
+        std::thread::sleep(Duration::from_millis(50));
+        c.send(&[b"SET", key.as_bytes(), b"new"]);
+        std::thread::sleep(Duration::from_millis(20));
+        // A reload gives the pool new connections; the GET sent next must
+        // not overtake this client's SET, still queued on the old one.
+        let before = p.log_text().matches("config reloaded").count();
+        p.write_config(&conf(if round % 2 == 0 { 2 } else { 1 }));
+        kill(Pid::from_raw(p.pid() as i32), Signal::SIGHUP).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while p.log_text().matches("config reloaded").count() == before {
+            assert!(Instant::now() < deadline, "no reload:\n{}", p.log_text());
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        c.send(&[b"GET", key.as_bytes()]);
+        assert_eq!(c.read(), Reply::ok(), "round {round}: SET");
+        assert_eq!(
+            c.read(),
+            Reply::bulk("new"),
+            "round {round}: GET after the pipelined SET, across a reload"
+        );
+        for i in 0..6 {
+            assert_eq!(other.read(), Reply::ok(), "round {round}: filler {i}");
+        }
+        assert_eq!(direct.read(), Reply::Int(1));
+    }
+}

@@ -37,7 +37,12 @@ impl BackendConn {
     /// The connection's task: connects, serves until the connection ends,
     /// and reconnects at once when it ended quietly with requests queued.
     pub(super) async fn run(self: Rc<Self>) {
+        // A server that closes every new connection before answering anything
+        // would have us reconnect in a loop: the second such close in a row
+        // is a failure.
+        let mut quiet_unanswered = 0;
         loop {
+            let answered = self.state.borrow().answered;
             match self.connect_and_serve().await {
                 Ended::Retired => {
                     tracing::debug!(server = %self.spec.label, "retired connection closed after its last reply");
@@ -46,8 +51,20 @@ impl BackendConn {
                 Ended::Quiet => {
                     add(&self.counters().server_eof, 1);
                     tracing::debug!(server = %self.spec.label, "server closed an idle connection");
+                    self.state.borrow_mut().queue.drop_unsent_handshake();
                     if self.state.borrow().queue.is_empty() {
                         break;
+                    }
+                    if self.state.borrow().answered == answered {
+                        quiet_unanswered += 1;
+                        if quiet_unanswered > 1 {
+                            self.fail(BackendError::Closed {
+                                server: self.spec.label.clone(),
+                            });
+                            break;
+                        }
+                    } else {
+                        quiet_unanswered = 0;
                     }
                 }
                 Ended::Failed(error) => {
@@ -259,7 +276,11 @@ impl BackendConn {
                     })
                 }
             };
-            let pending = self.state.borrow_mut().queue.pop();
+            let pending = {
+                let mut st = self.state.borrow_mut();
+                st.answered += 1;
+                st.queue.pop()
+            };
             let Some(pending) = pending else {
                 return Err(BackendError::Stray {
                     server: self.spec.label.clone(),

@@ -7,10 +7,10 @@
 //! reached the server come back with their bytes, so the worker can route
 //! them again.
 //!
-//! - [`queue`]: the write buffer and the FIFO of requests awaiting replies.
-//! - [`io`]: connecting and the read/write loop.
-//! - [`handshake`]: AUTH / HELLO 3 / SELECT in front of a new connection.
-//! - [`failure`]: what a failure is, what clients are told, health accounting.
+//! - `queue`: the write buffer and the FIFO of requests awaiting replies.
+//! - `io`: connecting and the read/write loop.
+//! - `handshake`: AUTH / HELLO 3 / SELECT in front of a new connection.
+//! - `failure`: what a failure is, what clients are told, health accounting.
 
 mod failure;
 mod handshake;
@@ -115,6 +115,8 @@ struct State {
     status: Status,
     /// Replaced by a reload: finish what is in flight, then close.
     retiring: bool,
+    /// Replies received over the connection's life (all its sockets).
+    answered: u64,
 }
 
 #[derive(Debug)]
@@ -132,6 +134,7 @@ impl BackendConn {
                 queue: Queue::default(),
                 status: Status::Idle,
                 retiring: false,
+                answered: 0,
             }),
             wake: Notify::new(),
         })

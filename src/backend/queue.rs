@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use tokio::time::Instant;
 
 use super::handshake::Step;
@@ -104,6 +104,25 @@ impl Queue {
                 sent: now,
                 deadline: None,
             });
+        }
+    }
+
+    /// Forgets a handshake that never left (the socket it was meant for
+    /// closed first): the next connection sends its own.
+    pub fn drop_unsent_handshake(&mut self) {
+        while let Some(Pending {
+            owner: Owner::Handshake(_),
+            len,
+            ..
+        }) = self.waiting.front()
+        {
+            let len = *len;
+            if self.wbuf.len() < len || self.unsent_requests(0) < self.waiting.len() {
+                return;
+            }
+            self.wbuf.advance(len);
+            self.queued_bytes -= len;
+            self.waiting.pop_front();
         }
     }
 
@@ -214,6 +233,38 @@ mod tests {
         assert_eq!(d.first_unsent, 2);
         assert_eq!(&d.unsent[..], b"CCCC");
         assert!(q.is_empty());
+    }
+
+    struct Nobody;
+    impl crate::backend::ReplySink for Nobody {
+        fn reply(&self, _: crate::backend::Tag, _: &[u8]) {}
+        fn failed(
+            &self,
+            _: crate::backend::Tag,
+            _: &crate::backend::BackendError,
+            _: Option<crate::backend::Unsent<'_>>,
+        ) {
+        }
+    }
+
+    #[test]
+    fn a_handshake_that_never_left_is_forgotten() {
+        let mut q = Queue::default();
+        let waiter = Waiter {
+            sink: std::rc::Rc::new(Nobody),
+            tag: crate::backend::Tag {
+                seq: 0,
+                part: 0,
+                retried: false,
+            },
+        };
+        q.push(|b| b.extend_from_slice(b"REQ"), Owner::Client(waiter), None);
+        q.push_front(BytesMut::from(&b"AUTH"[..]), &[(Step::Auth, 4)]);
+        assert_eq!(q.waiting.len(), 2);
+        q.drop_unsent_handshake();
+        assert_eq!(q.waiting.len(), 1);
+        assert_eq!(&q.wbuf[..], b"REQ");
+        assert_eq!(q.queued_bytes, 3);
     }
 
     #[test]

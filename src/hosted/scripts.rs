@@ -37,11 +37,17 @@ pub static LOCK_EXTEND: Script = Script::new(include_str!("lua/lock_extend.lua")
 pub static LOCK_OWNER: Script = Script::new(include_str!("lua/lock_owner.lua"));
 pub static RP_CREATE: Script = Script::new(include_str!("lua/rp_create.lua"));
 pub static RP_GRAB: Script = Script::new(include_str!("lua/rp_grab.lua"));
-pub static RP_OPEN: Script = Script::new(include_str!("lua/rp_open.lua"));
+pub static RP_OPEN: Script = Script::new(concat!(
+    include_str!("lua/expire_with_parent.lua"),
+    include_str!("lua/rp_open.lua")
+));
 pub static RP_INFO: Script = Script::new(include_str!("lua/rp_info.lua"));
 pub static RP_RECORDS: Script = Script::new(include_str!("lua/rp_records.lua"));
 pub static SK_CREATE: Script = Script::new(include_str!("lua/sk_create.lua"));
-pub static SK_BUY: Script = Script::new(include_str!("lua/sk_buy.lua"));
+pub static SK_BUY: Script = Script::new(concat!(
+    include_str!("lua/expire_with_parent.lua"),
+    include_str!("lua/sk_buy.lua")
+));
 pub static SK_INFO: Script = Script::new(include_str!("lua/sk_info.lua"));
 pub static BF_RESERVE: Script = Script::new(include_str!("lua/bf_reserve.lua"));
 pub static BF_ADD: Script = Script::new(include_str!("lua/bf_add.lua"));

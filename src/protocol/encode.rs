@@ -110,8 +110,18 @@ pub fn command<'a>(out: &mut BytesMut, args: impl ExactSizeIterator<Item = &'a [
 #[inline]
 pub fn put_decimal(out: &mut BytesMut, n: i64) {
     let mut buf = [0u8; 20];
+    out.put_slice(decimal(n, &mut buf));
+}
+
+/// A number as a bulk string, the way commands take numeric arguments.
+pub fn bulk_decimal(out: &mut BytesMut, n: i64) {
+    let mut buf = [0u8; 20];
+    bulk(out, decimal(n, &mut buf));
+}
+
+/// The decimal digits of `n` (with its sign), written at the end of `buf`.
+fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
-    let neg = n < 0;
     let mut v = n.unsigned_abs();
     loop {
         i -= 1;
@@ -121,15 +131,25 @@ pub fn put_decimal(out: &mut BytesMut, n: i64) {
             break;
         }
     }
-    if neg {
-        out.put_u8(b'-');
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
     }
-    out.put_slice(&buf[i..]);
+    &buf[i..]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers() {
+        let mut out = BytesMut::new();
+        bulk_decimal(&mut out, 3);
+        put_decimal(&mut out, i64::MIN);
+        bulk_decimal(&mut out, -10);
+        assert_eq!(&out[..], b"$1\r\n3\r\n-9223372036854775808$3\r\n-10\r\n");
+    }
 
     #[test]
     fn encodings() {

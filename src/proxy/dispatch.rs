@@ -121,7 +121,8 @@ impl Dispatcher {
                 Next::Continue
             }
             Action::Hosted(h) if self.hosts(h.group()) => {
-                if !self.enter_epoch() {
+                let version = self.pool.runtime.snapshot().version;
+                if !self.enter_epoch(version) {
                     return Next::Hold;
                 }
                 self.count(Group::Hosted);
@@ -129,7 +130,11 @@ impl Dispatcher {
                 Next::Continue
             }
             _ => {
-                if !self.enter_epoch() {
+                // An Rc clone (no atomic), so the snapshot can be held while
+                // self is borrowed.
+                let pool = Rc::clone(&self.pool);
+                let snapshot = pool.runtime.snapshot();
+                if !self.enter_epoch(snapshot.version) {
                     return Next::Hold;
                 }
                 self.count(match spec.action {
@@ -138,7 +143,7 @@ impl Dispatcher {
                     Action::Hosted(_) => Group::Hosted,
                     _ => Group::Forwarded,
                 });
-                self.send_routed(spec, req);
+                self.send_routed(spec, req, &pool, &snapshot);
                 Next::Continue
             }
         }
@@ -158,8 +163,8 @@ impl Dispatcher {
 
     /// Whether a request may be routed now: yes when the ring and protocol
     /// are those the requests in flight used, or nothing is in flight.
-    fn enter_epoch(&mut self) -> bool {
-        let now = (self.pool.runtime.snapshot().version, self.state.proto);
+    fn enter_epoch(&mut self, version: u64) -> bool {
+        let now = (version, self.state.proto);
         if now == self.epoch {
             return true;
         }
@@ -216,16 +221,19 @@ impl Dispatcher {
     }
 
     /// Routes a request and sends it: whole, split or to every server.
-    fn send_routed(&mut self, spec: &CommandSpec, req: &Request<'_>) {
-        // An Rc clone (no atomic), so the snapshot can be held while self is borrowed.
-        let pool = Rc::clone(&self.pool);
-        let snapshot = pool.runtime.snapshot();
+    fn send_routed(
+        &mut self,
+        spec: &CommandSpec,
+        req: &Request<'_>,
+        pool: &WorkerPool,
+        snapshot: &PoolSnapshot,
+    ) {
         let proto = self.state.proto;
         match self.router.route(spec, req, &snapshot.placement) {
             Route::One(server) => {
                 let seq = self.client.reserve();
                 let waiter = self.waiter(seq, WHOLE, false);
-                let conn = pool.conn(&snapshot, server, self.client_id, proto);
+                let conn = pool.conn(snapshot, server, self.client_id, proto);
                 if req.inline {
                     conn.send_with(|b| req.encode_whole(b), waiter);
                 } else {
@@ -257,7 +265,7 @@ impl Dispatcher {
                         part: part as u32,
                         retried: false,
                     };
-                    let conn = pool.conn(&snapshot, split.server(part), self.client_id, proto);
+                    let conn = pool.conn(snapshot, split.server(part), self.client_id, proto);
                     conn.send_with(|b| split.encode_part(part, req, b), Waiter { sink, tag });
                 }
             }
@@ -280,7 +288,7 @@ impl Dispatcher {
                         part: part as u32,
                         retried: false,
                     };
-                    let conn = pool.conn(&snapshot, server as usize, self.client_id, proto);
+                    let conn = pool.conn(snapshot, server as usize, self.client_id, proto);
                     conn.send_with(|b| req.encode_whole(b), Waiter { sink, tag });
                 }
             }

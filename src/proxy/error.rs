@@ -65,6 +65,12 @@ pub enum ClientError {
     UnknownClientSubcommand(String),
     #[error("ERR redshard does not support 'client {0}': it would act on the proxy's shared server connections")]
     SharedClientSubcommand(String),
+    /// nutcracker answers "Invalid argument" when a fragment fails, and its
+    /// users' tests match on that; the part's own error follows.
+    #[error("ERR Invalid argument: a part of the split command failed: {0}")]
+    SplitPart(String),
+    #[error("ERR max number of clients reached")]
+    MaxClients,
 }
 
 impl ClientError {

@@ -182,24 +182,11 @@ fn encode_call(b: &mut bytes::BytesMut, plan: &Plan, full: bool) {
         encode::bulk(b, b"EVALSHA");
         encode::bulk(b, plan.script.sha().as_bytes());
     }
-    let mut n = [0u8; 20];
-    encode::bulk(b, decimal(plan.keys.len(), &mut n));
+    encode::bulk_decimal(b, plan.keys.len() as i64);
     for k in &plan.keys {
         encode::bulk(b, k);
     }
     for a in &plan.args {
         encode::bulk(b, a);
-    }
-}
-
-fn decimal(mut v: usize, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            return &buf[i..];
-        }
     }
 }

@@ -2,6 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 
+use super::error::ClientError;
 use crate::protocol::{encode, reply::array_elements, Proto};
 
 /// How the parts' replies combine into the client's reply.
@@ -71,13 +72,8 @@ impl Merge {
             .collect();
         if let Some(err) = parts.iter().find(|p| p.first() == Some(&b'-')) {
             if self.split {
-                // nutcracker answers "Invalid argument" when a fragment fails,
-                // and its users' tests match on that; the part's own error
-                // follows, so nothing is hidden.
-                out.extend_from_slice(
-                    b"-ERR Invalid argument: a part of the split command failed: ",
-                );
-                out.extend_from_slice(&err[1..]);
+                let text = String::from_utf8_lossy(&err[1..err.len().saturating_sub(2)]);
+                ClientError::SplitPart(text.into_owned()).write(out);
             } else {
                 out.extend_from_slice(err);
             }

@@ -311,10 +311,8 @@ async fn accept_loop(pool: Rc<WorkerPool>, listener: Listener) {
 
 /// Over `client_connections`: Redis's own error, then close.
 async fn refuse(mut conn: super::listen::ClientStream) {
-    let _ = tokio::time::timeout(
-        Duration::from_secs(1),
-        conn.write_all(b"-ERR max number of clients reached\r\n"),
-    )
-    .await;
+    let mut reply = bytes::BytesMut::new();
+    super::error::ClientError::MaxClients.write(&mut reply);
+    let _ = tokio::time::timeout(Duration::from_secs(1), conn.write_all(&reply)).await;
     let _ = conn.shutdown().await;
 }

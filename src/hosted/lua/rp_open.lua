@@ -26,22 +26,5 @@ end
 redis.call('HSET', KEYS[1], 'remaining', remaining - amount, 'left', left - 1)
 redis.call('HSET', KEYS[2], ARGV[1], amount)
 redis.call('RPUSH', KEYS[3], ARGV[1], amount)
--- KEYS[2] and KEYS[3] expire with KEYS[1] at the same millisecond: a copy
--- of its TTL in seconds made them outlive it or die first by up to half a
--- second. PEXPIRETIME (Redis 7) gives that instant; before 7, the remaining
--- PTTL is the closest there is (a millisecond off if the clock ticks between
--- the two calls). '%d', as a Lua number could print in exponent form.
-local at = redis.pcall('PEXPIRETIME', KEYS[1])
-if type(at) == 'number' then
-  if at > 0 then
-    redis.call('PEXPIREAT', KEYS[2], string.format('%d', at))
-    redis.call('PEXPIREAT', KEYS[3], string.format('%d', at))
-  end
-else
-  local ttl = redis.call('PTTL', KEYS[1])
-  if ttl > 0 then
-    redis.call('PEXPIRE', KEYS[2], string.format('%d', ttl))
-    redis.call('PEXPIRE', KEYS[3], string.format('%d', ttl))
-  end
-end
+expire_with_parent(KEYS[1], KEYS[2], KEYS[3])
 return amount
