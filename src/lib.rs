@@ -11,7 +11,9 @@
 //! - [`distribution`]: ketama, modula, random — each a build(live servers) /
 //!   dispatch(hash) pair, so ejecting a server is a rebuild.
 //! - [`pool`]: a pool at run time; [`pool::Placement`] maps a key to its
-//!   server; server health (backoff, ejection) shared by all workers.
+//!   server; server health (backoff, ejection) shared by all workers; the
+//!   per-worker counters, generated from one table of stats (name, kind,
+//!   help, one line each).
 //! - [`protocol`]: the wire only: resumable request framer, reply skipper,
 //!   reply encoding (RESP2 and RESP3).
 //! - [`route`]: the command table and the one router, a pure function from a
@@ -28,10 +30,9 @@
 //! - [`hosted`]: locks, red packets, flash sales and Bloom filters: each
 //!   command's arguments checked and planned as one Lua script call, one file
 //!   per group.
-//! - [`stats`]: one table of stats (name, kind, help, one line each) that
-//!   generates the per-worker counters, `-D`, nutcracker's stats JSON and the
-//!   Prometheus text; the stats and metrics ports, each capped in connections
-//!   and in time per connection.
+//! - [`stats`]: what the outside sees of the counters: `-D`, nutcracker's
+//!   stats JSON and the Prometheus text, on the stats and metrics ports (each
+//!   capped in connections and in time per connection).
 //! - [`net`]: read size, buffer reuse and write batching shared by both sides.
 //! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP.
 //! - [`tools`]: the operator commands `redshard route` and `redshard dist`.

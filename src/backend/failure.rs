@@ -5,60 +5,11 @@
 //! connection lost with requests in flight. An idle connection the server
 //! closed (Redis's own `timeout`) is no failure: the next request reconnects.
 
+use super::error::BackendError;
 use super::queue::Owner;
 use super::{BackendConn, Unsent};
+use crate::pool::counters::add;
 use crate::pool::FailureOutcome;
-use crate::stats::counters::add;
-
-/// Why a request to a server failed. The text is what the client reads after
-/// `ERR redshard: ` (rendered with the other client errors).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BackendError {
-    #[error("cannot connect to server {server}: {detail}")]
-    Unreachable { server: String, detail: String },
-    #[error("server {server} is down ({cause}); next attempt in {retry_in_ms} ms")]
-    Down {
-        server: String,
-        cause: String,
-        retry_in_ms: u64,
-    },
-    #[error("server {server} timed out after {ms} ms")]
-    TimedOut { server: String, ms: u64 },
-    /// Worded so that nutcracker users' checks for "reset by peer" still match.
-    #[error(
-        "server {server} closed the connection with requests in flight (connection reset by peer)"
-    )]
-    Closed { server: String },
-    #[error("{op} server {server}: {detail}")]
-    Io {
-        server: String,
-        op: &'static str,
-        detail: String,
-    },
-    #[error("server {server} sent a malformed reply: {detail}")]
-    Malformed { server: String, detail: String },
-    #[error("a reply from server {server} was larger than max_reply_bytes ({limit} bytes): the request failed and the server connection was reset")]
-    TooLarge { server: String, limit: usize },
-    #[error("server {server} is not keeping up: over {limit} bytes wait to be written to it")]
-    Backlog { server: String, limit: usize },
-    #[error("server {server} refused the connection setup (AUTH/HELLO/SELECT): {reply}")]
-    Handshake { server: String, reply: String },
-    #[error("server {server} sent a reply nobody asked for")]
-    Stray { server: String },
-}
-
-impl BackendError {
-    /// Whether this counts against the server's health. An oversized reply
-    /// is the request's doing, not the server's.
-    fn counts_against_server(&self) -> bool {
-        !matches!(
-            self,
-            BackendError::TooLarge { .. }
-                | BackendError::Backlog { .. }
-                | BackendError::Down { .. }
-        )
-    }
-}
 
 impl BackendConn {
     /// Counts a lost connection, updates the server's health (ejecting it when

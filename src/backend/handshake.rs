@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 
-use super::failure::BackendError;
+use super::error::BackendError;
 use super::BackendSpec;
 use crate::protocol::encode;
 

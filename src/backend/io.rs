@@ -9,13 +9,13 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
-use super::failure::BackendError;
+use super::error::BackendError;
 use super::queue::Owner;
 use super::{handshake, BackendConn, Status};
 use crate::config::ServerAddr;
 use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
+use crate::pool::counters::{add, gauge_add};
 use crate::protocol::{ReplyError, ReplySkipper};
-use crate::stats::counters::{add, gauge_add};
 
 /// How a connection ended.
 enum Ended {

@@ -10,8 +10,11 @@
 //! - `queue`: the write buffer and the FIFO of requests awaiting replies.
 //! - `io`: connecting and the read/write loop.
 //! - `handshake`: AUTH / HELLO 3 / SELECT in front of a new connection.
-//! - `failure`: what a failure is, what clients are told, health accounting.
+//! - `error`: why a request failed, as the client is told.
+//! - `failure`: what counts against a server's health, and failing what a
+//!   lost connection held.
 
+mod error;
 mod failure;
 mod handshake;
 mod io;
@@ -25,11 +28,11 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::sync::Notify;
 
-pub use failure::BackendError;
+pub use error::BackendError;
 
 use crate::config::ServerAddr;
+use crate::pool::counters::{add, PoolCounters, ServerCounters};
 use crate::pool::{FailurePolicy, PoolRuntime, ServerHealth};
-use crate::stats::counters::{add, PoolCounters, ServerCounters};
 use queue::{Owner, Queue};
 
 /// Identifies a request to whoever sent it; the backend only hands it back.

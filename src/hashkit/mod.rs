@@ -2,7 +2,7 @@
 //!
 //! nutcracker reads key bytes through a signed `char` on x86-64, so in several
 //! hashes a byte >= 0x80 enters as a sign-extended value (0xffffff80 | b).
-//! [`signed`] is that conversion; each hash module says where it applies.
+//! `signed` is that conversion; each hash module says where it applies.
 
 mod crc16;
 mod crc32;

@@ -1,9 +1,7 @@
 //! The hosted commands as the command table names them, their groups, and the
-//! plan each becomes: one script call.
+//! plan each becomes (one script call), with what the groups' planners share.
 
-use super::error::HostedError;
 use super::scripts::Script;
-use super::{bloom, lock, redpacket, seckill};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Group {
@@ -72,17 +70,6 @@ impl Hosted {
             RpCreate | RpGrab | RpOpen | RpInfo | RpRecords => Group::RedPacket,
             SkCreate | SkBuy | SkInfo => Group::Seckill,
             BfReserve | BfAdd | BfMadd | BfExists | BfMexists | BfInfo => Group::Bloom,
-        }
-    }
-
-    /// Checks the arguments (after the command name) and plans the call.
-    /// `name` is the command's name, for errors.
-    pub fn plan(self, name: &'static str, args: &[&[u8]]) -> Result<Plan, HostedError> {
-        match self.group() {
-            Group::Lock => lock::plan(self, name, args),
-            Group::RedPacket => redpacket::plan(self, name, args),
-            Group::Seckill => seckill::plan(self, name, args),
-            Group::Bloom => bloom::plan(self, name, args),
         }
     }
 }

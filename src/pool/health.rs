@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::stats::counters::{ServerCounters, Sharded};
+use crate::pool::counters::{ServerCounters, Sharded};
 
 /// Milliseconds on a monotonic clock shared by all threads.
 pub fn now_ms() -> u64 {

@@ -1,9 +1,12 @@
-//! Pools at run time: placement (key -> server), server health, and the
-//! shared, swappable snapshot the workers route with.
+//! Pools at run time: placement (key -> server), server health, the shared,
+//! swappable snapshot the workers route with, and the pools' and servers'
+//! counters with the one stats table that names them.
 
+pub mod counters;
 pub mod health;
 mod placement;
 mod runtime;
+pub mod stats_table;
 
 pub use health::{FailureOutcome, FailurePolicy, ServerHealth};
 pub use placement::Placement;

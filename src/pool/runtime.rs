@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use super::health::ServerHealth;
 use super::Placement;
 use crate::config::PoolConfig;
-use crate::stats::counters::{PoolCounters, Sharded};
+use crate::pool::counters::{PoolCounters, Sharded};
 
 /// Everything a request needs to route, fixed for the life of the snapshot.
 #[derive(Debug)]

@@ -11,18 +11,21 @@
 
 use std::rc::Rc;
 
-use super::client::Client;
+use super::client::{Client, HOSTED};
 use super::error::ClientError;
-use super::hosted_call::HostedCall;
+use super::hosted_call::{CallStep, HostedCall};
 use super::local::ClientState;
 use super::merge::{Merge, MergeKind};
 use super::reply_queue::WHOLE;
-use super::worker::WorkerPool;
+use super::worker_pool::WorkerPool;
 use crate::backend::{ReplySink, Tag, Waiter};
+use crate::hosted::Hosted;
+use crate::pool::counters::{add, Group};
 use crate::pool::PoolSnapshot;
 use crate::protocol::{encode, FrameLimits, Proto, RequestFramer};
-use crate::route::{lookup, Action, Broadcast, CommandSpec, Local, Request, Route, Router, Split};
-use crate::stats::counters::{add, Group};
+use crate::route::{
+    lookup, server_of_keys, Action, Broadcast, CommandSpec, Local, Request, Route, Router, Split,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
@@ -38,16 +41,16 @@ pub enum Next {
 /// A client's request handling, with the router's scratch space and the
 /// client's connection state.
 pub struct Dispatcher {
-    pub(super) pool: Rc<WorkerPool>,
-    pub(super) client: Rc<Client>,
-    pub(super) client_id: u64,
-    pub(super) router: Router,
-    pub(super) state: ClientState,
+    pool: Rc<WorkerPool>,
+    client: Rc<Client>,
+    client_id: u64,
+    router: Router,
+    state: ClientState,
     /// The pool snapshot version and the protocol that the requests in
     /// flight were routed with.
     epoch: (u64, Proto),
     /// A hosted call in progress: the client's later requests wait for it.
-    pub(super) hosted: Option<HostedCall>,
+    hosted: Option<HostedCall>,
 }
 
 impl Dispatcher {
@@ -71,6 +74,11 @@ impl Dispatcher {
     /// hosted calls included).
     pub fn idle(&self) -> bool {
         self.hosted.is_none() && !self.client.has_returned()
+    }
+
+    /// A hosted call is in progress (the client's next requests wait).
+    pub fn hosting(&self) -> bool {
+        self.hosted.is_some()
     }
 
     /// Handles one complete request.
@@ -176,7 +184,7 @@ impl Dispatcher {
     }
 
     /// A waiter for slot `seq`, part `part`.
-    pub(super) fn waiter(&self, seq: u64, part: u32, retried: bool) -> Waiter {
+    fn waiter(&self, seq: u64, part: u32, retried: bool) -> Waiter {
         let sink: Rc<dyn ReplySink> = self.client.clone();
         Waiter {
             sink,
@@ -341,6 +349,92 @@ impl Dispatcher {
         match self.router.route(spec, &req, &snapshot.placement) {
             Route::One(server) => Some(server),
             _ => None,
+        }
+    }
+
+    /// Plans a hosted command and sends its first step.
+    fn start_hosted(&mut self, h: Hosted, spec: &CommandSpec, req: &Request<'_>) {
+        let words: Vec<&[u8]> = (1..req.argc()).map(|i| req.arg(i)).collect();
+        match h.plan(spec.name, &words) {
+            Ok(plan) => {
+                let seq = self.client.reserve();
+                self.hosted = Some(HostedCall::new(plan, spec.name, seq));
+                self.send_step();
+            }
+            Err(e) => self.client.push_error(&ClientError::Hosted(e)),
+        }
+    }
+
+    /// Sends the hosted call's script to the server its keys have now.
+    fn send_step(&mut self) {
+        let Some(call) = self.hosted.as_ref() else {
+            return;
+        };
+        let snapshot = self.pool.runtime.snapshot_arc();
+        match server_of_keys(call.keys(), &snapshot.placement) {
+            Ok(server) => {
+                let waiter = self.waiter(call.seq, HOSTED, false);
+                let conn = self
+                    .pool
+                    .conn(&snapshot, server, self.client_id, self.state.proto);
+                conn.send_with(|b| call.encode(b), waiter);
+            }
+            Err(e) => {
+                let config = &snapshot.config;
+                let error = ClientError::route(e, call.name, &config.name, config.hash_tag);
+                self.end_hosted(Err(error));
+            }
+        }
+    }
+
+    /// Acts on the hosted call's last step, if its outcome came. `leaving`:
+    /// the client is gone, so a WAIT ends now with "not acquired".
+    pub fn advance_hosted(&mut self, leaving: bool) {
+        let Some(call) = self.hosted.as_mut() else {
+            return;
+        };
+        let next = match self.client.take_step() {
+            Some(outcome) => {
+                let runtime = &self.pool.runtime;
+                call.judge(outcome, leaving, |s| {
+                    !runtime.snapshot().placement.is_live(s)
+                })
+            }
+            None if leaving => match call.abandon() {
+                Some(answer) => CallStep::Done(answer),
+                None => return,
+            },
+            None => return,
+        };
+        match next {
+            CallStep::Send => self.send_step(),
+            CallStep::Wait => {}
+            CallStep::Done(answer) => self.end_hosted(Ok(answer)),
+            CallStep::Failed(error) => self.end_hosted(Err(error)),
+        }
+    }
+
+    /// When the next WAIT attempt is due, while waiting between attempts.
+    pub fn hosted_retry_at(&self) -> Option<tokio::time::Instant> {
+        self.hosted.as_ref().and_then(|c| c.retry_at())
+    }
+
+    /// The WAIT pause is over: try the lock again.
+    pub fn retry_hosted(&mut self) {
+        if let Some(call) = self.hosted.as_mut() {
+            call.retry_due();
+            self.send_step();
+        }
+    }
+
+    /// The call's answer into its slot; the client's next requests may go.
+    fn end_hosted(&mut self, answer: Result<bytes::Bytes, ClientError>) {
+        let Some(call) = self.hosted.take() else {
+            return;
+        };
+        match answer {
+            Ok(reply) => self.client.deliver(call.seq, WHOLE, &reply),
+            Err(e) => self.client.deliver_error(call.seq, WHOLE, &e),
         }
     }
 }

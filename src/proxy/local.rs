@@ -5,9 +5,6 @@
 //! NOPROTO), and nutcracker where its users' tests do ("Client sent AUTH, but
 //! no password is set").
 
-use std::sync::OnceLock;
-use std::time::Instant;
-
 use bytes::BytesMut;
 
 use super::error::{lossy, ClientError};
@@ -17,25 +14,6 @@ use crate::protocol::encode::{self, Proto};
 /// Redis version the proxy reports in HELLO and INFO: the command set it
 /// speaks is Redis 7's.
 pub const REDIS_VERSION: &str = "7.0.0";
-
-/// Facts about the running proxy, for INFO.
-#[derive(Debug)]
-pub struct ProxyFacts {
-    pub started: Instant,
-    pub workers: usize,
-    pub pools: usize,
-}
-
-static FACTS: OnceLock<ProxyFacts> = OnceLock::new();
-
-pub fn set_facts(facts: ProxyFacts) {
-    let _ = FACTS.set(facts);
-}
-
-/// Seconds since the proxy started.
-pub fn uptime_secs() -> u64 {
-    FACTS.get().map_or(0, |f| f.started.elapsed().as_secs())
-}
 
 /// What a client has told the proxy about itself.
 #[derive(Debug, Default)]
@@ -67,7 +45,7 @@ impl ClientState {
         }
     }
 
-    /// AUTH [user] password
+    /// `AUTH [user] password`
     pub fn auth(&mut self, snapshot: &PoolSnapshot, args: &[&[u8]], out: &mut Out) -> Answer {
         let Some(expected) = &snapshot.config.redis_auth else {
             return Err(ClientError::AuthWithoutPassword);
@@ -103,7 +81,7 @@ impl ClientState {
         }
     }
 
-    /// HELLO [protover [AUTH user pass] [SETNAME name]]
+    /// `HELLO [protover [AUTH user pass] [SETNAME name]]`
     pub fn hello(
         &mut self,
         snapshot: &PoolSnapshot,
@@ -181,7 +159,7 @@ impl ClientState {
         Ok(())
     }
 
-    /// CLIENT subcommand [args]
+    /// `CLIENT subcommand [args]`
     pub fn client(&mut self, client_id: u64, args: &[&[u8]], out: &mut Out) -> Answer {
         let sub = args
             .first()
@@ -290,9 +268,9 @@ impl ClientState {
         Ok(())
     }
 
-    /// INFO [section]: the proxy's own view.
+    /// `INFO [section]`: the proxy's own view.
     pub fn info(&self, snapshot: &PoolSnapshot, out: &mut Out) -> Answer {
-        let facts = FACTS.get();
+        let facts = crate::stats::facts();
         let uptime = facts.map_or(0, |f| f.started.elapsed().as_secs());
         let mut t = String::new();
         t.push_str("# Server\r\n");

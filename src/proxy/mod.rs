@@ -12,6 +12,7 @@ pub mod reply_queue;
 pub mod session;
 pub mod supervisor;
 pub mod worker;
+pub mod worker_pool;
 
 use std::sync::Arc;
 
@@ -49,7 +50,7 @@ pub struct Proxy {
 pub fn start(config: &Config, workers: usize) -> Result<Proxy, StartError> {
     let workers = workers.max(1);
     check_redis(config)?;
-    crate::stats::counters::set_workers(workers);
+    crate::pool::counters::set_workers(workers);
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     for _ in 0..workers {
@@ -70,7 +71,7 @@ pub fn start(config: &Config, workers: usize) -> Result<Proxy, StartError> {
         pools.push(runtime);
     }
     *proxy.pools.lock().unwrap_or_else(|p| p.into_inner()) = pools;
-    local::set_facts(local::ProxyFacts {
+    crate::stats::set_facts(crate::stats::ProxyFacts {
         started: std::time::Instant::now(),
         workers,
         pools: config.pools.len(),

@@ -16,11 +16,11 @@ use super::client::Client;
 use super::dispatch::{Dispatcher, Next};
 use super::error::ClientError;
 use super::listen::ClientStream;
-use super::worker::WorkerPool;
+use super::worker_pool::WorkerPool;
 use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
+use crate::pool::counters::{add, PoolCounters};
 use crate::protocol::{Frame, FrameLimits, RequestFramer};
 use crate::route::{command, Request};
-use crate::stats::counters::{add, PoolCounters};
 
 /// Requests of one client awaiting replies before the proxy takes no more.
 pub const MAX_IN_FLIGHT: usize = 1024;
@@ -217,7 +217,7 @@ impl Session {
         }
         match self.held {
             None => true,
-            Some(_) => self.dispatcher.hosted.is_some() && self.inbuf.len() < 4 * chunk,
+            Some(_) => self.dispatcher.hosting() && self.inbuf.len() < 4 * chunk,
         }
     }
 

@@ -66,7 +66,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The reason given to the client, after "'<cmd>' is not supported: ".
+    /// The reason given to the client, after `'<cmd>' is not supported: `.
     pub fn reason(self) -> &'static str {
         match self {
             Refusal::Keyspace => {

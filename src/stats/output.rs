@@ -7,8 +7,8 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::counters::{ServerCounters, GROUPS, LATENCY_BUCKETS_US};
 use super::{POOL_STATS, RELOADS, RELOAD_FAILURES, SERVER_STATS};
+use crate::pool::counters::{ServerCounters, GROUPS, LATENCY_BUCKETS_US};
 use crate::pool::{PoolRuntime, ServerHealth};
 
 fn json_string(s: &str) -> String {

@@ -61,7 +61,7 @@ pub async fn serve_stats(listener: TcpListener, pools: Pools) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (mut stream, slot) = accept(&listener, &slots).await;
-        let body = output::nutcracker_json(&current(&pools), crate::proxy::local::uptime_secs());
+        let body = output::nutcracker_json(&current(&pools), super::uptime_secs());
         tokio::spawn(async move {
             let _ = timeout(REPLY_TIME, async {
                 stream.write_all(body.as_bytes()).await?;
@@ -118,7 +118,7 @@ async fn http(mut stream: TcpStream, pools: Pools) -> std::io::Result<()> {
         ("GET", "/metrics") => (
             "200 OK",
             "text/plain; version=0.0.4; charset=utf-8",
-            output::prometheus(&pools, crate::proxy::local::uptime_secs()),
+            output::prometheus(&pools, super::uptime_secs()),
         ),
         ("GET", "/healthz") => {
             if output::healthy(&pools) {

@@ -7,8 +7,8 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
-use super::table::{stats_table, Cell};
-use crate::pool::{PoolRuntime, ServerHealth};
+use super::stats_table::{stats_table, Cell};
+use super::{PoolRuntime, ServerHealth};
 
 static WORKERS: AtomicUsize = AtomicUsize::new(1);
 
@@ -184,8 +184,8 @@ impl ServerCounters {
 
 #[cfg(test)]
 mod tests {
+    use super::super::stats_table::Kind;
     use super::*;
-    use crate::stats::Kind;
 
     #[test]
     fn shards_sum() {

@@ -88,13 +88,13 @@ macro_rules! stat_cell {
 
 macro_rules! stat_kind {
     (counter) => {
-        $crate::stats::table::Kind::Counter
+        $crate::pool::stats_table::Kind::Counter
     };
     (gauge) => {
-        $crate::stats::table::Kind::Gauge
+        $crate::pool::stats_table::Kind::Gauge
     };
     (timestamp) => {
-        $crate::stats::table::Kind::Timestamp
+        $crate::pool::stats_table::Kind::Timestamp
     };
 }
 
@@ -119,16 +119,16 @@ macro_rules! stats_table {
     // A stored stat: one more field.
     (@struct $attrs:tt $Counters:ident [$($fields:tt)*] $extra:tt
         $name:ident: $kind:ident $help:literal, $($rest:tt)*) => {
-        $crate::stats::table::stats_table!(@struct $attrs $Counters [
+        $crate::pool::stats_table::stats_table!(@struct $attrs $Counters [
             $($fields)*
             #[doc = concat!("`", stringify!($name), "`: ", $help)]
-            pub $name: $crate::stats::table::stat_cell!($kind),
+            pub $name: $crate::pool::stats_table::stat_cell!($kind),
         ] $extra $($rest)*);
     };
     // A stat read from the owner: no field.
     (@struct $attrs:tt $Counters:ident $fields:tt $extra:tt
         $name:ident: $kind:ident ($read:path) $help:literal, $($rest:tt)*) => {
-        $crate::stats::table::stats_table!(@struct $attrs $Counters $fields $extra $($rest)*);
+        $crate::pool::stats_table::stats_table!(@struct $attrs $Counters $fields $extra $($rest)*);
     };
     (@read $Owner:ident . $shards:ident, $name:ident) => {
         |o: &$Owner| o.$shards.sum(|c| &c.$name)
@@ -143,16 +143,16 @@ macro_rules! stats_table {
         }
         extra { $($extra:tt)* }
     ) => {
-        $crate::stats::table::stats_table!(@struct [$(#[$attr])*] $Counters [] [$($extra)*]
+        $crate::pool::stats_table::stats_table!(@struct [$(#[$attr])*] $Counters [] [$($extra)*]
             $($name: $kind $(($read))? $help,)*);
 
         #[doc = concat!("The stats of each `", stringify!($Owner), "`, in nutcracker's order.")]
-        pub const $TABLE: &[$crate::stats::table::Stat<$Owner>] = &[$(
-            $crate::stats::table::Stat {
+        pub const $TABLE: &[$crate::pool::stats_table::Stat<$Owner>] = &[$(
+            $crate::pool::stats_table::Stat {
                 name: stringify!($name),
-                kind: $crate::stats::table::stat_kind!($kind),
+                kind: $crate::pool::stats_table::stat_kind!($kind),
                 help: $help,
-                read: $crate::stats::table::stats_table!(@read $Owner . $shards, $name $(, $read)?),
+                read: $crate::pool::stats_table::stats_table!(@read $Owner . $shards, $name $(, $read)?),
             },
         )*];
     };
