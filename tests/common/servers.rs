@@ -177,7 +177,10 @@ impl Redshard {
     /// Starts redshard with `config`, in which `{port}` is replaced by a free
     /// port for its listener.
     pub fn start(config: &str) -> Redshard {
-        Self::start_args(config, &["--workers", "2"])
+        // A stats port of its own: proxies of tests running side by side
+        // would otherwise all try nutcracker's default, 22222.
+        let stats = free_port().to_string();
+        Self::start_args(config, &["--workers", "2", "-s", &stats, "-a", "127.0.0.1"])
     }
 
     pub fn start_args(config: &str, args: &[&str]) -> Redshard {
