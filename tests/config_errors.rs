@@ -195,6 +195,14 @@ fn wrong_values() {
         Some("server_connections"),
         &["cannot be 0"],
     );
+    for key in [
+        "client_output_limit",
+        "max_reply_bytes",
+        "max_request_bytes",
+    ] {
+        let yaml = format!("{HEAD}  {key}: 0\n  servers:\n   - 127.0.0.1:7001:1\n");
+        assert_error(&yaml, 3, Some("alpha"), Some(key), &["is zero"]);
+    }
 }
 
 #[test]

@@ -741,3 +741,45 @@ fn a_reload_between_two_pipelined_commands_keeps_their_order() {
         assert_eq!(direct.read(), Reply::Int(1));
     }
 }
+
+#[test]
+fn a_pool_whose_servers_refuse_resp3_says_so_and_stays_healthy() {
+    // HELLO renamed away: what a server older than Redis 6 answers to it.
+    let s = servers_with(2, &["--rename-command", "HELLO", "hello-not-here"]);
+    let p = proxy(
+        &s,
+        "  auto_eject_hosts: true\n  server_failure_limit: 1\n  server_retry_timeout: 30000\n",
+    );
+    let mut resp3 = p.conn();
+    assert!(matches!(resp3.cmd(&["HELLO", "3"]), Reply::Array(_)));
+    let r = resp3.cmd(&["GET", "some-key"]);
+    assert!(
+        r.is_error() && r.error_text().contains("does not speak RESP3"),
+        "GET on RESP3 through a server without HELLO: {}",
+        show(&r)
+    );
+    // The server is not held to be down for it: RESP2 clients are served,
+    // every key where it was.
+    let mut resp2 = p.conn();
+    for i in 0..50 {
+        let k = format!("k{i}");
+        assert_eq!(resp2.cmd(&["SET", &k, &k]), Reply::ok(), "SET {k}");
+        assert_eq!(resp2.cmd(&["GET", &k]), Reply::bulk(&k), "GET {k}");
+    }
+    let info = resp2.cmd(&["INFO"]);
+    assert!(
+        matches!(&info, Reply::Bulk(t) if !String::from_utf8_lossy(t).contains("state=ejected")),
+        "no server ejected: {:?}\n{}",
+        info,
+        p.log_text()
+    );
+    // Later RESP3 clients are told at their HELLO.
+    let mut later = p.conn();
+    let r = later.cmd(&["HELLO", "3"]);
+    assert!(
+        r.is_error() && r.error_text().starts_with("NOPROTO"),
+        "HELLO 3 once a server refused RESP3: {}",
+        show(&r)
+    );
+    assert_eq!(later.cmd(&["GET", "k1"]), Reply::bulk("k1"));
+}

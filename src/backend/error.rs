@@ -29,23 +29,33 @@ pub enum BackendError {
     Malformed { server: String, detail: String },
     #[error("a reply from server {server} was larger than max_reply_bytes ({limit} bytes): the request failed and the server connection was reset")]
     TooLarge { server: String, limit: usize },
+    /// Another request's reply made the proxy reset the connection.
+    #[error("the connection to server {server} was reset ({cause}) with this request in flight: it may or may not have run")]
+    Reset { server: String, cause: &'static str },
+    #[error("server {server} closed new connections before answering anything")]
+    Unanswered { server: String },
     #[error("server {server} is not keeping up: over {limit} bytes wait to be written to it")]
     Backlog { server: String, limit: usize },
-    #[error("server {server} refused the connection setup (AUTH/HELLO/SELECT): {reply}")]
+    #[error("server {server} refused the connection setup (SELECT): {reply}")]
     Handshake { server: String, reply: String },
+    #[error("server {server} does not speak RESP3 (HELLO 3: {reply}); use RESP2 (HELLO 2) through this pool")]
+    NoResp3 { server: String, reply: String },
     #[error("server {server} sent a reply nobody asked for")]
     Stray { server: String },
 }
 
 impl BackendError {
     /// Whether this counts against the server's health. An oversized reply
-    /// is the request's doing, not the server's.
+    /// is the request's doing, and a refused HELLO 3 the protocol's, not the
+    /// server's.
     pub(super) fn counts_against_server(&self) -> bool {
         !matches!(
             self,
             BackendError::TooLarge { .. }
+                | BackendError::Reset { .. }
                 | BackendError::Backlog { .. }
                 | BackendError::Down { .. }
+                | BackendError::NoResp3 { .. }
         )
     }
 }

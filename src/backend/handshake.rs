@@ -39,22 +39,35 @@ pub(super) fn build(spec: &BackendSpec) -> (BytesMut, Vec<(Step, usize)>) {
 
 /// Judges a handshake reply. A wrong password is the server's to report, as
 /// with nutcracker: the connection stays and requests get the server's own
-/// NOAUTH errors (said once in the log). A failed HELLO or SELECT would send
-/// requests to the wrong protocol or database, so it fails the connection.
+/// NOAUTH errors (said once in the log). A refused HELLO 3 means a server
+/// older than Redis 6: remembered, so clients are told at their own HELLO 3,
+/// and not held against the server's health. A failed SELECT would send
+/// requests to the wrong database, so it fails the connection.
 pub(super) fn check(spec: &BackendSpec, step: Step, reply: &[u8]) -> Result<(), BackendError> {
-    if reply.first() != Some(&b'-') {
+    let refused = reply.first() == Some(&b'-');
+    if step == Step::Hello {
+        spec.health.set_speaks_resp3(!refused);
+    }
+    if !refused {
         return Ok(());
     }
     let text = String::from_utf8_lossy(&reply[1..reply.len().saturating_sub(2)]).into_owned();
-    if step == Step::Auth {
-        tracing::warn!(
-            server = %spec.label,
-            "server rejected the pool's redis_auth ({text}); its requests will be refused by the server"
-        );
-        return Ok(());
+    let server = spec.label.clone();
+    match step {
+        Step::Auth => {
+            tracing::warn!(
+                server = %spec.label,
+                "server rejected the pool's redis_auth ({text}); its requests will be refused by the server"
+            );
+            Ok(())
+        }
+        Step::Hello => Err(BackendError::NoResp3 {
+            server,
+            reply: text,
+        }),
+        Step::Select => Err(BackendError::Handshake {
+            server,
+            reply: text,
+        }),
     }
-    Err(BackendError::Handshake {
-        server: spec.label.clone(),
-        reply: text,
-    })
 }

@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::error::BackendError;
-use super::queue::Owner;
+use super::queue::{Owner, Pending};
 use super::{handshake, BackendConn, Status};
 use crate::config::ServerAddr;
 use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
@@ -58,7 +58,7 @@ impl BackendConn {
                     if self.state.borrow().answered == answered {
                         quiet_unanswered += 1;
                         if quiet_unanswered > 1 {
-                            self.fail(BackendError::Closed {
+                            self.fail(BackendError::Unanswered {
                                 server: self.spec.label.clone(),
                             });
                             break;
@@ -81,6 +81,7 @@ impl BackendConn {
             Ok(s) => s,
             Err(e) => return Ended::Failed(e),
         };
+        self.state.borrow_mut().queue.reset_cursor();
         let (bytes, steps) = handshake::build(&self.spec);
         if !steps.is_empty() {
             self.state.borrow_mut().queue.push_front(bytes, &steps);
@@ -185,21 +186,22 @@ impl BackendConn {
                 biased;
                 read = reader.read_buf(&mut rbuf) => {
                     match read {
-                        Ok(0) => return self.lost(sending.len(), BackendError::Closed { server: self.spec.label.clone() }),
+                        Ok(0) => return self.lost(BackendError::Closed { server: self.spec.label.clone() }),
                         Ok(_) => {
                             if let Err(e) = self.hand_out_replies(&mut rbuf, &mut skipper) {
                                 return Ended::Failed(e);
                             }
                         }
-                        Err(e) => return self.lost(sending.len(), self.io_error("reading from", e)),
+                        Err(e) => return self.lost(self.io_error("reading from", e)),
                     }
                     if rbuf.is_empty() && rbuf.capacity() > KEEP_CAPACITY {
                         rbuf = BytesMut::with_capacity(chunk);
                     }
                 }
                 written = writer.write_buf(sending), if !sending.is_empty() => {
-                    if let Err(e) = written {
-                        return self.lost(sending.len(), self.io_error("writing to", e));
+                    match written {
+                        Ok(n) => self.state.borrow_mut().queue.wrote(n),
+                        Err(e) => return self.lost(self.io_error("writing to", e)),
                     }
                     if sending.is_empty() && sending.capacity() > KEEP_CAPACITY {
                         *sending = BytesMut::new();
@@ -227,11 +229,35 @@ impl BackendConn {
 
     /// The connection is gone: a failure if a request written to it awaits
     /// its reply (it may have run), else a quiet end.
-    fn lost(&self, unwritten: usize, error: BackendError) -> Ended {
-        if self.state.borrow().queue.awaiting(unwritten) == 0 {
+    fn lost(&self, error: BackendError) -> Ended {
+        if self.state.borrow().queue.awaiting() == 0 {
             Ended::Quiet
         } else {
             Ended::Failed(error)
+        }
+    }
+
+    /// The oldest request's reply is over `max_reply_bytes`: that request
+    /// fails with that reason; the others in flight with the reset of the
+    /// connection, which is the only way past the reply.
+    fn too_large(&self, limit: usize) -> BackendError {
+        let server = self.spec.label.clone();
+        let head = self.state.borrow_mut().queue.pop();
+        if let Some(Pending {
+            owner: Owner::Client(w),
+            ..
+        }) = head
+        {
+            let error = BackendError::TooLarge {
+                server: server.clone(),
+                limit,
+            };
+            add(&self.pool_counters().forward_error, 1);
+            w.sink.failed(w.tag, &error, None);
+        }
+        BackendError::Reset {
+            server,
+            cause: "a reply before it was larger than max_reply_bytes",
         }
     }
 
@@ -263,12 +289,7 @@ impl BackendConn {
             let len = match skipper.next_reply(rbuf) {
                 Ok(Some(len)) => len,
                 Ok(None) => return Ok(()),
-                Err(ReplyError::TooLarge(limit)) => {
-                    return Err(BackendError::TooLarge {
-                        server: self.spec.label.clone(),
-                        limit,
-                    })
-                }
+                Err(ReplyError::TooLarge(limit)) => return Err(self.too_large(limit)),
                 Err(e) => {
                     return Err(BackendError::Malformed {
                         server: self.spec.label.clone(),
@@ -290,10 +311,14 @@ impl BackendConn {
             add(&c.responses, 1);
             add(&c.response_bytes, len as u64);
             c.observe_latency(pending.sent.elapsed().as_micros() as u64);
-            self.spec.health.success();
             let reply = &rbuf[..len];
             match pending.owner {
-                Owner::Client(w) => w.sink.reply(w.tag, reply),
+                Owner::Client(w) => {
+                    // Only a reply to a request proves the server healthy: a
+                    // handshake reply may be its refusal.
+                    self.spec.health.success();
+                    w.sink.reply(w.tag, reply)
+                }
                 Owner::Handshake(step) => handshake::check(&self.spec, step, reply)?,
             }
             rbuf.advance(len);

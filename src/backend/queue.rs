@@ -38,6 +38,11 @@ pub(super) struct Queue {
     waiting: VecDeque<Pending>,
     /// Bytes of the requests in `waiting`, for the queue gauges.
     queued_bytes: usize,
+    /// The write cursor on this socket: how many leading requests of
+    /// `waiting` are written whole, and how many bytes of the next one.
+    /// Kept as bytes are written, so no question about the queue walks it.
+    written: usize,
+    partial: usize,
 }
 
 /// Everything a failed connection still held.
@@ -117,7 +122,7 @@ impl Queue {
         }) = self.waiting.front()
         {
             let len = *len;
-            if self.wbuf.len() < len || self.unsent_requests(0) < self.waiting.len() {
+            if self.wbuf.len() < len || self.unsent_requests() < self.waiting.len() {
                 return;
             }
             self.wbuf.advance(len);
@@ -135,7 +140,25 @@ impl Queue {
         }
     }
 
-    /// Puts bytes the writer did not get to back in front of the queue.
+    /// The writer wrote `n` more bytes: moves the cursor over them.
+    pub fn wrote(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(p) = self.waiting.get(self.written) else {
+                return;
+            };
+            let rest = p.len - self.partial;
+            if n < rest {
+                self.partial += n;
+                return;
+            }
+            n -= rest;
+            self.written += 1;
+            self.partial = 0;
+        }
+    }
+
+    /// Puts bytes the writer did not get to back in front of the queue; the
+    /// next socket starts writing with them.
     pub fn restore_unwritten(&mut self, mut unwritten: BytesMut) {
         if !unwritten.is_empty() {
             unwritten.extend_from_slice(&self.wbuf);
@@ -147,6 +170,8 @@ impl Queue {
     pub fn pop(&mut self) -> Option<Pending> {
         let p = self.waiting.pop_front()?;
         self.queued_bytes -= p.len;
+        // A reply comes only for a request written whole.
+        self.written = self.written.saturating_sub(1);
         Some(p)
     }
 
@@ -155,29 +180,20 @@ impl Queue {
         self.waiting.iter().find_map(|p| p.deadline)
     }
 
-    /// How many requests at the back have none of their bytes written, with
-    /// `unwritten` bytes (the writer's and the queue's) still to go.
-    fn unsent_requests(&self, unwritten: usize) -> usize {
-        let mut left = unwritten + self.wbuf.len();
-        let mut n = 0;
-        for p in self.waiting.iter().rev() {
-            if left == 0 || p.len > left {
-                break;
-            }
-            left -= p.len;
-            n += 1;
-        }
-        n
+    /// Requests none of whose bytes were written on this socket.
+    fn unsent_requests(&self) -> usize {
+        self.waiting.len() - self.written - usize::from(self.partial > 0)
     }
 
     /// Requests some of whose bytes reached the server and whose replies
     /// have not come: what a lost connection may have run.
-    pub fn awaiting(&self, unwritten: usize) -> usize {
-        self.waiting.len() - self.unsent_requests(unwritten)
+    pub fn awaiting(&self) -> usize {
+        self.waiting.len() - self.unsent_requests()
     }
 
+    /// The gauges, with `unwritten` bytes in the writer's buffer.
     pub fn gauges(&self, unwritten: usize) -> Gauges {
-        let in_queue = self.unsent_requests(unwritten);
+        let in_queue = self.unsent_requests();
         let in_queue_bytes = unwritten + self.wbuf.len();
         Gauges {
             in_queue,
@@ -190,18 +206,25 @@ impl Queue {
     /// Empties the queue after a failure (the writer's unwritten bytes
     /// already restored).
     pub fn drain(&mut self) -> Drained {
-        let first_unsent = self.waiting.len() - self.unsent_requests(0);
+        let first_unsent = self.waiting.len() - self.unsent_requests();
         let unsent_len: usize = self.waiting.iter().skip(first_unsent).map(|p| p.len).sum();
         let mut unsent = std::mem::take(&mut self.wbuf);
         // Bytes of a request cut mid-write stay in front: not anyone's to resend.
         let cut = unsent.len() - unsent_len;
         let unsent = unsent.split_off(cut);
         self.queued_bytes = 0;
+        self.reset_cursor();
         Drained {
             waiting: std::mem::take(&mut self.waiting),
             unsent,
             first_unsent,
         }
+    }
+
+    /// A new socket: nothing is written on it yet.
+    pub fn reset_cursor(&mut self) {
+        self.written = 0;
+        self.partial = 0;
     }
 }
 
@@ -227,7 +250,8 @@ mod tests {
         q.take_for_write(&mut sending);
         // The writer got "AAAAB" out, then failed.
         let _ = sending.split_to(5);
-        assert_eq!(q.awaiting(sending.len()), 2);
+        q.wrote(5);
+        assert_eq!(q.awaiting(), 2);
         q.restore_unwritten(sending);
         let d = q.drain();
         assert_eq!(d.first_unsent, 2);
@@ -275,6 +299,7 @@ mod tests {
         let mut sending = BytesMut::new();
         q.take_for_write(&mut sending);
         let _ = sending.split_to(4);
+        q.wrote(4);
         let g = q.gauges(sending.len());
         assert_eq!(
             (g.in_queue, g.in_queue_bytes, g.out_queue, g.out_queue_bytes),

@@ -2,7 +2,7 @@
 //! the time of the next connection attempt. Atomics only, so the hot path
 //! (a success on a healthy server) is one relaxed load.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,10 +24,15 @@ pub struct ServerHealth {
     retry_at: AtomicU64,
     /// The current backoff step in ms (0: none), doubled per failure.
     backoff_ms: AtomicU64,
+    /// `now_ms()` of the last failure counted (0: none since the last success).
+    last_failure_ms: AtomicU64,
     /// Ejected from the ring until this `now_ms()` (0: not ejected).
     ejected_until: AtomicU64,
     /// Wall-clock µs of the last ejection, for the stats (server_ejected_at).
     ejected_at_us: AtomicU64,
+    /// The server answered HELLO 3 with an error (Redis before 6): clients
+    /// cannot have RESP3 through this pool.
+    refuses_resp3: AtomicBool,
     /// Why the server last failed, for the errors clients get while it is down.
     last_error: Mutex<String>,
     /// This server's counters, one shard per worker.
@@ -56,6 +61,11 @@ pub struct FailurePolicy {
 /// The first backoff step after a failure; each further failure doubles it.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 
+/// Failures this close to the last one counted are the same event seen by
+/// several connections (each worker's, each of `server_connections`): a Redis
+/// restart under load is one failure, not one per connection.
+const SAME_EVENT_MS: u64 = 10;
+
 impl ServerHealth {
     /// A reply arrived: the failure count and the backoff start over.
     #[inline]
@@ -65,6 +75,7 @@ impl ServerHealth {
         {
             self.failures.store(0, Ordering::Relaxed);
             self.backoff_ms.store(0, Ordering::Relaxed);
+            self.last_failure_ms.store(0, Ordering::Relaxed);
             self.retry_at.store(0, Ordering::Release);
         }
     }
@@ -80,10 +91,23 @@ impl ServerHealth {
     /// Without ejection, new connections wait an exponential backoff from
     /// [`FIRST_BACKOFF`] up to `retry_timeout`, so a restarted server is
     /// found again within one short step, not one `retry_timeout`.
+    ///
+    /// Failures within [`SAME_EVENT_MS`] of the last one counted are one
+    /// event: neither counted again nor doubling the backoff.
     pub fn failure(&self, why: &str, policy: FailurePolicy) -> FailureOutcome {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = why.to_string();
-        let count = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
         let now = now_ms();
+        let last = self.last_failure_ms.load(Ordering::Acquire);
+        let same_event = last != 0 && now < last + SAME_EVENT_MS;
+        if same_event
+            || self
+                .last_failure_ms
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return FailureOutcome::Counted;
+        }
+        let count = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
         match policy.eject_after {
             Some(limit) if count >= limit.max(1) => {
                 let until = now + policy.retry_timeout.as_millis() as u64;
@@ -153,6 +177,7 @@ impl ServerHealth {
     pub fn rejoin(&self) {
         self.failures.store(0, Ordering::Release);
         self.backoff_ms.store(0, Ordering::Release);
+        self.last_failure_ms.store(0, Ordering::Release);
         self.retry_at.store(0, Ordering::Release);
         self.ejected_until.store(0, Ordering::Release);
     }
@@ -163,6 +188,16 @@ impl ServerHealth {
         let until = now_ms() + retry_after.as_millis() as u64;
         self.ejected_until.store(until, Ordering::Release);
         self.retry_at.store(until, Ordering::Release);
+    }
+
+    /// What the server said to HELLO 3 on the last RESP3 connection.
+    pub fn set_speaks_resp3(&self, speaks: bool) {
+        self.refuses_resp3.store(!speaks, Ordering::Relaxed);
+    }
+
+    /// The server refused HELLO 3.
+    pub fn refuses_resp3(&self) -> bool {
+        self.refuses_resp3.load(Ordering::Relaxed)
     }
 
     /// Wall-clock µs of the last ejection (0: never).
@@ -179,6 +214,12 @@ impl ServerHealth {
 mod tests {
     use super::*;
 
+    /// A failure as a separate event (past the same-event window).
+    fn fail(h: &ServerHealth, p: FailurePolicy) -> FailureOutcome {
+        std::thread::sleep(Duration::from_millis(SAME_EVENT_MS + 2));
+        h.failure("x", p)
+    }
+
     fn policy(eject_after: Option<u32>, retry_ms: u64) -> FailurePolicy {
         FailurePolicy {
             retry_timeout: Duration::from_millis(retry_ms),
@@ -190,14 +231,14 @@ mod tests {
     fn ejects_once_at_the_limit_and_rejoins() {
         let h = ServerHealth::default();
         let p = policy(Some(3), 50);
-        assert_eq!(h.failure("x", p), FailureOutcome::Counted);
-        assert_eq!(h.failure("x", p), FailureOutcome::Counted);
+        assert_eq!(fail(&h, p), FailureOutcome::Counted);
+        assert_eq!(fail(&h, p), FailureOutcome::Counted);
         assert!(
             h.may_connect().is_ok(),
             "with ejection, connects are not held back"
         );
-        assert_eq!(h.failure("x", p), FailureOutcome::Ejected);
-        assert_eq!(h.failure("x", p), FailureOutcome::Counted);
+        assert_eq!(fail(&h, p), FailureOutcome::Ejected);
+        assert_eq!(fail(&h, p), FailureOutcome::Counted);
         assert!(h.is_ejected() && !h.due_for_retry());
         std::thread::sleep(Duration::from_millis(120));
         assert!(h.due_for_retry());
@@ -209,16 +250,10 @@ mod tests {
     fn a_lowered_limit_still_ejects() {
         let h = ServerHealth::default();
         for _ in 0..3 {
-            assert_eq!(
-                h.failure("x", policy(Some(5), 1000)),
-                FailureOutcome::Counted
-            );
+            assert_eq!(fail(&h, policy(Some(5), 1000)), FailureOutcome::Counted);
         }
         // A reload lowered the limit below the count already reached.
-        assert_eq!(
-            h.failure("x", policy(Some(2), 1000)),
-            FailureOutcome::Ejected
-        );
+        assert_eq!(fail(&h, policy(Some(2), 1000)), FailureOutcome::Ejected);
     }
 
     #[test]
@@ -227,7 +262,7 @@ mod tests {
         let p = policy(None, 35);
         let mut steps = Vec::new();
         for _ in 0..4 {
-            h.failure("refused", p);
+            fail(&h, p);
             steps.push(h.backoff_ms.load(Ordering::Relaxed));
             assert!(h.may_connect().is_err(), "held back during the backoff");
         }
@@ -239,11 +274,32 @@ mod tests {
         );
         h.success();
         assert_eq!(h.failures(), 0);
-        h.failure("refused", p);
+        fail(&h, p);
         assert_eq!(
             h.backoff_ms.load(Ordering::Relaxed),
             10,
             "starts over after a success"
+        );
+    }
+
+    #[test]
+    fn one_event_seen_by_many_connections_is_one_failure() {
+        let h = ServerHealth::default();
+        let p = policy(Some(2), 1000);
+        // Every worker's connection loses the server at once.
+        for _ in 0..8 {
+            assert_eq!(h.failure("reset", p), FailureOutcome::Counted);
+        }
+        assert_eq!(h.failures(), 1);
+        assert!(!h.is_ejected());
+        let b = ServerHealth::default();
+        for _ in 0..8 {
+            b.failure("reset", policy(None, 30_000));
+        }
+        assert_eq!(
+            b.backoff_ms.load(Ordering::Relaxed),
+            10,
+            "one step, not eight"
         );
     }
 }

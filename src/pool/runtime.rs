@@ -103,58 +103,17 @@ impl PoolRuntime {
 
     /// Swaps in a new config for this pool (a reload). Servers present in
     /// both (same name, or same address when unnamed) keep their health;
-    /// returns what changed.
+    /// returns what changed. Done as a read-copy-update, like an ejection's
+    /// rebuild, so neither can overwrite the other's snapshot, and every new
+    /// snapshot gets a version of its own.
     pub fn reload(&self, config: PoolConfig) -> PoolChange {
-        let old = self.snapshot.load_full();
-        let identity = |s: &crate::config::ServerConfig| {
-            if s.named {
-                s.name.clone()
-            } else {
-                s.addr.to_string()
-            }
-        };
         let mut change = PoolChange::default();
-        let health: Vec<Arc<ServerHealth>> = config
-            .servers
-            .iter()
-            .map(|s| {
-                match old
-                    .config
-                    .servers
-                    .iter()
-                    .position(|o| identity(o) == identity(s))
-                {
-                    Some(i) => {
-                        if old.config.servers[i] != *s {
-                            change.servers_changed.push(s.label());
-                        }
-                        old.health[i].clone()
-                    }
-                    None => {
-                        change.servers_added.push(s.label());
-                        Arc::default()
-                    }
-                }
-            })
-            .collect();
-        for o in &old.config.servers {
-            if !config.servers.iter().any(|s| identity(s) == identity(o)) {
-                change.servers_removed.push(o.label());
-            }
-        }
-        change.options_changed = options_diff(&old.config, &config);
-        change.any = old.config != config;
-        let generation = if change.any {
-            old.generation + 1
-        } else {
-            old.generation
-        };
-        self.snapshot.store(Arc::new(PoolSnapshot::build(
-            config,
-            health,
-            generation,
-            old.version + 1,
-        )));
+        self.snapshot.rcu(|old| {
+            let (health, c) = carry_over(old, &config);
+            change = c;
+            let generation = old.generation + u64::from(change.any);
+            PoolSnapshot::build(config.clone(), health, generation, old.version + 1)
+        });
         change
     }
 
@@ -175,6 +134,50 @@ impl PoolRuntime {
     pub fn client_count(&self) -> usize {
         self.clients.load(Ordering::Acquire)
     }
+}
+
+/// The health of each server of `config`, carried over from `old` where the
+/// server was there before, and what changed.
+fn carry_over(old: &PoolSnapshot, config: &PoolConfig) -> (Vec<Arc<ServerHealth>>, PoolChange) {
+    let identity = |s: &crate::config::ServerConfig| {
+        if s.named {
+            s.name.clone()
+        } else {
+            s.addr.to_string()
+        }
+    };
+    let mut change = PoolChange::default();
+    let health = config
+        .servers
+        .iter()
+        .map(|s| {
+            match old
+                .config
+                .servers
+                .iter()
+                .position(|o| identity(o) == identity(s))
+            {
+                Some(i) => {
+                    if old.config.servers[i] != *s {
+                        change.servers_changed.push(s.label());
+                    }
+                    old.health[i].clone()
+                }
+                None => {
+                    change.servers_added.push(s.label());
+                    Arc::default()
+                }
+            }
+        })
+        .collect();
+    for o in &old.config.servers {
+        if !config.servers.iter().any(|s| identity(s) == identity(o)) {
+            change.servers_removed.push(o.label());
+        }
+    }
+    change.options_changed = options_diff(&old.config, config);
+    change.any = old.config != *config;
+    (health, change)
 }
 
 /// What a reload changed in one pool.

@@ -129,12 +129,13 @@ impl Dispatcher {
                 Next::Continue
             }
             Action::Hosted(h) if self.hosts(h.group()) => {
-                let version = self.pool.runtime.snapshot().version;
-                if !self.enter_epoch(version) {
+                // One snapshot for the barrier and the first step's route.
+                let snapshot = self.pool.runtime.snapshot_arc();
+                if !self.enter_epoch(snapshot.version) {
                     return Next::Hold;
                 }
                 self.count(Group::Hosted);
-                self.start_hosted(h, spec, req);
+                self.start_hosted(h, spec, req, &snapshot);
                 Next::Continue
             }
             _ => {
@@ -320,7 +321,9 @@ impl Dispatcher {
         for r in self.client.take_returned() {
             match self.route_again(&snapshot, &r.bytes) {
                 Some(server) if server != r.server && snapshot.placement.is_live(server) => {
-                    let conn = pool.conn(&snapshot, server, self.client_id, self.state.proto);
+                    // In the protocol it was sent in: a HELLO 3 the client
+                    // sent after it is answered already.
+                    let conn = pool.conn(&snapshot, server, self.client_id, self.epoch.1);
                     let waiter = self.waiter(r.tag.seq, r.tag.part, true);
                     conn.send(&r.bytes, waiter);
                 }
@@ -353,30 +356,36 @@ impl Dispatcher {
     }
 
     /// Plans a hosted command and sends its first step.
-    fn start_hosted(&mut self, h: Hosted, spec: &CommandSpec, req: &Request<'_>) {
+    fn start_hosted(
+        &mut self,
+        h: Hosted,
+        spec: &CommandSpec,
+        req: &Request<'_>,
+        snapshot: &PoolSnapshot,
+    ) {
         let words: Vec<&[u8]> = (1..req.argc()).map(|i| req.arg(i)).collect();
         match h.plan(spec.name, &words) {
             Ok(plan) => {
                 let seq = self.client.reserve();
                 self.hosted = Some(HostedCall::new(plan, spec.name, seq));
-                self.send_step();
+                self.send_step(snapshot);
             }
             Err(e) => self.client.push_error(&ClientError::Hosted(e)),
         }
     }
 
-    /// Sends the hosted call's script to the server its keys have now.
-    fn send_step(&mut self) {
+    /// Sends the hosted call's script to the server its keys have in
+    /// `snapshot`.
+    fn send_step(&mut self, snapshot: &PoolSnapshot) {
         let Some(call) = self.hosted.as_ref() else {
             return;
         };
-        let snapshot = self.pool.runtime.snapshot_arc();
         match server_of_keys(call.keys(), &snapshot.placement) {
             Ok(server) => {
                 let waiter = self.waiter(call.seq, HOSTED, false);
                 let conn = self
                     .pool
-                    .conn(&snapshot, server, self.client_id, self.state.proto);
+                    .conn(snapshot, server, self.client_id, self.state.proto);
                 conn.send_with(|b| call.encode(b), waiter);
             }
             Err(e) => {
@@ -407,7 +416,7 @@ impl Dispatcher {
             None => return,
         };
         match next {
-            CallStep::Send => self.send_step(),
+            CallStep::Send => self.send_step(&self.pool.runtime.snapshot_arc()),
             CallStep::Wait => {}
             CallStep::Done(answer) => self.end_hosted(Ok(answer)),
             CallStep::Failed(error) => self.end_hosted(Err(error)),
@@ -423,7 +432,7 @@ impl Dispatcher {
     pub fn retry_hosted(&mut self) {
         if let Some(call) = self.hosted.as_mut() {
             call.retry_due();
-            self.send_step();
+            self.send_step(&self.pool.runtime.snapshot_arc());
         }
     }
 

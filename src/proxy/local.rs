@@ -136,6 +136,11 @@ impl ClientState {
         if !self.authenticated {
             return Err(ClientError::HelloNoAuth);
         }
+        if proto == Proto::Resp3 && snapshot.health.iter().any(|h| h.refuses_resp3()) {
+            // A server of the pool is older than Redis 6: RESP3 replies
+            // could not pass through unchanged.
+            return Err(ClientError::NoProto);
+        }
         if let Some(name) = setname {
             valid_name(name)?;
             self.name = (!name.is_empty()).then(|| name.to_vec());

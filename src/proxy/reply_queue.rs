@@ -27,6 +27,10 @@ const MIN_ESTIMATE: usize = 16;
 /// the limit it is held to).
 const OUT_CHUNK: usize = 64 * 1024;
 
+/// The hard limit, in multiples of `client_output_limit` (Redis's own
+/// `client-output-buffer-limit` drops a client past its hard limit too).
+const HARD_LIMIT_FACTOR: usize = 2;
+
 #[derive(Debug)]
 enum Slot {
     /// Awaiting its reply, counted at `estimate` bytes until it comes.
@@ -58,8 +62,18 @@ pub struct ReplyQueue {
     expected: usize,
     /// What the next reply is expected to weigh: starts high (a new client
     /// may ask for large values), jumps up at once to any larger reply seen,
-    /// and decays slowly towards the sizes this client actually gets.
+    /// and decays slowly towards the sizes this client actually gets, but
+    /// not below `floor`.
     estimate: usize,
+    /// The least a reply to come is counted at: 1/1024 of the limit, so the
+    /// requests in flight alone can take the account to the limit.
+    floor: usize,
+    /// Reply bytes actually held past which the client is dropped: an
+    /// estimate can be wrong (small replies, then a pipeline of huge ones),
+    /// and a client that does not read must not hold more than this.
+    hard_limit: usize,
+    /// The hard limit was passed.
+    overflowed: bool,
 }
 
 impl ReplyQueue {
@@ -75,7 +89,29 @@ impl ReplyQueue {
             held: 0,
             expected: 0,
             estimate: (output_limit / 64).clamp(MIN_ESTIMATE, 1 << 20),
+            floor: (output_limit / 1024).max(MIN_ESTIMATE),
+            hard_limit: output_limit.saturating_mul(HARD_LIMIT_FACTOR),
+            overflowed: false,
         }
+    }
+
+    /// The client holds more than its hard limit of replies it has not read.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// Bytes of replies held, ready or kept aside.
+    fn held_bytes(&self) -> usize {
+        self.out.len() + self.sealed_bytes + self.held
+    }
+
+    /// Notes whether the hard limit was passed; true when it just was.
+    fn check_hard_limit(&mut self) -> bool {
+        if !self.overflowed && self.held_bytes() > self.hard_limit {
+            self.overflowed = true;
+            return true;
+        }
+        false
     }
 
     /// Takes the next slot for a request whose reply comes later.
@@ -121,6 +157,11 @@ impl ReplyQueue {
             return false;
         }
         let at = (seq - self.head) as usize;
+        let ready = self.fill(at, part, reply);
+        ready | self.check_hard_limit()
+    }
+
+    fn fill(&mut self, at: usize, part: u32, reply: &[u8]) -> bool {
         let complete = match self.slots.get_mut(at) {
             Some(Slot::Merging { merge, estimate }) if part != WHOLE => {
                 if !merge.add(part as usize, reply) {
@@ -162,7 +203,7 @@ impl ReplyQueue {
         self.estimate = if actual >= self.estimate {
             actual
         } else {
-            (self.estimate - self.estimate / 8 + actual / 8).max(MIN_ESTIMATE)
+            (self.estimate - self.estimate / 8 + actual / 8).max(self.floor)
         };
     }
 
@@ -273,6 +314,31 @@ mod tests {
     }
 
     #[test]
+    fn a_client_past_twice_its_limit_is_flagged() {
+        let limit = 64 * 1024;
+        let mut q = ReplyQueue::new(limit);
+        for _ in 0..2000 {
+            let s = q.reserve();
+            q.deliver(s, WHOLE, b"+OK\r\n");
+            drain(&mut q);
+        }
+        let s = q.reserve();
+        assert!(
+            q.accounted() >= limit / 1024,
+            "the estimate keeps its floor"
+        );
+        // Small replies, then a pipeline of large ones the estimate missed.
+        let big = vec![b'x'; 50_000];
+        q.deliver(s, WHOLE, &big);
+        assert!(!q.overflowed());
+        let slots: Vec<u64> = (0..3).map(|_| q.reserve()).collect();
+        q.deliver(slots[0], WHOLE, &big);
+        assert!(!q.overflowed(), "100 kB held, limit 64 kB: under twice");
+        assert!(q.deliver(slots[1], WHOLE, &big), "the session is woken");
+        assert!(q.overflowed());
+    }
+
+    #[test]
     fn replies_to_come_are_counted_before_they_arrive() {
         let limit = 64 * 1024;
         let mut q = ReplyQueue::new(limit);
@@ -296,6 +362,10 @@ mod tests {
         }
         drain(&mut q);
         q.reserve();
-        assert!(q.accounted() < 100, "small replies bring the estimate down");
+        assert_eq!(
+            q.accounted(),
+            limit / 1024,
+            "small replies bring the estimate down to its floor"
+        );
     }
 }

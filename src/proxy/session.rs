@@ -5,7 +5,8 @@
 //! client's account (replies queued, plus an estimate for each reply still to
 //! come) is under its output limit and fewer than [`MAX_IN_FLIGHT`] requests
 //! await replies; otherwise it waits in the input buffer, and the socket is
-//! not read, until replies have been written.
+//! not read, until replies have been written. Where the estimate was wrong
+//! and a client that does not read holds twice its limit, it is closed.
 
 use std::rc::Rc;
 
@@ -93,6 +94,15 @@ where
     let mut sending = Bytes::new();
     loop {
         s.work(sending.len(), stats);
+        if s.client.queue.borrow().overflowed() {
+            tracing::warn!(
+                pool = %runtime.name,
+                client = client_id,
+                "client closed: it left more than twice client_output_limit ({output_limit} bytes) of replies unread"
+            );
+            add(&stats.client_err, 1);
+            break;
+        }
         if sending.is_empty() {
             sending = s.client.queue.borrow_mut().take_output();
             if sending.is_empty() && s.finished() {
