@@ -783,3 +783,34 @@ fn a_pool_whose_servers_refuse_resp3_says_so_and_stays_healthy() {
     );
     assert_eq!(later.cmd(&["GET", "k1"]), Reply::bulk("k1"));
 }
+
+#[test]
+fn a_reply_larger_than_twice_the_output_limit_reaches_a_reading_client() {
+    // As twemproxy's own test_mget_binary_value (an MGET of 80 MiB with the
+    // default 32 MiB limit), scaled down: 10 MiB with a 4 MiB limit.
+    let s = servers(2);
+    let p = proxy(&s, "  client_output_limit: 4mb\n");
+    let mut c = p.conn();
+    let values: Vec<Vec<u8>> = (0..5u8)
+        .map(|i| (0..(2 << 20) + 1024).map(|j| (j as u8) ^ i).collect())
+        .collect();
+    let keys: Vec<String> = (0..5).map(|i| format!("large:{i}")).collect();
+    for (k, v) in keys.iter().zip(&values) {
+        assert_eq!(c.call(&[b"SET", k.as_bytes(), v]), Reply::ok(), "SET {k}");
+    }
+    let mut mget: Vec<&[u8]> = vec![b"MGET"];
+    mget.extend(keys.iter().map(|k| k.as_bytes()));
+    let r = c.call(&mget);
+    let Reply::Array(got) = r else {
+        panic!("MGET: {}", show(&r));
+    };
+    assert_eq!(got.len(), 5);
+    for (i, v) in values.iter().enumerate() {
+        assert!(
+            got[i] == Reply::Bulk(v.clone()),
+            "value {i}: {}",
+            show(&got[i])
+        );
+    }
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+}

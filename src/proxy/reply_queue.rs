@@ -70,8 +70,12 @@ pub struct ReplyQueue {
     floor: usize,
     /// Reply bytes actually held past which the client is dropped: an
     /// estimate can be wrong (small replies, then a pipeline of huge ones),
-    /// and a client that does not read must not hold more than this.
+    /// and a client that does not read must not hold more than this. Never
+    /// less than three of the largest reply it was sent, so a client reading
+    /// large replies as they come is not taken for one that does not read.
     hard_limit: usize,
+    /// The largest single reply this client was sent.
+    largest: usize,
     /// The hard limit was passed.
     overflowed: bool,
 }
@@ -91,6 +95,7 @@ impl ReplyQueue {
             estimate: (output_limit / 64).clamp(MIN_ESTIMATE, 1 << 20),
             floor: (output_limit / 1024).max(MIN_ESTIMATE),
             hard_limit: output_limit.saturating_mul(HARD_LIMIT_FACTOR),
+            largest: 0,
             overflowed: false,
         }
     }
@@ -107,7 +112,8 @@ impl ReplyQueue {
 
     /// Notes whether the hard limit was passed; true when it just was.
     fn check_hard_limit(&mut self) -> bool {
-        if !self.overflowed && self.held_bytes() > self.hard_limit {
+        let limit = self.hard_limit.max(self.largest.saturating_mul(3));
+        if !self.overflowed && self.held_bytes() > limit {
             self.overflowed = true;
             return true;
         }
@@ -200,6 +206,7 @@ impl ReplyQueue {
     /// The reply to a slot came: its estimate leaves the account.
     fn settle(&mut self, estimate: usize, actual: usize) {
         self.expected -= estimate;
+        self.largest = self.largest.max(actual);
         self.estimate = if actual >= self.estimate {
             actual
         } else {
@@ -316,26 +323,33 @@ mod tests {
     #[test]
     fn a_client_past_twice_its_limit_is_flagged() {
         let limit = 64 * 1024;
+        let small_replies = |q: &mut ReplyQueue| {
+            for _ in 0..2000 {
+                let s = q.reserve();
+                q.deliver(s, WHOLE, b"+OK\r\n");
+                drain(q);
+            }
+        };
         let mut q = ReplyQueue::new(limit);
-        for _ in 0..2000 {
-            let s = q.reserve();
-            q.deliver(s, WHOLE, b"+OK\r\n");
-            drain(&mut q);
-        }
-        let s = q.reserve();
-        assert!(
-            q.accounted() >= limit / 1024,
-            "the estimate keeps its floor"
-        );
-        // Small replies, then a pipeline of large ones the estimate missed.
-        let big = vec![b'x'; 50_000];
-        q.deliver(s, WHOLE, &big);
-        assert!(!q.overflowed());
+        small_replies(&mut q);
+        q.reserve();
+        assert_eq!(q.accounted(), limit / 1024, "the estimate keeps its floor");
+        // Small replies, then a pipeline of large ones the estimate missed:
+        // past twice the limit (and three of the largest reply), flagged.
+        let big = vec![b'x'; 40_000];
         let slots: Vec<u64> = (0..3).map(|_| q.reserve()).collect();
+        q.deliver(slots[0] - 1, WHOLE, &big);
         q.deliver(slots[0], WHOLE, &big);
-        assert!(!q.overflowed(), "100 kB held, limit 64 kB: under twice");
-        assert!(q.deliver(slots[1], WHOLE, &big), "the session is woken");
+        q.deliver(slots[1], WHOLE, &big);
+        assert!(!q.overflowed(), "120 kB held, limit 64 kB: under twice");
+        assert!(q.deliver(slots[2], WHOLE, &big), "the session is woken");
         assert!(q.overflowed());
+        // One reply larger than twice the limit is no reason to drop anyone.
+        let mut q = ReplyQueue::new(limit);
+        small_replies(&mut q);
+        let s = q.reserve();
+        q.deliver(s, WHOLE, &vec![b'h'; 3 * limit]);
+        assert!(!q.overflowed());
     }
 
     #[test]

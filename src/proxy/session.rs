@@ -6,7 +6,8 @@
 //! come) is under its output limit and fewer than [`MAX_IN_FLIGHT`] requests
 //! await replies; otherwise it waits in the input buffer, and the socket is
 //! not read, until replies have been written. Where the estimate was wrong
-//! and a client that does not read holds twice its limit, it is closed.
+//! and a client that does not read holds twice its limit (and three times
+//! its largest reply), it is closed.
 
 use std::rc::Rc;
 
@@ -98,7 +99,7 @@ where
             tracing::warn!(
                 pool = %runtime.name,
                 client = client_id,
-                "client closed: it left more than twice client_output_limit ({output_limit} bytes) of replies unread"
+                "client closed: it left more than twice client_output_limit ({output_limit} bytes), and three times its largest reply, unread"
             );
             add(&stats.client_err, 1);
             break;
