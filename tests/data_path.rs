@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::servers::{
-    encode, free_port, pool_config, wait_for_port, Conn, RedisServer, Redshard, Reply,
+    encode, free_port, pool_config, rss_kib, wait_for_port, Conn, RedisServer, Redshard, Reply,
 };
 
 fn servers(n: usize) -> Vec<RedisServer> {
@@ -117,16 +117,6 @@ fn info_field(srv: &RedisServer, section: &str, field: &str) -> Option<String> {
     let prefix = format!("{field}:");
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix).map(|v| v.to_string()))
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
 }
 
 /// After a backend came back: a GET, a pipeline of 50 SET/GET pairs over

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::servers::{pool_config, Conn, RedisServer, Redshard, Reply};
+use common::servers::{pool_config, rss_kib, Conn, RedisServer, Redshard, Reply};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use redshard::config::Config;
@@ -251,16 +251,6 @@ fn all_backends_down_every_request_gets_a_clear_error() {
     assert!(r.is_error(), "{r:?}");
     assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
     assert!(p.alive());
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
 }
 
 #[test]
