@@ -196,7 +196,7 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
         Some(path) => Some(PidFile::create(path)?),
         None => None,
     };
-    redshard::proxy::set_read_chunk(cli.mbuf_size as usize);
+    redshard::net::set_read_chunk(cli.mbuf_size as usize);
     raise_fd_limit();
     let workers = cli
         .workers

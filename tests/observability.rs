@@ -12,6 +12,27 @@ use std::time::{Duration, Instant};
 use common::servers::{free_port, pool_config, RedisServer, Redshard, Reply};
 use serde_json::Value;
 
+/// redshard with its stats port and metrics endpoint on the given ports,
+/// both answering.
+fn start_observed(config: &str, workers: &str, stats_port: u16, metrics_port: u16) -> Redshard {
+    let p = Redshard::start_args(
+        config,
+        &[
+            "--workers",
+            workers,
+            "-s",
+            &stats_port.to_string(),
+            "-a",
+            "127.0.0.1",
+            "--metrics",
+            &format!("127.0.0.1:{metrics_port}"),
+        ],
+    );
+    common::servers::wait_for_port(stats_port, Duration::from_secs(5));
+    common::servers::wait_for_port(metrics_port, Duration::from_secs(5));
+    p
+}
+
 fn stats(port: u16) -> Value {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -66,21 +87,7 @@ fn stats_json_and_metrics_move_with_traffic_and_healthz_flips() {
         &refs,
         "  timeout: 300\n  auto_eject_hosts: true\n  server_failure_limit: 1\n  server_retry_timeout: 60000\n",
     );
-    let p = Redshard::start_args(
-        &config,
-        &[
-            "--workers",
-            "2",
-            "-s",
-            &stats_port.to_string(),
-            "-a",
-            "127.0.0.1",
-            "--metrics",
-            &format!("127.0.0.1:{metrics_port}"),
-        ],
-    );
-    common::servers::wait_for_port(stats_port, Duration::from_secs(5));
-    common::servers::wait_for_port(metrics_port, Duration::from_secs(5));
+    let p = start_observed(&config, "2", stats_port, metrics_port);
 
     let before = stats(stats_port);
     for field in [
@@ -255,21 +262,12 @@ fn idle_peers_cannot_pin_descriptors_on_the_stats_and_metrics_ports() {
     const PEERS: usize = 300;
     let server = RedisServer::start();
     let (stats_port, metrics_port) = (free_port(), free_port());
-    let p = Redshard::start_args(
+    let p = start_observed(
         &pool_config("alpha", &[&server], ""),
-        &[
-            "--workers",
-            "1",
-            "-s",
-            &stats_port.to_string(),
-            "-a",
-            "127.0.0.1",
-            "--metrics",
-            &format!("127.0.0.1:{metrics_port}"),
-        ],
+        "1",
+        stats_port,
+        metrics_port,
     );
-    common::servers::wait_for_port(stats_port, Duration::from_secs(5));
-    common::servers::wait_for_port(metrics_port, Duration::from_secs(5));
     let fd_dir = format!("/proc/{}/fd", p.pid());
     let fds = || std::fs::read_dir(&fd_dir).unwrap().count();
 

@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
 use super::error::ClientError;
+use super::merge::Merge;
 use super::reply_queue::{ReplyQueue, WHOLE};
 use crate::backend::{BackendError, ReplySink, Tag, Unsent};
 
@@ -62,6 +63,11 @@ impl Client {
     #[inline]
     pub fn reserve(&self) -> u64 {
         self.queue.borrow_mut().reserve()
+    }
+
+    /// Takes the next reply slot, for a reply merged from `merge`'s parts.
+    pub fn reserve_merge(&self, merge: Merge) -> u64 {
+        self.queue.borrow_mut().reserve_merge(merge)
     }
 
     /// Fills slot `seq` (part `part`) and wakes the session when bytes are

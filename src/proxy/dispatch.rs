@@ -184,15 +184,6 @@ impl Dispatcher {
         true
     }
 
-    /// A waiter for slot `seq`, part `part`.
-    fn waiter(&self, seq: u64, part: u32, retried: bool) -> Waiter {
-        let sink: Rc<dyn ReplySink> = self.client.clone();
-        Waiter {
-            sink,
-            tag: Tag { seq, part, retried },
-        }
-    }
-
     fn local(&mut self, local: Local, req: &Request<'_>) -> Next {
         match local {
             Local::Ping if req.argc() == 1 => self.client.push_local(|o| encode::simple(o, "PONG")),
@@ -241,13 +232,9 @@ impl Dispatcher {
         match self.router.route(spec, req, &snapshot.placement) {
             Route::One(server) => {
                 let seq = self.client.reserve();
-                let waiter = self.waiter(seq, WHOLE, false);
+                let waiter = waiter(&self.client, seq, WHOLE, false);
                 let conn = pool.conn(snapshot, server, self.client_id, proto);
-                if req.inline {
-                    conn.send_with(|b| req.encode_whole(b), waiter);
-                } else {
-                    conn.send(req.frame, waiter);
-                }
+                conn.send_with(|b| req.encode_whole(b), waiter);
             }
             Route::Split(split) => {
                 let kind = match split.kind {
@@ -262,20 +249,11 @@ impl Dispatcher {
                     &pool.runtime.stats.shard(pool.index).fragments,
                     split.parts() as u64,
                 );
-                let seq = self
-                    .client
-                    .queue
-                    .borrow_mut()
-                    .reserve_merge(Merge::split(kind, split.parts()));
+                let seq = self.client.reserve_merge(Merge::split(kind, split.parts()));
                 for part in 0..split.parts() {
-                    let sink: Rc<dyn ReplySink> = self.client.clone();
-                    let tag = Tag {
-                        seq,
-                        part: part as u32,
-                        retried: false,
-                    };
+                    let waiter = waiter(&self.client, seq, part as u32, false);
                     let conn = pool.conn(snapshot, split.server(part), self.client_id, proto);
-                    conn.send_with(|b| split.encode_part(part, req, b), Waiter { sink, tag });
+                    conn.send_with(|b| split.encode_part(part, req, b), waiter);
                 }
             }
             Route::All { kind, servers } => {
@@ -285,20 +263,11 @@ impl Dispatcher {
                     Broadcast::ScriptFlush => MergeKind::AllOk,
                     Broadcast::DbSize => MergeKind::Sum,
                 };
-                let seq = self
-                    .client
-                    .queue
-                    .borrow_mut()
-                    .reserve_merge(Merge::new(kind, servers.len()));
+                let seq = self.client.reserve_merge(Merge::new(kind, servers.len()));
                 for (part, &server) in servers.iter().enumerate() {
-                    let sink: Rc<dyn ReplySink> = self.client.clone();
-                    let tag = Tag {
-                        seq,
-                        part: part as u32,
-                        retried: false,
-                    };
+                    let waiter = waiter(&self.client, seq, part as u32, false);
                     let conn = pool.conn(snapshot, server as usize, self.client_id, proto);
-                    conn.send_with(|b| req.encode_whole(b), Waiter { sink, tag });
+                    conn.send_with(|b| req.encode_whole(b), waiter);
                 }
             }
             Route::Refused(e) => {
@@ -324,7 +293,7 @@ impl Dispatcher {
                     // In the protocol it was sent in: a HELLO 3 the client
                     // sent after it is answered already.
                     let conn = pool.conn(&snapshot, server, self.client_id, self.epoch.1);
-                    let waiter = self.waiter(r.tag.seq, r.tag.part, true);
+                    let waiter = waiter(&self.client, r.tag.seq, r.tag.part, true);
                     conn.send(&r.bytes, waiter);
                 }
                 _ => {
@@ -382,7 +351,7 @@ impl Dispatcher {
         };
         match server_of_keys(call.keys(), &snapshot.placement) {
             Ok(server) => {
-                let waiter = self.waiter(call.seq, HOSTED, false);
+                let waiter = waiter(&self.client, call.seq, HOSTED, false);
                 let conn = self
                     .pool
                     .conn(snapshot, server, self.client_id, self.state.proto);
@@ -445,5 +414,14 @@ impl Dispatcher {
             Ok(reply) => self.client.deliver(call.seq, WHOLE, &reply),
             Err(e) => self.client.deliver_error(call.seq, WHOLE, &e),
         }
+    }
+}
+
+/// A waiter for slot `seq`, part `part` of `client`'s replies.
+fn waiter(client: &Rc<Client>, seq: u64, part: u32, retried: bool) -> Waiter {
+    let sink: Rc<dyn ReplySink> = client.clone();
+    Waiter {
+        sink,
+        tag: Tag { seq, part, retried },
     }
 }

@@ -276,7 +276,7 @@ impl ClientState {
     /// `INFO [section]`: the proxy's own view.
     pub fn info(&self, snapshot: &PoolSnapshot, out: &mut Out) -> Answer {
         let facts = crate::stats::facts();
-        let uptime = facts.map_or(0, |f| f.started.elapsed().as_secs());
+        let uptime = crate::stats::uptime_secs();
         let mut t = String::new();
         t.push_str("# Server\r\n");
         t.push_str(&format!("redis_version:{REDIS_VERSION}\r\n"));

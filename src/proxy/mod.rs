@@ -21,8 +21,6 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::config::{Config, ListenAddr};
 use crate::pool::PoolRuntime;
 
-pub use crate::net::set_read_chunk;
-
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("pool '{pool}' is a memcached pool (no 'redis: true'); redshard proxies Redis only: set redis: true")]

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{POOL_STATS, RELOADS, RELOAD_FAILURES, SERVER_STATS};
+use super::{Stat, POOL_STATS, RELOADS, RELOAD_FAILURES, SERVER_STATS};
 use crate::pool::counters::{ServerCounters, GROUPS, LATENCY_BUCKETS_US};
 use crate::pool::{PoolRuntime, ServerHealth};
 
@@ -119,6 +119,13 @@ fn head(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
+/// A stat's HELP and TYPE lines; returns its Prometheus name.
+fn stat_head<O>(out: &mut String, st: &Stat<O>) -> String {
+    let name = st.prometheus_name();
+    head(out, &name, st.kind.prometheus_type(), st.prometheus_help());
+    name
+}
+
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -130,13 +137,7 @@ pub fn prometheus(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
     let mut out = String::new();
     process(&mut out, uptime_s);
     for st in POOL_STATS {
-        let name = st.prometheus_name();
-        head(
-            &mut out,
-            &name,
-            st.kind.prometheus_type(),
-            st.prometheus_help(),
-        );
+        let name = stat_head(&mut out, st);
         for pool in pools {
             let p = label(&pool.name);
             let _ = writeln!(out, "{name}{{pool=\"{p}\"}} {}", (st.read)(pool));
@@ -144,13 +145,7 @@ pub fn prometheus(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
     }
     commands(&mut out, pools);
     for st in SERVER_STATS {
-        let name = st.prometheus_name();
-        head(
-            &mut out,
-            &name,
-            st.kind.prometheus_type(),
-            st.prometheus_help(),
-        );
+        let name = stat_head(&mut out, st);
         per_server(&mut out, pools, &name, st.read);
     }
     head(
