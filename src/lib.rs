@@ -33,6 +33,9 @@
 //! - [`stats`]: what the outside sees of the counters: `-D`, nutcracker's
 //!   stats JSON and the Prometheus text, on the stats and metrics ports (each
 //!   capped in connections and in time per connection).
+//! - [`memory`]: the proxy-wide memory bound (`--max-memory`): client and
+//!   backend buffers add up to one total; above it the largest client is
+//!   closed and large partial requests are refused.
 //! - [`net`]: read size, buffer reuse and write batching shared by both sides.
 //! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP.
 //! - [`tools`]: the operator commands `redshard route` and `redshard dist`.
@@ -45,6 +48,7 @@ pub mod distribution;
 pub mod hashkit;
 pub mod hosted;
 pub mod logging;
+pub mod memory;
 pub mod net;
 pub mod pool;
 pub mod protocol;

@@ -80,6 +80,13 @@ struct Cli {
     #[arg(long = "metrics", value_name = "ADDR")]
     metrics: Option<String>,
 
+    /// Bound on the bytes the proxy holds in client and server buffers, all
+    /// pools together (e.g. 256mb, 2gb). Above it the client holding the most
+    /// is closed and large partial requests are refused. Default: a quarter of
+    /// the memory available to the process (its cgroup limit or the machine's).
+    #[arg(long = "max-memory", value_name = "SIZE", value_parser = parse_max_memory)]
+    max_memory: Option<usize>,
+
     /// Do not reload when the config file changes (SIGHUP and SIGUSR1 still reload).
     #[arg(long = "no-watch")]
     no_watch: bool,
@@ -124,6 +131,16 @@ enum Command {
         #[arg(long, value_name = "SPEC")]
         add: Vec<String>,
     },
+}
+
+/// `--max-memory`: a size as in the config (`256mb`), at least 16 MiB.
+fn parse_max_memory(text: &str) -> Result<usize, String> {
+    let bytes = redshard::config::parse_size(text)?;
+    let min = redshard::memory::MIN_LIMIT as u64;
+    if bytes < min {
+        return Err(format!("{text} is below the least allowed, 16mb"));
+    }
+    usize::try_from(bytes).map_err(|_| format!("{text} is too large"))
 }
 
 fn main() -> ExitCode {
@@ -197,6 +214,11 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
         None => None,
     };
     redshard::net::set_read_chunk(cli.mbuf_size as usize);
+    let memory = redshard::memory::budget();
+    if let Some(bytes) = cli.max_memory {
+        memory.set_limit(bytes);
+    }
+    tracing::info!("max memory for buffers: {} MiB", memory.limit() >> 20);
     raise_fd_limit();
     let workers = cli
         .workers

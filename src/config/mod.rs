@@ -11,6 +11,11 @@ pub use error::{ConfigError, ConfigErrorKind};
 pub use listen::ListenAddr;
 pub use server::{ServerAddr, ServerConfig};
 
+/// A size as the config writes one (`64mb`, `512kb`, bytes), for the command line too.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    schema::parse_size(text)
+}
+
 use std::path::{Path, PathBuf};
 
 use crate::distribution::Distribution;

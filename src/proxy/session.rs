@@ -19,6 +19,7 @@ use super::dispatch::{Dispatcher, Next};
 use super::error::ClientError;
 use super::listen::ClientStream;
 use super::worker_pool::WorkerPool;
+use crate::memory::{budget, LARGE_REQUEST};
 use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
 use crate::pool::counters::{add, PoolCounters};
 use crate::protocol::{Frame, FrameLimits, RequestFramer};
@@ -110,6 +111,18 @@ where
                 break;
             }
         }
+        s.client.memory.set_input(s.inbuf.len() + sending.len());
+        s.client.account_output();
+        if s.client.memory.evicted() {
+            tracing::warn!(
+                pool = %runtime.name,
+                client = client_id,
+                max_memory = budget().limit(),
+                "client closed: the proxy passed --max-memory and this client held the most"
+            );
+            add(&stats.client_err, 1);
+            break;
+        }
         let retry_at = s.dispatcher.hosted_retry_at();
         if s.inbuf.capacity() - s.inbuf.len() < chunk / 4 {
             s.inbuf.reserve(chunk);
@@ -135,16 +148,24 @@ where
                     Ok(_) => {}
                 }
             }
-            _ = s.client.ready.notified(), if sending.is_empty() => {
+            _ = s.client.ready.notified() => {
                 // Let the other servers' replies that arrived in the same
                 // round of I/O events land first, so the client gets one
-                // write (and one wake-up) instead of one per server.
-                yield_once().await;
+                // write (and one wake-up) instead of one per server. While a
+                // write is under way, replies still wake the session: what
+                // it holds is counted, and a client that does not read is
+                // seen past its limits, at once.
+                if sending.is_empty() {
+                    yield_once().await;
+                }
             }
             _ = sleep_until(retry_at), if retry_at.is_some() => s.dispatcher.retry_hosted(),
+            _ = s.client.memory.until_evicted() => {}
         }
     }
     s.client.queue.borrow_mut().close();
+    s.client.memory.set_input(0);
+    s.client.account_output();
     let _ = writer.shutdown().await;
 }
 
@@ -179,6 +200,14 @@ impl Session {
                     Ok(Some(f)) => f,
                     Ok(None) => {
                         self.starved = true;
+                        if !self.client.memory.may_grow(self.inbuf.len()) {
+                            add(&stats.client_err, 1);
+                            let error = ClientError::MemoryLimit {
+                                limit: budget().limit(),
+                            };
+                            self.client.push_error(&error);
+                            return self.close_input();
+                        }
                         return;
                     }
                     Err(e) => {
@@ -207,9 +236,16 @@ impl Session {
         }
     }
 
+    /// Whether the client must wait before its next request is taken: it
+    /// has many in flight, its replies (queued and to come) reach its output
+    /// limit, or the proxy is over its memory bound and this client already
+    /// holds or awaits a large share (a small one goes on undisturbed).
     fn over_limits(&self, writing: usize) -> bool {
         let q = self.client.queue.borrow();
-        q.pending() >= MAX_IN_FLIGHT || writing + q.accounted() >= self.output_limit
+        let accounted = writing + q.accounted();
+        q.pending() >= MAX_IN_FLIGHT
+            || accounted >= self.output_limit
+            || (accounted >= LARGE_REQUEST && budget().over())
     }
 
     fn close_input(&mut self) {
