@@ -5,7 +5,8 @@
 //! # Layout
 //!
 //! - [`config`]: nutcracker's YAML schema, `"host:port:weight [name]"` parsing,
-//!   defaults, validation with file/line/pool/key errors.
+//!   defaults, a range for every number, validation with file/line/pool/key
+//!   errors; the file read within a size bound.
 //! - [`hashkit`]: one file per hash function, each bit-exact with nutcracker
 //!   (signed-`char` traps included), plus xxh3; hash-tag extraction.
 //! - [`distribution`]: ketama, modula, random — each a build(live servers) /
@@ -32,7 +33,8 @@
 //!   per group.
 //! - [`stats`]: what the outside sees of the counters: `-D`, nutcracker's
 //!   stats JSON and the Prometheus text, on the stats and metrics ports (each
-//!   capped in connections and in time per connection).
+//!   capped in connections, a newcomer taking the place of the oldest idle
+//!   one, and in time per connection).
 //! - [`memory`]: the proxy-wide memory bound (`--max-memory`): client and
 //!   backend buffers add up to one total; above it the largest client is
 //!   closed and large partial requests are refused.

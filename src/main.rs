@@ -76,9 +76,10 @@ struct Cli {
     #[arg(long)]
     workers: Option<usize>,
 
-    /// Serve Prometheus metrics (GET /metrics) and GET /healthz on this address.
-    #[arg(long = "metrics", value_name = "ADDR")]
-    metrics: Option<String>,
+    /// Serve Prometheus metrics (GET /metrics) and GET /healthz on HOST:PORT,
+    /// or on PORT of the stats address (-a), as -s does.
+    #[arg(long = "metrics", value_name = "[HOST:]PORT", value_parser = metrics_addr)]
+    metrics: Option<MetricsAddr>,
 
     /// Bound on the bytes the proxy holds in client and server buffers, all
     /// pools together (e.g. 256mb, 2gb). Above it the client holding the most
@@ -93,6 +94,30 @@ struct Cli {
 
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// Where `--metrics` serves.
+#[derive(Debug, Clone)]
+enum MetricsAddr {
+    /// A bare port, on the stats address.
+    Port(u16),
+    HostPort(String),
+}
+
+fn metrics_addr(text: &str) -> Result<MetricsAddr, String> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<u16>() {
+            Ok(port) if port != 0 => Ok(MetricsAddr::Port(port)),
+            _ => Err("expected a port from 1 to 65535, or HOST:PORT".into()),
+        };
+    }
+    match text.parse::<redshard::config::ListenAddr>() {
+        Ok(redshard::config::ListenAddr::Tcp { .. }) => Ok(MetricsAddr::HostPort(text.into())),
+        Ok(redshard::config::ListenAddr::Unix { .. }) => {
+            Err("expected HOST:PORT or a port; metrics are served on TCP only".into())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -237,8 +262,16 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
     );
     let pools = proxy.pools();
     let reloader = reload::Reloader::new(proxy, &cli.conf_file, loaded);
-    let stats_addr = format!("{}:{}", cli.stats_addr, cli.stats_port);
-    let metrics_addr = cli.metrics.clone();
+    // `-a` with a port: an IPv6 address (`-a ::1`) needs its brackets.
+    let on_stats_host = |port: u16| match cli.stats_addr.contains(':') {
+        true => format!("[{}]:{port}", cli.stats_addr),
+        false => format!("{}:{port}", cli.stats_addr),
+    };
+    let stats_addr = on_stats_host(cli.stats_port);
+    let metrics_addr = cli.metrics.as_ref().map(|m| match m {
+        MetricsAddr::Port(port) => on_stats_host(*port),
+        MetricsAddr::HostPort(addr) => addr.clone(),
+    });
     let signal = runtime.block_on(async {
         let reloads = reloader.spawn(!cli.no_watch);
         tokio::spawn(redshard::proxy::supervisor::run(pools.clone()));
@@ -264,28 +297,32 @@ async fn start_observability(
     pools: redshard::stats::server::Pools,
 ) {
     use redshard::stats::server;
-    match tokio::net::TcpListener::bind(stats_addr).await {
+    if let Some(l) = bind_observed(stats_addr, "stats", "the stats port").await {
+        tracing::info!("stats on {stats_addr}");
+        tokio::spawn(server::serve_stats(l, pools.clone()));
+    }
+    if let Some(addr) = metrics_addr {
+        if let Some(l) = bind_observed(addr, "metrics", "metrics").await {
+            tracing::info!("metrics on http://{addr}/metrics");
+            tokio::spawn(server::serve_metrics(l, pools));
+        }
+    }
+}
+
+/// Binds `addr` for the stats or metrics port, warning when other hosts can
+/// reach it; `None` (logged) when it cannot be bound.
+async fn bind_observed(addr: &str, what: &str, without: &str) -> Option<tokio::net::TcpListener> {
+    match redshard::stats::server::bind(addr).await {
         Ok(l) => {
             let ip = l.local_addr().map(|a| a.ip());
             if !ip.as_ref().is_ok_and(|ip| ip.is_loopback()) {
-                tracing::warn!("stats port {stats_addr} is reachable from other hosts; use -a 127.0.0.1 to keep it local");
+                tracing::warn!("{what} port {addr} is reachable from other hosts; use a loopback address (-a 127.0.0.1) to keep it local");
             }
-            tracing::info!("stats on {stats_addr}");
-            tokio::spawn(server::serve_stats(l, pools.clone()));
+            Some(l)
         }
-        Err(e) => tracing::error!(
-            "cannot serve stats on {stats_addr}: {e}; serving without the stats port"
-        ),
-    }
-    if let Some(addr) = metrics_addr {
-        match tokio::net::TcpListener::bind(addr).await {
-            Ok(l) => {
-                tracing::info!("metrics on http://{addr}/metrics");
-                tokio::spawn(server::serve_metrics(l, pools));
-            }
-            Err(e) => {
-                tracing::error!("cannot serve metrics on {addr}: {e}; serving without metrics")
-            }
+        Err(e) => {
+            tracing::error!("cannot serve {what} on {addr}: {e}; serving without {without}");
+            None
         }
     }
 }
