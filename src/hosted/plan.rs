@@ -85,6 +85,9 @@ pub struct Plan {
     pub first_of_array: bool,
     /// LOCK.ACQUIRE ... WAIT ms: retry while the answer is 0, up to this long.
     pub wait_ms: u64,
+    /// LOCK.RELEASE: an answer of 0 means the lock is free, and one of its
+    /// waiters is woken (its key is the plan's first).
+    pub frees_lock: bool,
 }
 
 impl Plan {
@@ -95,6 +98,7 @@ impl Plan {
             args,
             first_of_array: false,
             wait_ms: 0,
+            frees_lock: false,
         }
     }
 }

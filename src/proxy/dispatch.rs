@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use super::client::{Client, HOSTED};
 use super::error::ClientError;
-use super::hosted_call::{CallStep, HostedCall};
+use super::hosted_call::{CallStep, HostedCall, Pause};
 use super::local::ClientState;
 use super::merge::{Merge, MergeKind};
 use super::reply_queue::WHOLE;
@@ -336,7 +336,8 @@ impl Dispatcher {
         match h.plan(spec.name, &words) {
             Ok(plan) => {
                 let seq = self.client.reserve();
-                self.hosted = Some(HostedCall::new(plan, spec.name, seq));
+                let waiters = &self.pool.runtime.lock_waiters;
+                self.hosted = Some(HostedCall::new(plan, spec.name, seq, waiters));
                 self.send_step(snapshot);
             }
             Err(e) => self.client.push_error(&ClientError::Hosted(e)),
@@ -392,12 +393,12 @@ impl Dispatcher {
         }
     }
 
-    /// When the next WAIT attempt is due, while waiting between attempts.
-    pub fn hosted_retry_at(&self) -> Option<tokio::time::Instant> {
-        self.hosted.as_ref().and_then(|c| c.retry_at())
+    /// The pause before the next WAIT attempt, while waiting between attempts.
+    pub fn hosted_pause(&self) -> Option<Pause> {
+        self.hosted.as_ref().and_then(HostedCall::pause)
     }
 
-    /// The WAIT pause is over: try the lock again.
+    /// The WAIT pause is over (or the lock was released): try it again.
     pub fn retry_hosted(&mut self) {
         if let Some(call) = self.hosted.as_mut() {
             call.retry_due();
@@ -411,7 +412,12 @@ impl Dispatcher {
             return;
         };
         match answer {
-            Ok(reply) => self.client.deliver(call.seq, WHOLE, &reply),
+            Ok(reply) => {
+                if let Some(lock) = call.freed_lock(&reply) {
+                    self.pool.runtime.lock_waiters.released(lock);
+                }
+                self.client.deliver(call.seq, WHOLE, &reply)
+            }
             Err(e) => self.client.deliver_error(call.seq, WHOLE, &e),
         }
     }

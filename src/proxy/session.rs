@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::client::Client;
 use super::dispatch::{Dispatcher, Next};
 use super::error::ClientError;
+use super::hosted_call::Pause;
 use super::listen::ClientStream;
 use super::worker_pool::WorkerPool;
 use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
@@ -110,7 +111,8 @@ where
                 break;
             }
         }
-        let retry_at = s.dispatcher.hosted_retry_at();
+        let pause = s.dispatcher.hosted_pause();
+        let pausing = pause.is_some();
         if s.inbuf.capacity() - s.inbuf.len() < chunk / 4 {
             s.inbuf.reserve(chunk);
         }
@@ -141,16 +143,16 @@ where
                 // write (and one wake-up) instead of one per server.
                 yield_once().await;
             }
-            _ = sleep_until(retry_at), if retry_at.is_some() => s.dispatcher.retry_hosted(),
+            _ = pause_over(pause), if pausing => s.dispatcher.retry_hosted(),
         }
     }
     s.client.queue.borrow_mut().close();
     let _ = writer.shutdown().await;
 }
 
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    if let Some(at) = at {
-        tokio::time::sleep_until(at).await
+async fn pause_over(pause: Option<Pause>) {
+    if let Some(pause) = pause {
+        pause.over().await
     }
 }
 
