@@ -35,6 +35,13 @@ pub mod defaults {
     pub const CLIENT_OUTPUT_LIMIT: usize = 32 << 20;
     /// Redis's own proto-max-bulk-len.
     pub const MAX_REPLY_BYTES: usize = 512 << 20;
+    /// Room for 56 million items at a 1% error rate: ample for one filter,
+    /// and a mistyped BF.RESERVE cannot take a server's memory.
+    pub const BLOOM_MAX_BYTES: u64 = 64 << 20;
+    /// The range of `bloom_max_bytes`: the filter BF.ADD makes on a missing
+    /// key (120 bytes) fits the smallest; a layer is one Redis string, so
+    /// its bits are addressable by SETBIT only up to 512 MB (2^32 bits).
+    pub const BLOOM_MAX_BYTES_RANGE: std::ops::RangeInclusive<u64> = (1 << 10)..=(512 << 20);
 }
 
 /// A loaded, valid configuration.
@@ -80,6 +87,9 @@ pub struct PoolConfig {
     pub max_reply_bytes: usize,
     /// Hosted command groups this pool runs (the others pass through).
     pub hosted: Vec<crate::hosted::Group>,
+    /// Largest Bloom filter, all its layers together: BF.RESERVE refuses a
+    /// larger one, and a filter stops growing layers before it passes this.
+    pub bloom_max_bytes: u64,
 }
 
 impl Config {
@@ -272,6 +282,7 @@ fn build_pool(
         max_reply_bytes: raw.max_reply_bytes.map_or(defaults::MAX_REPLY_BYTES, |v| {
             v.min(usize::MAX as u64) as usize
         }),
+        bloom_max_bytes: raw.bloom_max_bytes.unwrap_or(defaults::BLOOM_MAX_BYTES),
         name,
     })
 }

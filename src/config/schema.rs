@@ -69,6 +69,8 @@ pub(super) struct RawPool {
     pub max_reply_bytes: Option<u64>,
     #[serde(default, deserialize_with = "hosted_groups")]
     pub hosted: Option<Vec<crate::hosted::Group>>,
+    #[serde(default, deserialize_with = "bloom_size")]
+    pub bloom_max_bytes: Option<u64>,
 }
 
 /// A `servers:` entry, parsed as it is read.
@@ -181,6 +183,19 @@ fn hosted_groups<'de, D: Deserializer<'de>>(
 fn size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     let text = d.deserialize_any(ScalarText)?;
     parse_size(&text).map(Some).map_err(de::Error::custom)
+}
+
+/// `bloom_max_bytes`: a size within its range.
+fn bloom_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let text = d.deserialize_any(ScalarText)?;
+    let range = super::defaults::BLOOM_MAX_BYTES_RANGE;
+    match parse_size(&text) {
+        Ok(v) if range.contains(&v) => Ok(Some(v)),
+        Ok(_) => Err(de::Error::custom(format!(
+            "'{text}' is out of range; expected a size from 1kb to 512mb (a filter layer is one Redis string, whose bits SETBIT reaches only up to 512 MB)"
+        ))),
+        Err(e) => Err(de::Error::custom(e)),
+    }
 }
 
 pub(super) fn parse_size(text: &str) -> Result<u64, String> {

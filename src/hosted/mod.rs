@@ -24,19 +24,24 @@ mod waiters;
 pub use bloom::bloom_hashes;
 pub use error::HostedError;
 pub use lock::MAX_WAIT_MS;
-pub use plan::{Group, Hosted, Plan};
+pub use plan::{Group, Hosted, Limits, Plan};
 pub use scripts::Script;
 pub use waiters::{LockWaiters, WaitTicket};
 
 impl Hosted {
-    /// Checks the arguments (after the command name) and plans the call.
-    /// `name` is the command's name, for errors.
-    pub fn plan(self, name: &'static str, args: &[&[u8]]) -> Result<Plan, HostedError> {
+    /// Checks the arguments (after the command name) against the pool's
+    /// `limits` and plans the call. `name` is the command's name, for errors.
+    pub fn plan(
+        self,
+        name: &'static str,
+        args: &[&[u8]],
+        limits: &Limits,
+    ) -> Result<Plan, HostedError> {
         match self.group() {
             Group::Lock => lock::plan(self, name, args),
             Group::RedPacket => redpacket::plan(self, name, args),
             Group::Seckill => seckill::plan(self, name, args),
-            Group::Bloom => bloom::plan(self, name, args),
+            Group::Bloom => bloom::plan(self, name, args, limits),
         }
     }
 }

@@ -74,6 +74,13 @@ impl Hosted {
     }
 }
 
+/// The pool's limits on what hosted commands may make on its servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest Bloom filter, all layers together, in bytes.
+    pub bloom_max_bytes: u64,
+}
+
 /// One script call: which script, its keys and arguments, and how its reply
 /// becomes the command's.
 #[derive(Debug)]

@@ -257,7 +257,8 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         max_request_bytes,
         max_key_bytes,
         client_output_limit,
-        max_reply_bytes
+        max_reply_bytes,
+        bloom_max_bytes
     );
     out
 }

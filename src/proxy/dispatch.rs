@@ -19,7 +19,7 @@ use super::merge::{Merge, MergeKind};
 use super::reply_queue::WHOLE;
 use super::worker_pool::WorkerPool;
 use crate::backend::{ReplySink, Tag, Waiter};
-use crate::hosted::Hosted;
+use crate::hosted::{Hosted, Limits};
 use crate::pool::counters::{add, Group};
 use crate::pool::PoolSnapshot;
 use crate::protocol::{encode, FrameLimits, Proto, RequestFramer};
@@ -333,7 +333,10 @@ impl Dispatcher {
         snapshot: &PoolSnapshot,
     ) {
         let words: Vec<&[u8]> = (1..req.argc()).map(|i| req.arg(i)).collect();
-        match h.plan(spec.name, &words) {
+        let limits = Limits {
+            bloom_max_bytes: snapshot.config.bloom_max_bytes,
+        };
+        match h.plan(spec.name, &words, &limits) {
             Ok(plan) => {
                 let seq = self.client.reserve();
                 let waiters = &self.pool.runtime.lock_waiters;
