@@ -29,8 +29,9 @@
 //!   supervisor.
 //! - [`reload`]: hot reload — parse, check and apply a new config; watch the file.
 //! - [`hosted`]: locks, red packets, flash sales and Bloom filters: each
-//!   command's arguments checked and planned as one Lua script call, one file
-//!   per group.
+//!   command's arguments checked (against the pool's limits) and planned as
+//!   one Lua script call, one file per group; the register of lock waiters
+//!   that a release wakes.
 //! - [`stats`]: what the outside sees of the counters: `-D`, nutcracker's
 //!   stats JSON and the Prometheus text, on the stats and metrics ports (each
 //!   capped in connections, a newcomer taking the place of the oldest idle

@@ -50,6 +50,9 @@ pub mod defaults {
     pub const CLIENT_OUTPUT_LIMIT: usize = 32 << 20;
     /// Redis's own proto-max-bulk-len.
     pub const MAX_REPLY_BYTES: usize = 512 << 20;
+    /// Room for 56 million items at a 1% error rate: ample for one filter,
+    /// and a mistyped BF.RESERVE cannot take a server's memory.
+    pub const BLOOM_MAX_BYTES: u64 = 64 << 20;
 }
 
 /// A loaded, valid configuration.
@@ -95,6 +98,9 @@ pub struct PoolConfig {
     pub max_reply_bytes: usize,
     /// Hosted command groups this pool runs (the others pass through).
     pub hosted: Vec<crate::hosted::Group>,
+    /// Largest Bloom filter, all its layers together: BF.RESERVE refuses a
+    /// larger one, and a filter stops growing layers before it passes this.
+    pub bloom_max_bytes: u64,
 }
 
 impl Config {
@@ -291,6 +297,9 @@ fn build_pool(
         max_reply_bytes: raw
             .max_reply_bytes
             .map_or(defaults::MAX_REPLY_BYTES, Bounded::get),
+        bloom_max_bytes: raw
+            .bloom_max_bytes
+            .map_or(defaults::BLOOM_MAX_BYTES, |v| v.get() as u64),
         name,
     })
 }

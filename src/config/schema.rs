@@ -70,6 +70,10 @@ pub(super) struct RawPool {
     pub max_reply_bytes: Option<Size<KIB, { 4 * GIB }>>,
     #[serde(default, deserialize_with = "hosted_groups")]
     pub hosted: Option<Vec<crate::hosted::Group>>,
+    /// A filter layer is one Redis string, whose bits SETBIT reaches only
+    /// up to 512 MB; the filter BF.ADD makes on a missing key takes 120 bytes.
+    #[serde(default)]
+    pub bloom_max_bytes: Option<Size<KIB, { 512 * MIB }>>,
 }
 
 /// A `servers:` entry, parsed as it is read.

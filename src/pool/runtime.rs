@@ -1,6 +1,7 @@
 //! A pool as the workers share it: an immutable snapshot (config, placement,
 //! server health) behind an ArcSwap, so an ejection or a reload can swap it
-//! while requests read it, and the pool-wide counters the client limit needs.
+//! while requests read it, the pool-wide counters the client limit needs, and
+//! the clients waiting for its locks.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use arc_swap::ArcSwap;
 use super::health::ServerHealth;
 use super::Placement;
 use crate::config::PoolConfig;
+use crate::hosted::LockWaiters;
 use crate::pool::counters::{PoolCounters, Sharded};
 
 /// Everything a request needs to route, fixed for the life of the snapshot.
@@ -65,6 +67,9 @@ pub struct PoolRuntime {
     next_client_id: AtomicU64,
     /// The pool's counters, one shard per worker.
     pub stats: Sharded<PoolCounters>,
+    /// Clients in LOCK.ACQUIRE ... WAIT, on any worker, by lock: a release
+    /// through any worker wakes one of them.
+    pub lock_waiters: Arc<LockWaiters>,
 }
 
 impl PoolRuntime {
@@ -75,6 +80,7 @@ impl PoolRuntime {
             clients: AtomicUsize::new(0),
             next_client_id: AtomicU64::new(1),
             stats: Sharded::default(),
+            lock_waiters: Arc::default(),
         })
     }
 
@@ -251,7 +257,8 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         max_request_bytes,
         max_key_bytes,
         client_output_limit,
-        max_reply_bytes
+        max_reply_bytes,
+        bloom_max_bytes
     );
     out
 }

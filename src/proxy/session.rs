@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::client::Client;
 use super::dispatch::{Dispatcher, Next};
 use super::error::ClientError;
+use super::hosted_call::Pause;
 use super::listen::ClientStream;
 use super::worker_pool::WorkerPool;
 use crate::memory::{budget, LARGE_REQUEST};
@@ -123,7 +124,8 @@ where
             add(&stats.client_err, 1);
             break;
         }
-        let retry_at = s.dispatcher.hosted_retry_at();
+        let pause = s.dispatcher.hosted_pause();
+        let pausing = pause.is_some();
         if s.inbuf.capacity() - s.inbuf.len() < chunk / 4 {
             s.inbuf.reserve(chunk);
         }
@@ -159,7 +161,7 @@ where
                     yield_once().await;
                 }
             }
-            _ = sleep_until(retry_at), if retry_at.is_some() => s.dispatcher.retry_hosted(),
+            _ = pause_over(pause), if pausing => s.dispatcher.retry_hosted(),
             _ = s.client.memory.until_evicted() => {}
         }
     }
@@ -169,9 +171,9 @@ where
     let _ = writer.shutdown().await;
 }
 
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    if let Some(at) = at {
-        tokio::time::sleep_until(at).await
+async fn pause_over(pause: Option<Pause>) {
+    if let Some(pause) = pause {
+        pause.over().await
     }
 }
 
