@@ -14,8 +14,10 @@
 //!   server; server health (backoff, ejection) shared by all workers; the
 //!   per-worker counters, generated from one table of stats (name, kind,
 //!   help, one line each).
-//! - [`protocol`]: the wire only: resumable request framer, reply skipper,
-//!   reply encoding (RESP2 and RESP3).
+//! - [`protocol`]: the wire only: resumable request framer and the
+//!   [`protocol::Request`] it frames (borrowing the framer, so a request's
+//!   arguments cannot go missing before it is routed), reply skipper, reply
+//!   encoding (RESP2 and RESP3).
 //! - [`route`]: the command table and the one router, a pure function from a
 //!   request and a placement to a route (one server, a split, every server, or
 //!   refused); dispatch, retries and hosted calls all use it.

@@ -21,8 +21,8 @@ use super::listen::ClientStream;
 use super::worker_pool::WorkerPool;
 use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
 use crate::pool::counters::{add, PoolCounters};
-use crate::protocol::{Frame, FrameLimits, RequestFramer};
-use crate::route::{command, Request};
+use crate::protocol::{FrameLimits, RequestFramer};
+use crate::route::command;
 
 /// Requests of one client awaiting replies before the proxy takes no more.
 pub const MAX_IN_FLIGHT: usize = 1024;
@@ -52,12 +52,11 @@ enum Input {
 }
 
 struct Session {
+    /// Holds the next request, framed, while it waits to be taken.
     framer: RequestFramer,
     dispatcher: Dispatcher,
     client: Rc<Client>,
     inbuf: BytesMut,
-    /// The next request, framed, waiting to be taken.
-    held: Option<Frame>,
     output_limit: usize,
     input: Input,
     /// The input holds no complete request (the last look needed more bytes).
@@ -87,7 +86,6 @@ where
         dispatcher: Dispatcher::new(pool, client.clone(), client_id),
         client,
         inbuf: BytesMut::with_capacity(chunk),
-        held: None,
         output_limit,
         input: Input::Open,
         starved: true,
@@ -173,36 +171,31 @@ impl Session {
             if self.over_limits(writing) {
                 return;
             }
-            let frame = match self.held.take() {
-                Some(f) => f,
-                None => match self.framer.next_frame(&self.inbuf) {
-                    Ok(Some(f)) => f,
-                    Ok(None) => {
-                        self.starved = true;
-                        return;
-                    }
-                    Err(e) => {
-                        add(&stats.client_err, 1);
-                        self.client.push_error(&ClientError::Protocol(e));
-                        return self.close_input();
-                    }
-                },
-            };
-            let req = Request {
-                frame: &self.inbuf[..frame.len],
-                args: self.framer.args(),
-                inline: frame.inline,
-            };
-            match self.dispatcher.dispatch(&req) {
-                Next::Continue => self.inbuf.advance(frame.len),
-                Next::Hold => {
-                    self.held = Some(frame);
+            // A held request comes back from the framer as it was framed.
+            let req = match self.framer.next_frame(&self.inbuf) {
+                Ok(Some(req)) => req,
+                Ok(None) => {
+                    self.starved = true;
                     return;
                 }
+                Err(e) => {
+                    add(&stats.client_err, 1);
+                    self.client.push_error(&ClientError::Protocol(e));
+                    return self.close_input();
+                }
+            };
+            let len = req.wire_len();
+            match self.dispatcher.dispatch(&req) {
+                Next::Continue => self.inbuf.advance(len),
+                Next::Hold => return self.framer.hold(),
                 Next::Close => return self.close_input(),
             }
-            if self.inbuf.is_empty() && self.inbuf.capacity() > KEEP_CAPACITY {
-                self.inbuf = BytesMut::with_capacity(read_chunk());
+            if self.inbuf.is_empty() {
+                // Idle: give back what a large request took.
+                self.framer.shrink();
+                if self.inbuf.capacity() > KEEP_CAPACITY {
+                    self.inbuf = BytesMut::with_capacity(read_chunk());
+                }
             }
         }
     }
@@ -215,7 +208,7 @@ impl Session {
     fn close_input(&mut self) {
         self.input = Input::Closed;
         self.starved = true;
-        self.held = None;
+        self.framer.clear();
         self.inbuf.clear();
     }
 
@@ -226,9 +219,10 @@ impl Session {
         if self.input != Input::Open || self.over_limits(writing) {
             return false;
         }
-        match self.held {
-            None => true,
-            Some(_) => self.dispatcher.hosting() && self.inbuf.len() < 4 * chunk,
+        if self.framer.holding() {
+            self.dispatcher.hosting() && self.inbuf.len() < 4 * chunk
+        } else {
+            true
         }
     }
 
@@ -237,7 +231,7 @@ impl Session {
         let nothing_left = match self.input {
             Input::Open => false,
             Input::Closed => true,
-            Input::Ended => self.held.is_none() && self.starved,
+            Input::Ended => !self.framer.holding() && self.starved,
         };
         nothing_left && self.dispatcher.idle() && self.client.queue.borrow().pending() == 0
     }
