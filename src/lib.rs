@@ -36,7 +36,8 @@
 //!   stats JSON and the Prometheus text, on the stats and metrics ports (each
 //!   capped in connections and in time per connection).
 //! - [`net`]: read size, buffer reuse and write batching shared by both sides.
-//! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP.
+//! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP;
+//!   panics logged as one line per burst and a count.
 //! - [`tools`]: the operator commands `redshard route` and `redshard dist`.
 
 #![forbid(unsafe_code)]

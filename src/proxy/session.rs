@@ -21,13 +21,17 @@ use super::listen::ClientStream;
 use super::worker_pool::WorkerPool;
 use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
 use crate::pool::counters::{add, PoolCounters};
+use crate::pool::Admission;
 use crate::protocol::{FrameLimits, RequestFramer};
 use crate::route::command;
 
 /// Requests of one client awaiting replies before the proxy takes no more.
 pub const MAX_IN_FLIGHT: usize = 1024;
 
-pub async fn serve(conn: ClientStream, pool: Rc<WorkerPool>, client_id: u64) {
+/// Serves one client until it leaves or is closed; `admission` counts it
+/// against the pool's `client_connections` until then.
+pub async fn serve(conn: ClientStream, pool: Rc<WorkerPool>, admission: Admission) {
+    let client_id = admission.id();
     match conn {
         ClientStream::Tcp(mut s) => {
             let (r, w) = s.split();
@@ -142,13 +146,24 @@ where
             _ = sleep_until(retry_at), if retry_at.is_some() => s.dispatcher.retry_hosted(),
         }
     }
-    s.client.queue.borrow_mut().close();
+    drop(s);
     let _ = writer.shutdown().await;
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {
     if let Some(at) = at {
         tokio::time::sleep_until(at).await
+    }
+}
+
+impl Drop for Session {
+    /// Replies still to come are dropped as they arrive, whether the session
+    /// ended or a panic unwound it. (`try_`: a panic while the queue was
+    /// borrowed must not become a second one.)
+    fn drop(&mut self) {
+        if let Ok(mut queue) = self.client.queue.try_borrow_mut() {
+            queue.close();
+        }
     }
 }
 
