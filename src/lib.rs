@@ -15,8 +15,10 @@
 //!   server; server health (backoff, ejection) shared by all workers; the
 //!   per-worker counters, generated from one table of stats (name, kind,
 //!   help, one line each).
-//! - [`protocol`]: the wire only: resumable request framer, reply skipper,
-//!   reply encoding (RESP2 and RESP3).
+//! - [`protocol`]: the wire only: resumable request framer and the
+//!   [`protocol::Request`] it frames (borrowing the framer, so a request's
+//!   arguments cannot go missing before it is routed), reply skipper, reply
+//!   encoding (RESP2 and RESP3).
 //! - [`route`]: the command table and the one router, a pure function from a
 //!   request and a placement to a route (one server, a split, every server, or
 //!   refused); dispatch, retries and hosted calls all use it.
@@ -40,7 +42,8 @@
 //!   backend buffers add up to one total; above it the largest client is
 //!   closed and large partial requests are refused.
 //! - [`net`]: read size, buffer reuse and write batching shared by both sides.
-//! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP.
+//! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP;
+//!   panics logged as one line per burst and a count.
 //! - [`tools`]: the operator commands `redshard route` and `redshard dist`.
 
 #![forbid(unsafe_code)]

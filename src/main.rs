@@ -234,6 +234,7 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
     };
     let logging = Logging::init(cli.verbose, cli.output.as_deref(), format)
         .map_err(|e| anyhow::anyhow!("cannot open log file: {e}"))?;
+    redshard::logging::log_panics(redshard::logging::PANIC_LOG_WINDOW);
     let _pid_file = match &cli.pid_file {
         Some(path) => Some(PidFile::create(path)?),
         None => None,

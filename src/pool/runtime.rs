@@ -58,6 +58,28 @@ impl PoolSnapshot {
     }
 }
 
+/// A client counted against `client_connections` for as long as this
+/// lives: its session drops it however it ends, by unwinding from a panic
+/// too, so no count is lost.
+#[derive(Debug)]
+pub struct Admission {
+    id: u64,
+    runtime: Arc<PoolRuntime>,
+}
+
+impl Admission {
+    /// The client's id, unique in the pool.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.runtime.clients.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 #[derive(Debug)]
 pub struct PoolRuntime {
     pub name: String,
@@ -123,18 +145,17 @@ impl PoolRuntime {
         change
     }
 
-    /// Admits one more client unless `limit` (0: none) is reached; returns its id.
-    pub fn admit_client(&self, limit: u32) -> Option<u64> {
+    /// Admits one more client unless `limit` (0: none) is reached.
+    pub fn admit_client(self: &Arc<Self>, limit: u32) -> Option<Admission> {
         let before = self.clients.fetch_add(1, Ordering::AcqRel);
         if limit > 0 && before >= limit as usize {
             self.clients.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
-        Some(self.next_client_id.fetch_add(1, Ordering::Relaxed))
-    }
-
-    pub fn release_client(&self) {
-        self.clients.fetch_sub(1, Ordering::AcqRel);
+        Some(Admission {
+            id: self.next_client_id.fetch_add(1, Ordering::Relaxed),
+            runtime: Arc::clone(self),
+        })
     }
 
     pub fn client_count(&self) -> usize {

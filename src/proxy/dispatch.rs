@@ -88,7 +88,7 @@ impl Dispatcher {
         }
         let Some(spec) = lookup(req.arg(0)) else {
             let words: Vec<&[u8]> = (0..req.argc()).map(|i| req.arg(i)).collect();
-            if req.inline {
+            if req.is_inline() {
                 // A line of text that is no command: most likely not a Redis
                 // client at all, so stop here as for any protocol error.
                 let name = super::error::lossy(req.arg(0));
@@ -311,12 +311,7 @@ impl Dispatcher {
     /// The one server a returned request now goes to, if it goes whole to one.
     fn route_again(&mut self, snapshot: &PoolSnapshot, bytes: &[u8]) -> Option<usize> {
         let mut framer = RequestFramer::new(FrameLimits::default());
-        let frame = framer.next_frame(bytes).ok()??;
-        let req = Request {
-            frame: bytes,
-            args: framer.args(),
-            inline: frame.inline,
-        };
+        let req = framer.next_frame(bytes).ok()??;
         let spec = lookup(req.arg(0))?;
         match self.router.route(spec, &req, &snapshot.placement) {
             Route::One(server) => Some(server),
