@@ -27,9 +27,11 @@ pub enum BackendError {
     },
     #[error("server {server} sent a malformed reply: {detail}")]
     Malformed { server: String, detail: String },
-    #[error("a reply from server {server} was larger than max_reply_bytes ({limit} bytes): the request failed and the server connection was reset")]
+    /// Only this request fails: the reply is discarded as it streams past.
+    #[error("a reply from server {server} was larger than max_reply_bytes ({limit} bytes): the request failed, its reply was discarded")]
     TooLarge { server: String, limit: usize },
-    /// Another request's reply made the proxy reset the connection.
+    /// The proxy reset the connection (its setup failed) with this request
+    /// in flight.
     #[error("the connection to server {server} was reset ({cause}) with this request in flight: it may or may not have run")]
     Reset { server: String, cause: &'static str },
     #[error("server {server} closed new connections before answering anything")]

@@ -238,26 +238,41 @@ impl BackendConn {
     }
 
     /// The oldest request's reply is over `max_reply_bytes`: that request
-    /// fails with that reason; the others in flight with the reset of the
-    /// connection, which is the only way past the reply.
-    fn too_large(&self, limit: usize) -> BackendError {
+    /// alone fails, with that reason; the reply is discarded as it streams
+    /// past and the requests behind it get their own replies.
+    fn too_large(&self, limit: usize) -> Result<(), BackendError> {
         let server = self.spec.label.clone();
-        let head = self.state.borrow_mut().queue.pop();
-        if let Some(Pending {
-            owner: Owner::Client(w),
-            ..
-        }) = head
-        {
-            let error = BackendError::TooLarge {
-                server: server.clone(),
-                limit,
-            };
-            add(&self.pool_counters().forward_error, 1);
-            w.sink.failed(w.tag, &error, None);
+        let head = {
+            let mut st = self.state.borrow_mut();
+            st.answered += 1;
+            st.queue.pop()
+        };
+        match head {
+            Some(Pending {
+                owner: Owner::Client(w),
+                ..
+            }) => {
+                self.spec.health.success();
+                add(&self.counters().responses, 1);
+                add(&self.pool_counters().forward_error, 1);
+                w.sink
+                    .failed(w.tag, &BackendError::TooLarge { server, limit }, None);
+                Ok(())
+            }
+            // A handshake reply over the limit (a tiny max_reply_bytes): the
+            // connection cannot be set up as the pool says.
+            Some(_) => Err(BackendError::Reset {
+                server,
+                cause: "a handshake reply was larger than max_reply_bytes",
+            }),
+            None => Err(BackendError::Stray { server }),
         }
-        BackendError::Reset {
-            server,
-            cause: "a reply before it was larger than max_reply_bytes",
+    }
+
+    fn malformed(&self, e: ReplyError) -> BackendError {
+        BackendError::Malformed {
+            server: self.spec.label.clone(),
+            detail: e.to_string(),
         }
     }
 
@@ -279,23 +294,31 @@ impl BackendConn {
         set(&c.out_queue_bytes, g.out_queue_bytes);
     }
 
-    /// Hands every complete reply in `rbuf` to the oldest request.
+    /// Hands every complete reply in `rbuf` to the oldest request; drops
+    /// what arrived of a reply being discarded.
     fn hand_out_replies(
         &self,
         rbuf: &mut BytesMut,
         skipper: &mut ReplySkipper,
     ) -> Result<(), BackendError> {
         loop {
+            if skipper.discarding() {
+                let d = skipper.discard(rbuf).map_err(|e| self.malformed(e))?;
+                add(&self.counters().response_bytes, d.consumed as u64);
+                rbuf.advance(d.consumed);
+                if !d.ended {
+                    return Ok(());
+                }
+                continue;
+            }
             let len = match skipper.next_reply(rbuf) {
                 Ok(Some(len)) => len,
                 Ok(None) => return Ok(()),
-                Err(ReplyError::TooLarge(limit)) => return Err(self.too_large(limit)),
-                Err(e) => {
-                    return Err(BackendError::Malformed {
-                        server: self.spec.label.clone(),
-                        detail: e.to_string(),
-                    })
+                Err(ReplyError::TooLarge(limit)) => {
+                    self.too_large(limit)?;
+                    continue;
                 }
+                Err(e) => return Err(self.malformed(e)),
             };
             let pending = {
                 let mut st = self.state.borrow_mut();
