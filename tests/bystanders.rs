@@ -221,3 +221,168 @@ fn oversized_split_parts_and_nested_script_tables_spare_the_others() {
         ])])
     );
 }
+
+/// A redis-server that answers other connections with BUSY 100 ms into a
+/// script rather than after 5 s (Redis's default), to keep the tests short.
+fn busy_server() -> RedisServer {
+    RedisServer::start_with(&["--busy-reply-threshold", "100"])
+}
+
+/// Waits until `srv` answers a direct PING with BUSY: a script runs.
+fn wait_busy(srv: &RedisServer) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = srv.conn().cmd(&["PING"]);
+        if matches!(&r, Reply::Error(e) if e.starts_with("BUSY ")) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no script runs: PING says {r:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A client that sends `args` and does not wait for the reply.
+fn send_only(proxy: &Redshard, args: &[&str]) -> Conn {
+    let mut c = proxy.conn();
+    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+    c.send(&a);
+    c
+}
+
+#[test]
+fn a_request_behind_a_busy_script_is_answered_and_script_kill_frees_the_server() {
+    let s = [busy_server(), busy_server()];
+    let servers = [&s[0], &s[1]];
+    // No `timeout`: nutcracker's default, under which this used to hang.
+    let p = shared_proxy(&servers, "");
+    let (a, b) = (tag_on(&p, &servers, 0), tag_on(&p, &servers, 1));
+    let (key, elsewhere) = (format!("{{{a}}}k"), format!("{{{b}}}k"));
+    let mut script = send_only(&p, &["EVAL", "while true do end", "1", &key]);
+    wait_busy(&s[0]);
+    // Behind the script on the shared connection: a clear error, in bounded time.
+    let mut other = p.conn();
+    let started = Instant::now();
+    let behind = other.try_call(&[b"GET", key.as_bytes()]);
+    let waited = started.elapsed();
+    println!("a GET behind the busy script was answered after {waited:?}");
+    let Ok(Reply::Error(e)) = &behind else {
+        panic!("GET behind a busy script after {waited:?}: {behind:?}")
+    };
+    assert!(
+        e.contains("is busy running a script (BUSY Redis is busy running a script.")
+            && e.contains("queued behind the script"),
+        "{e}"
+    );
+    assert!(waited < Duration::from_secs(3), "answered after {waited:?}");
+    // While the script runs, the next request is answered at once; another
+    // server's keys are not affected.
+    let started = Instant::now();
+    let r = other.cmd(&["GET", &key]);
+    assert!(
+        matches!(&r, Reply::Error(e) if e.contains("busy running a script") && e.contains("not sent")),
+        "{r:?}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert_eq!(other.cmd(&["SET", &elsewhere, "v"]), Reply::ok());
+    // SCRIPT KILL through the proxy: killed on server 0, nothing ran on 1.
+    assert_eq!(other.cmd(&["SCRIPT", "KILL"]), Reply::ok());
+    let killed = script.read();
+    assert!(
+        matches!(&killed, Reply::Error(e) if e.contains("Script killed by user")),
+        "the script's own client: {killed:?}"
+    );
+    // The server serves again, on the same connection, to every client.
+    assert_eq!(other.cmd(&["SET", &key, "after"]), Reply::ok());
+    assert_eq!(script.cmd(&["GET", &key]), Reply::bulk("after"));
+    assert_eq!(other.cmd(&["GET", &elsewhere]), Reply::bulk("v"));
+    assert_eq!(s[0].conn().cmd(&["PING"]), Reply::Status("PONG".into()));
+}
+
+#[test]
+fn a_kill_with_nothing_running_answers_as_redis_does() {
+    let s = [RedisServer::start(), RedisServer::start()];
+    let p = shared_proxy(&[&s[0], &s[1]], "");
+    let mut c = p.conn();
+    for kill in [["SCRIPT", "KILL"], ["FUNCTION", "KILL"]] {
+        let direct = s[0].conn().cmd(&kill);
+        assert_eq!(
+            direct,
+            Reply::Error("NOTBUSY No scripts in execution right now.".into())
+        );
+        assert_eq!(c.cmd(&kill), direct, "{kill:?}");
+    }
+    let r = c.cmd(&["FUNCTION", "FLUSH"]);
+    assert_eq!(
+        r.error_text(),
+        "ERR redshard does not support 'function flush': it administers a server; run it on each server directly; FUNCTION KILL goes to every server"
+    );
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+}
+
+#[test]
+fn a_script_that_wrote_is_unkillable_and_the_proxy_says_so() {
+    let s = busy_server();
+    let p = shared_proxy(&[&s], "");
+    let _script = send_only(
+        &p,
+        &[
+            "EVAL",
+            "redis.call('SET', KEYS[1], '1') while true do end",
+            "1",
+            "w",
+        ],
+    );
+    wait_busy(&s);
+    let direct = s.conn().cmd(&["SCRIPT", "KILL"]);
+    assert!(direct.error_text().starts_with("UNKILLABLE "), "{direct:?}");
+    assert_eq!(p.conn().cmd(&["SCRIPT", "KILL"]), direct);
+    // Only SHUTDOWN NOSAVE stops it: the server goes away.
+    let _ = s.conn().try_call(&[b"SHUTDOWN", b"NOSAVE"]);
+}
+
+#[test]
+fn with_a_timeout_a_busy_server_times_out_as_before() {
+    let s = busy_server();
+    let p = shared_proxy(&[&s], "  timeout: 300\n");
+    let _script = send_only(&p, &["EVAL", "while true do end", "1", "k"]);
+    wait_busy(&s);
+    let r = p.conn().cmd(&["GET", "k"]);
+    assert!(
+        matches!(&r, Reply::Error(e) if e.contains("timed out after 300 ms")),
+        "{r:?}"
+    );
+    assert_eq!(p.conn().cmd(&["SCRIPT", "KILL"]), Reply::ok());
+}
+
+#[test]
+fn a_script_on_another_connection_leaves_the_servers_own_busy_replies() {
+    // The threshold is past the probe's first second, so the proxy's probe
+    // and its requests are answered BUSY in the same round.
+    let s = RedisServer::start_with(&["--busy-reply-threshold", "1500"]);
+    let p = shared_proxy(&[&s], "");
+    let mut direct = s.conn();
+    direct.send(&[b"EVAL", b"while true do end", b"0"]);
+    let mut c = p.conn();
+    c.send_raw(
+        &[
+            encode(&[b"GET", b"a"]),
+            encode(&[b"GET", b"b"]),
+            encode(&[b"GET", b"c"]),
+        ]
+        .concat(),
+    );
+    for key in ["a", "b", "c"] {
+        let r = c.read();
+        assert_eq!(
+            r,
+            Reply::Error(
+                "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+                    .into()
+            ),
+            "GET {key}: the server's own answer, as this connection runs no script"
+        );
+    }
+    assert_eq!(c.cmd(&["SCRIPT", "KILL"]), Reply::ok());
+    assert!(direct.read().is_error());
+    assert_eq!(c.cmd(&["GET", "a"]), Reply::Nil);
+}
