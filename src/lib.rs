@@ -24,7 +24,9 @@
 //!   refused); dispatch, retries and hosted calls all use it.
 //! - [`backend`]: a pipelined connection to one server, per worker, that knows
 //!   no client: it hands replies and failures to an opaque sink, and requests
-//!   it never wrote back to their sender.
+//!   it never wrote back to their sender; discards replies over the limit;
+//!   sends a request on a short-lived connection of its own when it must
+//!   overtake the queue (SCRIPT KILL, the probe of a server busy in a script).
 //! - [`proxy`]: workers, listeners, client sessions (order, memory account),
 //!   dispatch, hosted calls in the pipeline, split/merge, connection commands,
 //!   the one `ClientError` that renders every error text, the ejection

@@ -1,11 +1,12 @@
 //! Property tests of the request framer and the reply skipper, with
-//! redis-protocol as the oracle, every input also fed split at every byte.
+//! redis-protocol as the oracle, every input also fed split at every byte;
+//! replies over a limit discarded as they stream past.
 
 use proptest::prelude::*;
 use redis_protocol::resp2::types::Resp2Frame;
 use redis_protocol::resp3::types::Resp3Frame;
 use redis_protocol::{resp2, resp3};
-use redshard::protocol::{FrameLimits, ReplySkipper, RequestFramer};
+use redshard::protocol::{FrameLimits, ReplyError, ReplySkipper, RequestFramer};
 
 fn encode2(frame: &resp2::types::OwnedFrame) -> Vec<u8> {
     let mut buf = vec![0u8; frame.encode_len(false)];
@@ -40,6 +41,45 @@ fn frame_with_cut(input: &[u8], cut: usize) -> Vec<Vec<Vec<u8>>> {
     }
     assert_eq!(start, input.len(), "bytes left unframed");
     out
+}
+
+/// Reads `input` as the backend's reader does, the bytes arriving in two
+/// pieces cut at `cut`: each reply's length, or `None` for one over `limit`
+/// (discarded, never held whole).
+fn skip_with_limit(input: &[u8], cut: usize, limit: usize) -> Vec<Option<usize>> {
+    let mut skipper = ReplySkipper::with_limit(limit);
+    let mut buf = Vec::new();
+    let mut got = Vec::new();
+    for piece in [&input[..cut], &input[cut..]] {
+        buf.extend_from_slice(piece);
+        loop {
+            if skipper.discarding() {
+                let d = skipper.discard(&buf).unwrap();
+                buf.drain(..d.consumed);
+                if d.ended {
+                    continue;
+                }
+                // What stays of a discarded reply is at most a partial header.
+                assert!(
+                    buf.len() <= 64,
+                    "kept {} bytes of a discarded reply",
+                    buf.len()
+                );
+                break;
+            }
+            match skipper.next_reply(&buf) {
+                Ok(Some(n)) => {
+                    got.push(Some(n));
+                    buf.drain(..n);
+                }
+                Ok(None) => break,
+                Err(ReplyError::TooLarge(_)) => got.push(None),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+    assert!(buf.is_empty() && !skipper.discarding());
+    got
 }
 
 fn arg() -> impl Strategy<Value = Vec<u8>> {
@@ -156,6 +196,22 @@ proptest! {
     }
 
     #[test]
+    fn skipper_discards_the_replies_over_its_limit_at_every_split(
+        replies in prop::collection::vec(reply3(), 1..5),
+        limit in 1usize..400,
+    ) {
+        let encoded: Vec<Vec<u8>> = replies.iter().map(encode3).collect();
+        let input: Vec<u8> = encoded.concat();
+        let want: Vec<Option<usize>> = encoded
+            .iter()
+            .map(|e| (e.len() <= limit).then_some(e.len()))
+            .collect();
+        for cut in 0..=input.len() {
+            prop_assert_eq!(&skip_with_limit(&input, cut, limit), &want, "cut at {}", cut);
+        }
+    }
+
+    #[test]
     fn framer_and_skipper_never_panic_on_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         let mut framer = RequestFramer::new(FrameLimits::default());
         let mut rest = &bytes[..];
@@ -166,6 +222,23 @@ proptest! {
         let mut rest = &bytes[..];
         while let Ok(Some(n)) = skipper.next_reply(rest) {
             rest = &rest[n..];
+        }
+        // With a small limit, discarding too.
+        let mut skipper = ReplySkipper::with_limit(16);
+        let mut rest = &bytes[..];
+        loop {
+            if skipper.discarding() {
+                match skipper.discard(rest) {
+                    Ok(d) if d.consumed > 0 || d.ended => rest = &rest[d.consumed..],
+                    _ => break,
+                }
+                continue;
+            }
+            match skipper.next_reply(rest) {
+                Ok(Some(n)) => rest = &rest[n..],
+                Err(ReplyError::TooLarge(_)) => {}
+                _ => break,
+            }
         }
     }
 }

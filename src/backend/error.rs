@@ -27,9 +27,11 @@ pub enum BackendError {
     },
     #[error("server {server} sent a malformed reply: {detail}")]
     Malformed { server: String, detail: String },
-    #[error("a reply from server {server} was larger than max_reply_bytes ({limit} bytes): the request failed and the server connection was reset")]
+    /// Only this request fails: the reply is discarded as it streams past.
+    #[error("a reply from server {server} was larger than max_reply_bytes ({limit} bytes): the request failed, its reply was discarded")]
     TooLarge { server: String, limit: usize },
-    /// Another request's reply made the proxy reset the connection.
+    /// The proxy reset the connection (its setup failed) with this request
+    /// in flight.
     #[error("the connection to server {server} was reset ({cause}) with this request in flight: it may or may not have run")]
     Reset { server: String, cause: &'static str },
     #[error("server {server} closed new connections before answering anything")]
@@ -40,14 +42,23 @@ pub enum BackendError {
     Handshake { server: String, reply: String },
     #[error("server {server} does not speak RESP3 (HELLO 3: {reply}); use RESP2 (HELLO 2) through this pool")]
     NoResp3 { server: String, reply: String },
+    /// The server runs a script (`reply` is its BUSY text) and reads nothing
+    /// more from this connection until it ends; `queued`: the request was
+    /// already queued behind the script, and runs when the script ends.
+    #[error("server {server} is busy running a script ({reply}){}", busy_detail(*.queued))]
+    Busy {
+        server: String,
+        reply: String,
+        queued: bool,
+    },
     #[error("server {server} sent a reply nobody asked for")]
     Stray { server: String },
 }
 
 impl BackendError {
     /// Whether this counts against the server's health. An oversized reply
-    /// is the request's doing, and a refused HELLO 3 the protocol's, not the
-    /// server's.
+    /// is the request's doing, a refused HELLO 3 the protocol's and a busy
+    /// server a script's, not the server's.
     pub(super) fn counts_against_server(&self) -> bool {
         !matches!(
             self,
@@ -56,6 +67,15 @@ impl BackendError {
                 | BackendError::Backlog { .. }
                 | BackendError::Down { .. }
                 | BackendError::NoResp3 { .. }
+                | BackendError::Busy { .. }
         )
+    }
+}
+
+fn busy_detail(queued: bool) -> &'static str {
+    if queued {
+        ": this request was queued behind the script; it runs when the script ends, its reply discarded; SCRIPT KILL through redshard stops the script"
+    } else {
+        ": this request was not sent; SCRIPT KILL through redshard stops the script"
     }
 }

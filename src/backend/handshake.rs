@@ -1,5 +1,6 @@
 //! The proxy's own commands in front of a new connection: AUTH with the
-//! pool's password, HELLO 3 for RESP3 connections, SELECT for `redis_db`.
+//! pool's password, HELLO 3 for RESP3 connections, SELECT for `redis_db`;
+//! AUTH alone in front of a side connection.
 
 use bytes::BytesMut;
 
@@ -17,6 +18,18 @@ pub(super) enum Step {
 
 /// The handshake's bytes and its steps with the length of each.
 pub(super) fn build(spec: &BackendSpec) -> (BytesMut, Vec<(Step, usize)>) {
+    build_steps(spec, true)
+}
+
+/// The handshake of a side connection (`side`): AUTH only. What travels
+/// there (SCRIPT KILL, FUNCTION KILL, the busy probe's PING) depends on
+/// neither the database nor the protocol, and a server running a script,
+/// when side connections matter, refuses SELECT (`-BUSY`) but not AUTH.
+pub(super) fn build_side(spec: &BackendSpec) -> (BytesMut, Vec<(Step, usize)>) {
+    build_steps(spec, false)
+}
+
+fn build_steps(spec: &BackendSpec, full: bool) -> (BytesMut, Vec<(Step, usize)>) {
     let mut out = BytesMut::new();
     let mut steps = Vec::new();
     let mut step = |out: &mut BytesMut, s: Step, args: &[&[u8]]| {
@@ -27,10 +40,10 @@ pub(super) fn build(spec: &BackendSpec) -> (BytesMut, Vec<(Step, usize)>) {
     if let Some(auth) = &spec.auth {
         step(&mut out, Step::Auth, &[b"AUTH", auth.as_bytes()]);
     }
-    if spec.resp3 {
+    if full && spec.resp3 {
         step(&mut out, Step::Hello, &[b"HELLO", b"3"]);
     }
-    if spec.db != 0 {
+    if full && spec.db != 0 {
         let db = spec.db.to_string();
         step(&mut out, Step::Select, &[b"SELECT", db.as_bytes()]);
     }

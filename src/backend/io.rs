@@ -5,13 +5,14 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
+use super::busy::{self, BusyWatch};
 use super::error::BackendError;
 use super::queue::{Owner, Pending};
-use super::{handshake, BackendConn, Status};
+use super::{handshake, side, BackendConn, BackendSpec, Status};
 use crate::config::ServerAddr;
 use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
 use crate::pool::counters::{add, gauge_add};
@@ -31,7 +32,7 @@ enum Ended {
     Failed(BackendError),
 }
 
-enum Stream {
+pub(super) enum Stream {
     Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),
 }
@@ -81,7 +82,7 @@ impl BackendConn {
     }
 
     async fn connect_and_serve(self: &Rc<Self>) -> Ended {
-        let stream = match self.connect().await {
+        let stream = match connect(&self.spec).await {
             Ok(s) => s,
             Err(e) => return Ended::Failed(e),
         };
@@ -114,34 +115,6 @@ impl BackendConn {
         ended
     }
 
-    async fn connect(&self) -> Result<Stream, BackendError> {
-        let connect = async {
-            match &self.spec.addr {
-                ServerAddr::Tcp { host, port } => {
-                    let host = host.trim_start_matches('[').trim_end_matches(']');
-                    let stream = tokio::net::TcpStream::connect((host, *port)).await?;
-                    stream.set_nodelay(true)?;
-                    Ok::<_, std::io::Error>(Stream::Tcp(stream))
-                }
-                ServerAddr::Unix(path) => {
-                    Ok(Stream::Unix(tokio::net::UnixStream::connect(path).await?))
-                }
-            }
-        };
-        let unreachable = |detail: String| BackendError::Unreachable {
-            server: self.spec.label.clone(),
-            detail,
-        };
-        match tokio::time::timeout(self.spec.connect_timeout, connect).await {
-            Ok(Ok(s)) => Ok(s),
-            Ok(Err(e)) => Err(unreachable(e.to_string())),
-            Err(_) => Err(unreachable(format!(
-                "timed out after {} ms",
-                self.spec.connect_timeout.as_millis()
-            ))),
-        }
-    }
-
     async fn serve<R, W>(&self, reader: R, writer: W) -> Ended
     where
         R: AsyncRead + Unpin,
@@ -151,8 +124,13 @@ impl BackendConn {
         let ended = self.serve_io(reader, writer, &mut sending).await;
         // Whatever was not written goes back in front of the queue, so a
         // failure knows which requests never reached the server.
-        self.state.borrow_mut().queue.restore_unwritten(sending);
-        self.memory.set(self.state.borrow().queue.unsent_bytes());
+        let mut st = self.state.borrow_mut();
+        st.queue.restore_unwritten(sending);
+        // A new socket is not stuck behind any script.
+        st.busy = None;
+        let unsent = st.queue.unsent_bytes();
+        drop(st);
+        self.memory.set(unsent);
         ended
     }
 
@@ -164,7 +142,9 @@ impl BackendConn {
         let chunk = read_chunk();
         let mut rbuf = BytesMut::with_capacity(chunk);
         let mut skipper = ReplySkipper::with_limit(self.spec.max_reply);
-        // Fires when the oldest request's time is up; re-armed lazily.
+        let mut watch = BusyWatch::new();
+        // Fires when the oldest request's time is up, or a busy probe is due;
+        // re-armed lazily.
         let idle = Duration::from_secs(3600);
         let timer = tokio::time::sleep(idle);
         tokio::pin!(timer);
@@ -178,11 +158,9 @@ impl BackendConn {
                 handed = 0;
                 yield_once().await;
             }
-            if self.spec.timeout.is_some() {
-                if let Some(deadline) = self.state.borrow().queue.first_deadline() {
-                    if timer.deadline() != deadline {
-                        timer.as_mut().reset(deadline);
-                    }
+            if let Some(at) = self.next_check(&mut watch) {
+                if timer.deadline() != at {
+                    timer.as_mut().reset(at);
                 }
             }
             if sending.is_empty() {
@@ -226,22 +204,86 @@ impl BackendConn {
                         *sending = BytesMut::new();
                     }
                 }
-                _ = &mut timer, if self.spec.timeout.is_some() => {
-                    let now = Instant::now();
-                    let expired = self.state.borrow().queue.first_deadline().is_some_and(|d| d <= now);
-                    if expired {
-                        return Ended::Failed(BackendError::TimedOut {
-                            server: self.spec.label.clone(),
-                            ms: self.spec.timeout.unwrap_or_default().as_millis() as u64,
-                        });
+                _ = &mut timer => {
+                    if let Some(ended) = self.on_timer(&mut watch) {
+                        return ended;
                     }
-                    timer.as_mut().reset(now + idle);
+                    timer.as_mut().reset(Instant::now() + idle);
+                }
+                (head, answer) = watch.answer(), if watch.running() => {
+                    self.on_probe_answer(&mut watch, head, answer);
                 }
                 _ = self.wake.notified(), if sending.is_empty() => {
                     // Gather the requests other clients queue in this round of
                     // I/O events into the same write.
                     yield_once().await;
                 }
+            }
+        }
+    }
+
+    /// When the timer fires next: the oldest request's deadline, or, when
+    /// the pool sets no `timeout`, the next busy probe.
+    fn next_check(&self, watch: &mut BusyWatch<'_>) -> Option<Instant> {
+        let st = self.state.borrow();
+        if self.spec.timeout.is_some() {
+            return st.queue.first_deadline();
+        }
+        watch.forget_unless_about(st.answered);
+        if st.busy.is_some() {
+            return None;
+        }
+        watch.due(st.queue.oldest_awaiting())
+    }
+
+    /// The timer fired: the oldest request timed out, or a busy probe is due.
+    fn on_timer<'a>(&'a self, watch: &mut BusyWatch<'a>) -> Option<Ended> {
+        let now = Instant::now();
+        let st = self.state.borrow();
+        if let Some(timeout) = self.spec.timeout {
+            let expired = st.queue.first_deadline().is_some_and(|d| d <= now);
+            return expired.then(|| {
+                Ended::Failed(BackendError::TimedOut {
+                    server: self.spec.label.clone(),
+                    ms: timeout.as_millis() as u64,
+                })
+            });
+        }
+        if st.busy.is_some() {
+            return None;
+        }
+        if let Some(text) = watch.confirmed(st.answered, now) {
+            drop(st);
+            self.mark_busy(text);
+        } else if watch
+            .due(st.queue.oldest_awaiting())
+            .is_some_and(|d| d <= now)
+        {
+            watch.start(
+                st.answered,
+                Box::pin(side::request_aside(&self.spec, busy::PROBE)),
+            );
+        }
+        None
+    }
+
+    /// What the busy probe about request `head` found.
+    fn on_probe_answer(
+        &self,
+        watch: &mut BusyWatch<'_>,
+        head: u64,
+        answer: Result<Bytes, BackendError>,
+    ) {
+        let text = match answer {
+            Ok(reply) => busy::busy_text(&reply),
+            Err(e) => {
+                tracing::debug!(server = %self.spec.label, "busy probe: {e}");
+                None
+            }
+        };
+        if let Some(text) = text {
+            if self.state.borrow().answered == head {
+                watch.saw_busy(head, text);
             }
         }
     }
@@ -257,26 +299,41 @@ impl BackendConn {
     }
 
     /// The oldest request's reply is over `max_reply_bytes`: that request
-    /// fails with that reason; the others in flight with the reset of the
-    /// connection, which is the only way past the reply.
-    fn too_large(&self, limit: usize) -> BackendError {
+    /// alone fails, with that reason; the reply is discarded as it streams
+    /// past and the requests behind it get their own replies.
+    fn too_large(&self, limit: usize) -> Result<(), BackendError> {
         let server = self.spec.label.clone();
-        let head = self.state.borrow_mut().queue.pop();
-        if let Some(Pending {
-            owner: Owner::Client(w),
-            ..
-        }) = head
-        {
-            let error = BackendError::TooLarge {
-                server: server.clone(),
-                limit,
-            };
-            add(&self.pool_counters().forward_error, 1);
-            w.sink.failed(w.tag, &error, None);
+        let head = self.state.borrow_mut().pop_answered();
+        match head {
+            Some(Pending {
+                owner: Owner::Client(w),
+                ..
+            }) => {
+                self.spec.health.success();
+                add(&self.counters().responses, 1);
+                add(&self.pool_counters().forward_error, 1);
+                w.sink
+                    .failed(w.tag, &BackendError::TooLarge { server, limit }, None);
+                Ok(())
+            }
+            Some(Pending {
+                owner: Owner::Abandoned,
+                ..
+            }) => Ok(()),
+            // A handshake reply over the limit (a tiny max_reply_bytes): the
+            // connection cannot be set up as the pool says.
+            Some(_) => Err(BackendError::Reset {
+                server,
+                cause: "a handshake reply was larger than max_reply_bytes",
+            }),
+            None => Err(BackendError::Stray { server }),
         }
-        BackendError::Reset {
-            server,
-            cause: "a reply before it was larger than max_reply_bytes",
+    }
+
+    fn malformed(&self, e: ReplyError) -> BackendError {
+        BackendError::Malformed {
+            server: self.spec.label.clone(),
+            detail: e.to_string(),
         }
     }
 
@@ -298,29 +355,33 @@ impl BackendConn {
         set(&c.out_queue_bytes, g.out_queue_bytes);
     }
 
-    /// Hands every complete reply in `rbuf` to the oldest request.
+    /// Hands every complete reply in `rbuf` to the oldest request; drops
+    /// what arrived of a reply being discarded.
     fn hand_out_replies(
         &self,
         rbuf: &mut BytesMut,
         skipper: &mut ReplySkipper,
     ) -> Result<(), BackendError> {
         loop {
+            if skipper.discarding() {
+                let d = skipper.discard(rbuf).map_err(|e| self.malformed(e))?;
+                add(&self.counters().response_bytes, d.consumed as u64);
+                rbuf.advance(d.consumed);
+                if !d.ended {
+                    return Ok(());
+                }
+                continue;
+            }
             let len = match skipper.next_reply(rbuf) {
                 Ok(Some(len)) => len,
                 Ok(None) => return Ok(()),
-                Err(ReplyError::TooLarge(limit)) => return Err(self.too_large(limit)),
-                Err(e) => {
-                    return Err(BackendError::Malformed {
-                        server: self.spec.label.clone(),
-                        detail: e.to_string(),
-                    })
+                Err(ReplyError::TooLarge(limit)) => {
+                    self.too_large(limit)?;
+                    continue;
                 }
+                Err(e) => return Err(self.malformed(e)),
             };
-            let pending = {
-                let mut st = self.state.borrow_mut();
-                st.answered += 1;
-                st.queue.pop()
-            };
+            let pending = self.state.borrow_mut().pop_answered();
             let Some(pending) = pending else {
                 return Err(BackendError::Stray {
                     server: self.spec.label.clone(),
@@ -339,8 +400,39 @@ impl BackendConn {
                     w.sink.reply(w.tag, reply)
                 }
                 Owner::Handshake(step) => handshake::check(&self.spec, step, reply)?,
+                // Already answered: it waited behind a busy script.
+                Owner::Abandoned => {}
             }
             rbuf.advance(len);
         }
+    }
+}
+
+/// A connection to the server, within the connect timeout.
+pub(super) async fn connect(spec: &BackendSpec) -> Result<Stream, BackendError> {
+    let connect = async {
+        match &spec.addr {
+            ServerAddr::Tcp { host, port } => {
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let stream = tokio::net::TcpStream::connect((host, *port)).await?;
+                stream.set_nodelay(true)?;
+                Ok::<_, std::io::Error>(Stream::Tcp(stream))
+            }
+            ServerAddr::Unix(path) => {
+                Ok(Stream::Unix(tokio::net::UnixStream::connect(path).await?))
+            }
+        }
+    };
+    let unreachable = |detail: String| BackendError::Unreachable {
+        server: spec.label.clone(),
+        detail,
+    };
+    match tokio::time::timeout(spec.connect_timeout, connect).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Err(_) => Err(unreachable(format!(
+            "timed out after {} ms",
+            spec.connect_timeout.as_millis()
+        ))),
     }
 }

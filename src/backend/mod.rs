@@ -10,15 +10,21 @@
 //! - `queue`: the write buffer and the FIFO of requests awaiting replies.
 //! - `io`: connecting and the read/write loop.
 //! - `handshake`: AUTH / HELLO 3 / SELECT in front of a new connection.
+//! - `side`: one request on a short-lived connection of its own (SCRIPT
+//!   KILL, the busy probe), ahead of what the pipelined one has queued.
+//! - `busy`: a server stuck in a script, found by a probe when the pool
+//!   sets no `timeout`, so requests queued behind it are answered.
 //! - `error`: why a request failed, as the client is told.
 //! - `failure`: what counts against a server's health, and failing what a
 //!   lost connection held.
 
+mod busy;
 mod error;
 mod failure;
 mod handshake;
 mod io;
 mod queue;
+mod side;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -120,6 +126,18 @@ struct State {
     retiring: bool,
     /// Replies received over the connection's life (all its sockets).
     answered: u64,
+    /// The server's BUSY text while the request at the head is a script it
+    /// runs: new requests are answered with it instead of queued.
+    busy: Option<String>,
+}
+
+impl State {
+    /// The oldest request, now that its reply came.
+    fn pop_answered(&mut self) -> Option<queue::Pending> {
+        self.answered += 1;
+        self.busy = None;
+        self.queue.pop()
+    }
 }
 
 #[derive(Debug)]
@@ -140,6 +158,7 @@ impl BackendConn {
                 status: Status::Idle,
                 retiring: false,
                 answered: 0,
+                busy: None,
             }),
             wake: Notify::new(),
             memory: crate::memory::Held::new(crate::memory::budget()),
@@ -177,6 +196,16 @@ impl BackendConn {
                 add(&self.pool_counters().forward_error, 1);
                 return waiter.sink.failed(waiter.tag, &error, None);
             }
+        }
+        if let Some(reply) = &st.busy {
+            let error = BackendError::Busy {
+                server: self.spec.label.clone(),
+                reply: reply.clone(),
+                queued: false,
+            };
+            drop(st);
+            add(&self.pool_counters().forward_error, 1);
+            return waiter.sink.failed(waiter.tag, &error, None);
         }
         if st.queue.unsent_bytes() > self.spec.max_queue {
             drop(st);

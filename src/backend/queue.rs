@@ -20,6 +20,8 @@ pub(super) enum Owner {
     Client(Waiter),
     /// The proxy's own command at connect.
     Handshake(Step),
+    /// Already answered (queued behind a busy script): its reply is dropped.
+    Abandoned,
 }
 
 #[derive(Debug)]
@@ -175,6 +177,26 @@ impl Queue {
         Some(p)
     }
 
+    /// Answers for the requests behind the head: each becomes abandoned (its
+    /// reply will be dropped) and its waiter is returned, to be told why.
+    pub fn abandon_behind_head(&mut self) -> Vec<Waiter> {
+        let mut behind = Vec::new();
+        for p in self.waiting.iter_mut().skip(1) {
+            if let Owner::Client(w) = std::mem::replace(&mut p.owner, Owner::Abandoned) {
+                behind.push(w);
+            }
+        }
+        behind
+    }
+
+    /// Since when the oldest request has waited, once some of it is written.
+    pub fn oldest_awaiting(&self) -> Option<Instant> {
+        if self.awaiting() == 0 {
+            return None;
+        }
+        self.waiting.front().map(|p| p.sent)
+    }
+
     /// When the oldest request with a deadline times out.
     pub fn first_deadline(&self) -> Option<Instant> {
         self.waiting.iter().find_map(|p| p.deadline)
@@ -289,6 +311,37 @@ mod tests {
         assert_eq!(q.waiting.len(), 1);
         assert_eq!(&q.wbuf[..], b"REQ");
         assert_eq!(q.queued_bytes, 3);
+    }
+
+    #[test]
+    fn the_requests_behind_the_head_are_abandoned_in_place() {
+        let mut q = Queue::default();
+        let waiter = |seq| Waiter {
+            sink: std::rc::Rc::new(Nobody),
+            tag: crate::backend::Tag {
+                seq,
+                part: 0,
+                retried: false,
+            },
+        };
+        for seq in 0..3 {
+            q.push(
+                |b| b.extend_from_slice(b"REQ"),
+                Owner::Client(waiter(seq)),
+                None,
+            );
+        }
+        assert_eq!(q.oldest_awaiting(), None, "nothing written yet");
+        let mut sending = BytesMut::new();
+        q.take_for_write(&mut sending);
+        q.wrote(4);
+        assert!(q.oldest_awaiting().is_some());
+        let behind: Vec<u64> = q.abandon_behind_head().iter().map(|w| w.tag.seq).collect();
+        assert_eq!(behind, vec![1, 2]);
+        assert!(q.abandon_behind_head().is_empty(), "answered once");
+        assert_eq!(q.waiting.len(), 3, "their replies are still due");
+        assert!(matches!(q.pop().unwrap().owner, Owner::Client(_)));
+        assert!(matches!(q.pop().unwrap().owner, Owner::Abandoned));
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! The reply skipper: finds where each complete reply ends in a backend's read
 //! buffer, for every RESP2 and RESP3 type, nested aggregates included, without
 //! building the reply. Resumable like the request framer.
+//!
+//! A reply larger than the limit is not buffered: once its size is known to be
+//! over, the skipper switches to discarding it, and tells the caller how many
+//! leading bytes of the buffer may be dropped as they arrive, until the reply
+//! ends. The connection it came on goes on with the next reply.
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReplyError {
@@ -12,9 +17,14 @@ pub enum ReplyError {
     MissingCrlf,
     #[error("streamed RESP3 replies are not supported")]
     Streamed,
+    /// Not a broken stream: the skipper now discards this reply ([`ReplySkipper::discard`]).
     #[error("reply larger than {0} bytes")]
     TooLarge(usize),
 }
+
+/// Longest header line of a bulk or aggregate (`$`, a sign, 18 digits, CRLF,
+/// with room to spare): a longer one without its CRLF is malformed.
+const MAX_HEADER: usize = 64;
 
 /// The skipper keeps one small entry per open aggregate level on the heap,
 /// not on the call stack, so nesting is bounded only by the reply size: a
@@ -22,15 +32,57 @@ pub enum ReplyError {
 /// comes back instead of breaking a connection other clients share.
 #[derive(Debug)]
 pub struct ReplySkipper {
-    /// Parse position inside the current reply.
+    /// Parse position inside the current reply (while discarding: in the
+    /// caller's buffer, which starts where the last `discard` left off).
     pos: usize,
-    /// Largest reply accepted (`max_reply_bytes`): a larger one is an error
-    /// as soon as its size is known, before it is buffered.
+    /// Largest reply accepted (`max_reply_bytes`): a larger one is discarded
+    /// as soon as its size is known to be over, before it is buffered.
     max_reply: usize,
     /// Elements still expected at each open aggregate level, and whether the
     /// level is an attribute (which annotates the next value but is not an
     /// element itself).
     stack: Vec<(u64, bool)>,
+    /// Where the reply being discarded is, while there is one.
+    discarding: Option<Discarding>,
+}
+
+/// Where the skipper is inside a reply it discards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Discarding {
+    /// An element's header starts at `pos`.
+    Header,
+    /// Inside a bulk body: this many bytes still to drop, its CRLF included.
+    Body(u64),
+    /// Inside a simple line (status, error, number...): drop up to its CRLF.
+    Line,
+    /// The reply ended at `pos`.
+    Ended,
+}
+
+/// What one call of [`ReplySkipper::discard`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Discarded {
+    /// Leading bytes of the buffer that belong to the discarded reply: drop
+    /// them before the next call.
+    pub consumed: usize,
+    /// The reply ended with those bytes; the next reply starts after them.
+    pub ended: bool,
+}
+
+/// One element's header line.
+#[derive(Debug, Clone, Copy)]
+enum Header {
+    /// A simple type or a null: the element ends at `end`.
+    Line { end: usize },
+    /// A bulk string of `len` bytes (and its CRLF) from `body`.
+    Bulk { body: usize, len: u64 },
+    /// An aggregate: `children` elements follow from `after`. An attribute
+    /// annotates the next value and is not an element itself.
+    Aggregate {
+        after: usize,
+        children: u64,
+        attribute: bool,
+    },
 }
 
 impl Default for ReplySkipper {
@@ -44,110 +96,173 @@ impl ReplySkipper {
         Self::default()
     }
 
-    /// A skipper that refuses replies larger than `max_reply` bytes.
+    /// A skipper that discards replies larger than `max_reply` bytes.
     pub fn with_limit(max_reply: usize) -> Self {
         ReplySkipper {
             pos: 0,
             max_reply,
             stack: Vec::new(),
+            discarding: None,
         }
     }
 
     /// Length of the complete reply at the start of `buf`, or `None` when more
     /// bytes are needed (call again with the same bytes plus more). After
     /// `Some(len)` the caller consumes `len` bytes before the next call.
+    ///
+    /// `Err(TooLarge)`: the reply is over the limit and the skipper now
+    /// discards it: call [`discard`](Self::discard) (with the same bytes, then
+    /// with what follows) until it reports the end. Any other error means the
+    /// stream is broken.
     pub fn next_reply(&mut self, buf: &[u8]) -> Result<Option<usize>, ReplyError> {
+        debug_assert!(
+            self.discarding.is_none(),
+            "discard the oversized reply first"
+        );
         loop {
-            let Some(&kind) = buf.get(self.pos) else {
-                return Ok(None);
-            };
-            let Some(line_end) = find_crlf(buf, self.pos + 1) else {
+            let Some(header) = header(buf, self.pos)? else {
                 if buf.len() > self.max_reply {
-                    return Err(ReplyError::TooLarge(self.max_reply));
+                    return self.too_large(Discarding::Header);
                 }
                 return Ok(None);
             };
-            let header = &buf[self.pos + 1..line_end];
-            let after = line_end + 2;
-            match kind {
-                b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => {
-                    self.pos = after;
-                    if after > self.max_reply {
-                        return Err(ReplyError::TooLarge(self.max_reply));
+            match header {
+                Header::Line { end } => {
+                    self.pos = end;
+                    let ended = self.finish_element();
+                    if end > self.max_reply {
+                        return self.too_large(next_after(ended));
                     }
-                    if self.finish_element() {
+                    if ended {
                         return Ok(Some(self.take()));
                     }
                 }
-                b'$' | b'!' | b'=' => {
-                    if header == b"?" {
-                        return Err(ReplyError::Streamed);
+                Header::Bulk { body, len } => {
+                    let end = (body as u64).saturating_add(len).saturating_add(2);
+                    if end > self.max_reply as u64 {
+                        self.pos = body;
+                        return self.too_large(Discarding::Body(len + 2));
                     }
-                    let len = super::framer::parse_i64(header).ok_or(ReplyError::BadLength)?;
-                    if len < -1 {
-                        return Err(ReplyError::BadLength);
+                    let end = end as usize;
+                    if buf.len() < end {
+                        return Ok(None);
                     }
-                    let end = if len == -1 {
-                        after
-                    } else {
-                        after.saturating_add(len as usize).saturating_add(2)
-                    };
-                    if end > self.max_reply {
-                        return Err(ReplyError::TooLarge(self.max_reply));
-                    }
-                    if len >= 0 {
-                        if buf.len() < end {
-                            return Ok(None);
-                        }
-                        if &buf[end - 2..end] != b"\r\n" {
-                            return Err(ReplyError::MissingCrlf);
-                        }
+                    if &buf[end - 2..end] != b"\r\n" {
+                        return Err(ReplyError::MissingCrlf);
                     }
                     self.pos = end;
                     if self.finish_element() {
                         return Ok(Some(self.take()));
                     }
                 }
-                b'*' | b'%' | b'~' | b'>' | b'|' => {
-                    if header == b"?" {
-                        return Err(ReplyError::Streamed);
-                    }
-                    let n = super::framer::parse_i64(header).ok_or(ReplyError::BadLength)?;
-                    if n < -1 {
-                        return Err(ReplyError::BadLength);
-                    }
+                Header::Aggregate {
+                    after,
+                    children,
+                    attribute,
+                } => {
                     self.pos = after;
+                    let ended = self.open(children, attribute);
                     if after > self.max_reply {
-                        return Err(ReplyError::TooLarge(self.max_reply));
+                        return self.too_large(next_after(ended));
                     }
-                    let children = match kind {
-                        b'%' | b'|' => (n.max(0) as u64) * 2,
-                        _ => n.max(0) as u64,
-                    };
-                    if kind == b'|' {
-                        // An attribute is metadata before the value it annotates:
-                        // it is not an element itself.
-                        if children > 0 {
-                            self.push(children, true)?;
-                        }
-                        continue;
-                    }
-                    if children == 0 {
-                        if self.finish_element() {
-                            return Ok(Some(self.take()));
-                        }
-                    } else {
-                        self.push(children, false)?;
+                    if ended {
+                        return Ok(Some(self.take()));
                     }
                 }
-                other => return Err(ReplyError::BadType(other)),
             }
         }
     }
 
-    fn push(&mut self, children: u64, attribute: bool) -> Result<(), ReplyError> {
-        self.stack.push((children, attribute));
-        Ok(())
+    /// Whether a reply over the limit is being discarded.
+    pub fn discarding(&self) -> bool {
+        self.discarding.is_some()
+    }
+
+    /// Drops what `buf` holds of the reply being discarded, keeping at most a
+    /// partial header line (a few bytes) for the next call; the caller drops
+    /// `consumed` bytes. Errors mean the stream is broken.
+    pub fn discard(&mut self, buf: &[u8]) -> Result<Discarded, ReplyError> {
+        let mut at = std::mem::take(&mut self.pos);
+        let Some(mut state) = self.discarding else {
+            return Ok(Discarded {
+                consumed: 0,
+                ended: true,
+            });
+        };
+        let partial = |state, at| (Some(state), at, false);
+        let (state, consumed, ended) = loop {
+            match state {
+                Discarding::Ended => break (None, at, true),
+                Discarding::Body(left) => {
+                    let (taken, left) = drop_body(&buf[at..], left)?;
+                    at += taken;
+                    if left > 0 {
+                        break partial(Discarding::Body(left), at);
+                    }
+                    state = next_after(self.finish_element());
+                }
+                Discarding::Line => match find_crlf(buf, at) {
+                    Some(line_end) => {
+                        at = line_end + 2;
+                        state = next_after(self.finish_element());
+                    }
+                    None => {
+                        // A CR at the very end may be the line's: keep it.
+                        let keep = usize::from(buf.last() == Some(&b'\r'));
+                        break partial(Discarding::Line, (buf.len() - keep).max(at));
+                    }
+                },
+                Discarding::Header if at >= buf.len() => break partial(state, at),
+                Discarding::Header => match header(buf, at)? {
+                    None if is_line_kind(buf[at]) => {
+                        at += 1;
+                        state = Discarding::Line;
+                    }
+                    None if buf.len() - at > MAX_HEADER => return Err(ReplyError::BadLength),
+                    None => break partial(state, at),
+                    Some(Header::Line { end }) => {
+                        at = end;
+                        state = next_after(self.finish_element());
+                    }
+                    Some(Header::Bulk { body, len }) => {
+                        at = body;
+                        state = Discarding::Body(len + 2);
+                    }
+                    Some(Header::Aggregate {
+                        after,
+                        children,
+                        attribute,
+                    }) => {
+                        at = after;
+                        state = next_after(self.open(children, attribute));
+                    }
+                },
+            }
+        };
+        self.discarding = state;
+        Ok(Discarded { consumed, ended })
+    }
+
+    fn too_large(&mut self, state: Discarding) -> Result<Option<usize>, ReplyError> {
+        self.discarding = Some(state);
+        Err(ReplyError::TooLarge(self.max_reply))
+    }
+
+    /// An aggregate header with `children` elements to follow; true when it
+    /// completes the whole reply (an empty aggregate at the top level).
+    fn open(&mut self, children: u64, attribute: bool) -> bool {
+        if attribute {
+            // Metadata before the value it annotates: not an element itself.
+            if children > 0 {
+                self.stack.push((children, true));
+            }
+            return false;
+        }
+        if children == 0 {
+            return self.finish_element();
+        }
+        self.stack.push((children, false));
+        false
     }
 
     /// One element is complete; closes the aggregates it completes. True when
@@ -170,6 +285,82 @@ impl ReplySkipper {
         let len = self.pos;
         self.pos = 0;
         len
+    }
+}
+
+/// What a discard goes on with after an element: the next header, or
+/// nothing when the element ended the reply.
+fn next_after(reply_ended: bool) -> Discarding {
+    if reply_ended {
+        Discarding::Ended
+    } else {
+        Discarding::Header
+    }
+}
+
+/// Drops the bytes of a bulk body in `bytes`, `left` of them (its CRLF
+/// included) still due: returns how many were taken and how many remain.
+fn drop_body(bytes: &[u8], left: u64) -> Result<(usize, u64), ReplyError> {
+    let take = left.min(bytes.len() as u64) as usize;
+    // The body's last two bytes must be its CRLF.
+    let crlf_from = left.saturating_sub(2).min(take as u64) as usize;
+    for (i, &b) in bytes.iter().enumerate().take(take).skip(crlf_from) {
+        let from_end = left - i as u64;
+        if b != b"\r\n"[2 - from_end as usize] {
+            return Err(ReplyError::MissingCrlf);
+        }
+    }
+    Ok((take, left - take as u64))
+}
+
+/// The header of the element at `at`, or `None` while its line is incomplete.
+fn header(buf: &[u8], at: usize) -> Result<Option<Header>, ReplyError> {
+    let Some(&kind) = buf.get(at) else {
+        return Ok(None);
+    };
+    if !is_line_kind(kind) && !b"$!=*%~>|".contains(&kind) {
+        return Err(ReplyError::BadType(kind));
+    }
+    let Some(line_end) = find_crlf(buf, at + 1) else {
+        return Ok(None);
+    };
+    let text = &buf[at + 1..line_end];
+    let after = line_end + 2;
+    Ok(Some(match kind {
+        _ if is_line_kind(kind) => Header::Line { end: after },
+        b'$' | b'!' | b'=' => match length(text)? {
+            Some(len) => Header::Bulk { body: after, len },
+            None => Header::Line { end: after },
+        },
+        _ => {
+            let n = length(text)?.unwrap_or(0);
+            Header::Aggregate {
+                after,
+                children: if matches!(kind, b'%' | b'|') {
+                    n * 2
+                } else {
+                    n
+                },
+                attribute: kind == b'|',
+            }
+        }
+    }))
+}
+
+/// Whether an element of this type is one line (status, error, number...).
+fn is_line_kind(kind: u8) -> bool {
+    matches!(kind, b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(')
+}
+
+/// A length in a header; `None` for -1 (a null).
+fn length(text: &[u8]) -> Result<Option<u64>, ReplyError> {
+    if text == b"?" {
+        return Err(ReplyError::Streamed);
+    }
+    match super::framer::parse_i64(text) {
+        Some(-1) => Ok(None),
+        Some(n) if n >= 0 => Ok(Some(n as u64)),
+        _ => Err(ReplyError::BadLength),
     }
 }
 
@@ -213,105 +404,4 @@ pub fn array_elements(reply: &[u8], out: &mut Vec<std::ops::Range<usize>>) -> Op
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lengths(input: &[u8]) -> Vec<usize> {
-        let mut s = ReplySkipper::new();
-        let mut buf = input;
-        let mut out = Vec::new();
-        while let Some(n) = s.next_reply(buf).unwrap() {
-            out.push(n);
-            buf = &buf[n..];
-        }
-        assert!(
-            buf.is_empty(),
-            "left over: {:?}",
-            String::from_utf8_lossy(buf)
-        );
-        out
-    }
-
-    #[test]
-    fn every_type() {
-        let replies: [&[u8]; 16] = [
-            b"+OK\r\n",
-            b"-ERR no\r\n",
-            b":42\r\n",
-            b"$5\r\nhe\r\no\r\n",
-            b"$-1\r\n",
-            b"*-1\r\n",
-            b"*0\r\n",
-            b"*2\r\n$1\r\na\r\n*2\r\n:1\r\n$-1\r\n",
-            b"_\r\n",
-            b",3.14\r\n",
-            b"#t\r\n",
-            b"(123456789012345678901234567890\r\n",
-            b"!5\r\nERR x\r\n",
-            b"=8\r\ntxt:abcd\r\n",
-            b"%2\r\n+a\r\n:1\r\n+b\r\n~1\r\n>0\r\n",
-            b"|1\r\n+ttl\r\n:3\r\n*1\r\n+x\r\n",
-        ];
-        let all: Vec<u8> = replies.concat();
-        let want: Vec<usize> = replies.iter().map(|r| r.len()).collect();
-        assert_eq!(lengths(&all), want);
-        for cut in 0..all.len() {
-            let mut s = ReplySkipper::new();
-            let first = s.next_reply(&all[..cut]).unwrap();
-            if cut < replies[0].len() {
-                assert_eq!(first, None);
-            }
-        }
-    }
-
-    #[test]
-    fn resumes_inside_nested_arrays() {
-        let reply = b"*3\r\n*2\r\n$3\r\nabc\r\n:1\r\n$0\r\n\r\n%1\r\n+k\r\n*1\r\n_\r\n";
-        for cut in 0..reply.len() {
-            let mut s = ReplySkipper::new();
-            assert_eq!(s.next_reply(&reply[..cut]).unwrap(), None, "cut {cut}");
-            assert_eq!(s.next_reply(reply).unwrap(), Some(reply.len()));
-        }
-    }
-
-    #[test]
-    fn elements_of_an_array() {
-        let reply = b"*3\r\n$1\r\na\r\n$-1\r\n:5\r\n";
-        let mut out = Vec::new();
-        array_elements(reply, &mut out).unwrap();
-        let parts: Vec<&[u8]> = out.iter().map(|r| &reply[r.clone()]).collect();
-        assert_eq!(parts, vec![&b"$1\r\na\r\n"[..], b"$-1\r\n", b":5\r\n"]);
-        assert!(array_elements(b"-ERR x\r\n", &mut out).is_none());
-    }
-
-    #[test]
-    fn deep_nesting_is_only_bounded_by_size() {
-        let depth = 10_000;
-        let mut reply = b"*1\r\n".repeat(depth);
-        reply.extend_from_slice(b":1\r\n");
-        assert_eq!(lengths(&reply), vec![reply.len()]);
-    }
-
-    #[test]
-    fn a_reply_over_the_limit_is_refused_at_its_header() {
-        let mut s = ReplySkipper::with_limit(1024);
-        assert_eq!(s.next_reply(b"$2000\r\n"), Err(ReplyError::TooLarge(1024)));
-        let mut s = ReplySkipper::with_limit(1024);
-        let mut big = b"*300\r\n".to_vec();
-        big.extend(b":1\r\n".repeat(300));
-        assert_eq!(s.next_reply(&big), Err(ReplyError::TooLarge(1024)));
-        let mut s = ReplySkipper::with_limit(1024);
-        assert_eq!(s.next_reply(b"$10\r\n0123456789\r\n"), Ok(Some(17)));
-    }
-
-    #[test]
-    fn errors() {
-        let mut s = ReplySkipper::new();
-        assert_eq!(s.next_reply(b"?x\r\n"), Err(ReplyError::BadType(b'?')));
-        let mut s = ReplySkipper::new();
-        assert_eq!(
-            s.next_reply(b"$3\r\nabcd\r\n"),
-            Err(ReplyError::MissingCrlf)
-        );
-    }
-}
+mod tests;

@@ -7,7 +7,9 @@
 //! hosted call of the same client is in progress, and while requests routed
 //! with an older ring or another protocol are in flight: after an ejection,
 //! a reload or `HELLO 3`, a key's requests may go to another connection, and
-//! the new one must not overtake the old.
+//! the new one must not overtake the old. One exception, by design: SCRIPT
+//! KILL and FUNCTION KILL overtake everything, as they must pass the script
+//! they stop.
 
 use std::rc::Rc;
 
@@ -148,7 +150,7 @@ impl Dispatcher {
                 }
                 self.count(match spec.action {
                     Action::Split(_) => Group::Split,
-                    Action::Script | Action::SumAll => Group::Broadcast,
+                    Action::Script | Action::Function | Action::SumAll => Group::Broadcast,
                     Action::Hosted(_) => Group::Hosted,
                     _ => Group::Forwarded,
                 });
@@ -257,17 +259,24 @@ impl Dispatcher {
                 }
             }
             Route::All { kind, servers } => {
-                let kind = match kind {
+                let merge = match kind {
                     Broadcast::ScriptLoad => MergeKind::First,
                     Broadcast::ScriptExists => MergeKind::AllOfInts,
                     Broadcast::ScriptFlush => MergeKind::AllOk,
                     Broadcast::DbSize => MergeKind::Sum,
+                    Broadcast::ScriptKill | Broadcast::FunctionKill => MergeKind::Kill,
                 };
-                let seq = self.client.reserve_merge(Merge::new(kind, servers.len()));
+                let seq = self.client.reserve_merge(Merge::new(merge, servers.len()));
                 for (part, &server) in servers.iter().enumerate() {
                     let waiter = waiter(&self.client, seq, part as u32, false);
                     let conn = pool.conn(snapshot, server as usize, self.client_id, proto);
-                    conn.send_with(|b| req.encode_whole(b), waiter);
+                    if kind.overtakes() {
+                        // The one exception to per-client order, by design:
+                        // a KILL must pass the script it stops.
+                        conn.send_aside(|b| req.encode_whole(b), waiter);
+                    } else {
+                        conn.send_with(|b| req.encode_whole(b), waiter);
+                    }
                 }
             }
             Route::Refused(e) => {

@@ -145,7 +145,12 @@ impl std::fmt::Display for Refusal {
             RouteError::Arity => write!(f, "ERR wrong number of arguments for '{name}' command"),
             RouteError::ScriptSubcommand(sub) => write!(
                 f,
-                "ERR redshard does not support 'script {sub}': only SCRIPT LOAD, EXISTS and FLUSH, which go to every server"
+                "ERR redshard does not support 'script {sub}': only SCRIPT LOAD, EXISTS, FLUSH and KILL, which go to every server"
+            ),
+            RouteError::FunctionSubcommand(sub) => write!(
+                f,
+                "ERR redshard does not support 'function {sub}': {}; FUNCTION KILL goes to every server",
+                crate::route::Refusal::Admin.reason()
             ),
             RouteError::CrossServer => {
                 write!(f, "ERR '{name}' needs all its keys on one server, but they live on different servers of pool '{pool}'; ")?;

@@ -21,6 +21,8 @@ pub enum MergeKind {
     First,
     /// SCRIPT EXISTS: per position, 1 only where every server has the script.
     AllOfInts,
+    /// SCRIPT KILL, FUNCTION KILL: as one Redis would answer ([`kill_reply`]).
+    Kill,
 }
 
 #[derive(Debug)]
@@ -70,6 +72,10 @@ impl Merge {
             .iter()
             .map(|p| p.as_deref().unwrap_or(b""))
             .collect();
+        if let MergeKind::Kill = self.kind {
+            out.extend_from_slice(kill_reply(&parts));
+            return;
+        }
         if let Some(err) = parts.iter().find(|p| p.first() == Some(&b'-')) {
             if self.split {
                 let text = String::from_utf8_lossy(&err[1..err.len().saturating_sub(2)]);
@@ -80,6 +86,7 @@ impl Merge {
             return;
         }
         match &self.kind {
+            MergeKind::Kill => unreachable!("answered above"),
             MergeKind::AllOk => {
                 if let Some(odd) = parts.iter().find(|p| **p != b"+OK\r\n") {
                     out.extend_from_slice(odd);
@@ -137,6 +144,25 @@ impl Merge {
             }
         }
     }
+}
+
+/// The answer to a KILL sent to every server, as one Redis would give it. A
+/// script that cannot be killed comes first (`-UNKILLABLE`: that server needs
+/// SHUTDOWN NOSAVE or patience); then `+OK` when any server killed one; then
+/// any other error (a server not reached, FUNCTION KILL where a script runs);
+/// `-NOTBUSY` only when every server said so.
+fn kill_reply<'p>(parts: &[&'p [u8]]) -> &'p [u8] {
+    let find = |prefix: &[u8], starts: bool| {
+        parts
+            .iter()
+            .copied()
+            .find(|p| p.starts_with(prefix) == starts)
+    };
+    find(b"-UNKILLABLE", true)
+        .or_else(|| find(b"+", true))
+        .or_else(|| find(b"-NOTBUSY", false))
+        .or_else(|| parts.first().copied())
+        .unwrap_or(b"")
 }
 
 /// The elements of every part's array reply; when a part is not an array,
@@ -214,5 +240,20 @@ mod tests {
             ),
             b"*2\r\n:1\r\n:0\r\n"
         );
+    }
+
+    #[test]
+    fn a_kill_answers_as_one_redis_would() {
+        let notbusy: &[u8] = b"-NOTBUSY No scripts in execution right now.\r\n";
+        let ok: &[u8] = b"+OK\r\n";
+        let unkillable: &[u8] = b"-UNKILLABLE Sorry the script already executed write commands against the dataset.\r\n";
+        let down: &[u8] =
+            b"-ERR redshard: cannot connect to server 127.0.0.1:7003: Connection refused\r\n";
+        let kill = |parts: &[&[u8]]| run(MergeKind::Kill, parts);
+        assert_eq!(kill(&[notbusy, notbusy, notbusy]), notbusy);
+        assert_eq!(kill(&[notbusy, ok, notbusy]), ok);
+        assert_eq!(kill(&[ok, unkillable]), unkillable);
+        assert_eq!(kill(&[ok, down]), ok);
+        assert_eq!(kill(&[notbusy, down]), down);
     }
 }

@@ -96,8 +96,11 @@ pub enum Action {
     Split(Split),
     /// Answered by the proxy.
     Local(Local),
-    /// SCRIPT LOAD / EXISTS / FLUSH: sent to every server of the pool.
+    /// SCRIPT LOAD / EXISTS / FLUSH / KILL: sent to every server of the pool.
     Script,
+    /// FUNCTION KILL: sent to every server of the pool; the other FUNCTION
+    /// subcommands administer a server and are refused.
+    Function,
     /// DBSIZE: sent to every server, the counts summed.
     SumAll,
     /// A hosted command (a script run on the server of its tag); passed
@@ -244,7 +247,7 @@ static TABLE: &[CommandSpec] = &[
     c("fcall_ro", -3, NUMKEYS_AT_2, Forward),
     c("flushall", -1, NoKey, R(Refusal::Keyspace)),
     c("flushdb", -1, NoKey, R(Refusal::Keyspace)),
-    c("function", -2, NoKey, R(Refusal::Admin)),
+    c("function", -2, NoKey, Action::Function),
     c("geoadd", -5, K1, Forward),
     c("geodist", -4, K1, Forward),
     c("geohash", -2, K1, Forward),

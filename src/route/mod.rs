@@ -25,7 +25,8 @@ pub enum Route<'r> {
     One(usize),
     /// One sub-request per server, replies merged.
     Split(SplitRoute<'r>),
-    /// The request to every live server, replies merged.
+    /// The request to every live server (every server of the pool for the
+    /// kinds that [overtake](Broadcast::overtakes)), replies merged.
     All { kind: Broadcast, servers: &'r [u32] },
     /// Not sent anywhere.
     Refused(RouteError),
@@ -42,6 +43,22 @@ pub enum Broadcast {
     ScriptFlush,
     /// DBSIZE: the counts summed.
     DbSize,
+    /// SCRIPT KILL: as one Redis would answer (killed, not busy, unkillable).
+    ScriptKill,
+    /// FUNCTION KILL: the same.
+    FunctionKill,
+}
+
+impl Broadcast {
+    /// Sent on a connection of its own, ahead of everything queued, and to
+    /// every server of the pool, ejected ones too. A KILL is meant for a
+    /// server stuck in a script: the proxy's pipelined connection to it is
+    /// the one that sent the script, which Redis reads no more until the
+    /// script ends; and a pool with `timeout` and `auto_eject_hosts` may have
+    /// ejected that server for timing out behind it.
+    pub fn overtakes(self) -> bool {
+        matches!(self, Broadcast::ScriptKill | Broadcast::FunctionKill)
+    }
 }
 
 /// Why a request cannot be routed. Data only: the texts a client sees are
@@ -60,8 +77,10 @@ pub enum RouteError {
     CrossServer,
     /// MSET with a key and no value.
     Arity,
-    /// A SCRIPT subcommand other than LOAD, EXISTS, FLUSH and HELP.
+    /// A SCRIPT subcommand other than LOAD, EXISTS, FLUSH, KILL and HELP.
     ScriptSubcommand(String),
+    /// A FUNCTION subcommand other than KILL.
+    FunctionSubcommand(String),
 }
 
 /// A multi-key command split per server: `servers[part]` receives the keys
@@ -145,6 +164,7 @@ impl Router {
         match spec.action {
             Action::Split(kind) => self.split(kind, req, placement),
             Action::Script => self.script(spec, req, placement),
+            Action::Function => self.function(req, placement),
             Action::SumAll => self.all(Broadcast::DbSize, placement),
             Action::Forward | Action::Hosted(_) | Action::Local(_) | Action::Refuse(_) => {
                 self.forward(spec, req, placement)
@@ -220,7 +240,8 @@ impl Router {
     }
 
     /// SCRIPT LOAD / EXISTS / FLUSH go to every server, so EVALSHA finds a
-    /// script wherever its keys live; SCRIPT HELP to any one.
+    /// script wherever its keys live; SCRIPT KILL to every server, to stop a
+    /// script wherever it runs; SCRIPT HELP to any one.
     fn script<'r>(
         &'r mut self,
         spec: &CommandSpec,
@@ -234,21 +255,31 @@ impl Router {
             Broadcast::ScriptExists
         } else if sub.eq_ignore_ascii_case(b"flush") {
             Broadcast::ScriptFlush
+        } else if sub.eq_ignore_ascii_case(b"kill") {
+            Broadcast::ScriptKill
         } else if sub.eq_ignore_ascii_case(b"help") {
             return self.forward(spec, req, placement);
         } else {
-            let shown = &sub[..sub.len().min(64)];
-            let name = String::from_utf8_lossy(shown).to_ascii_lowercase();
-            return Route::Refused(RouteError::ScriptSubcommand(name));
+            return Route::Refused(RouteError::ScriptSubcommand(shown(sub)));
         };
         self.all(kind, placement)
+    }
+
+    /// FUNCTION KILL goes to every server; the other FUNCTION subcommands
+    /// administer one server and are refused.
+    fn function<'r>(&'r mut self, req: &Request<'_>, placement: &Placement) -> Route<'r> {
+        let sub = req.arg(1);
+        if !sub.eq_ignore_ascii_case(b"kill") {
+            return Route::Refused(RouteError::FunctionSubcommand(shown(sub)));
+        }
+        self.all(Broadcast::FunctionKill, placement)
     }
 
     fn all(&mut self, kind: Broadcast, placement: &Placement) -> Route<'_> {
         self.servers.clear();
         self.servers.extend(
             (0..placement.server_count())
-                .filter(|&i| placement.is_live(i))
+                .filter(|&i| kind.overtakes() || placement.is_live(i))
                 .map(|i| i as u32),
         );
         if self.servers.is_empty() {
@@ -259,6 +290,11 @@ impl Router {
             servers: &self.servers,
         }
     }
+}
+
+/// A subcommand as an error message shows it: lower case, at most 64 bytes.
+fn shown(sub: &[u8]) -> String {
+    String::from_utf8_lossy(&sub[..sub.len().min(64)]).to_ascii_lowercase()
 }
 
 /// The one server that holds every key in `keys`: what a script call (the

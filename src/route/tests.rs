@@ -65,6 +65,15 @@ fn route(args: &[&[u8]], placement: &Placement) -> Sent {
     route_raw(&resp(args), placement)
 }
 
+/// Routes `args` and hands the route itself to `check`.
+fn inspect<T>(args: &[&[u8]], placement: &Placement, check: impl FnOnce(Route<'_>) -> T) -> T {
+    let raw = resp(args);
+    let mut framer = RequestFramer::new(FrameLimits::default());
+    let req = framer.next_frame(&raw).unwrap().unwrap();
+    let mut router = Router::new();
+    check(router.route(lookup(args[0]).unwrap(), &req, placement))
+}
+
 /// Three keys named `key:N`, the first and last on one server, the middle on
 /// another.
 fn keys_on_two_servers(p: &Placement) -> ([String; 3], usize, usize) {
@@ -109,14 +118,11 @@ fn mget_is_split_per_server_in_key_order() {
             (sb, resp(&[b"MGET", b]))
         ])
     );
-    let raw = resp(&[b"MGET", a, b, c]);
-    let mut framer = RequestFramer::new(FrameLimits::default());
-    let req = framer.next_frame(&raw).unwrap().unwrap();
-    let mut router = Router::new();
-    let Route::Split(split) = router.route(lookup(b"mget").unwrap(), &req, &p) else {
-        panic!("not split");
-    };
-    assert_eq!(split.mget_order(), vec![(0, 0), (1, 0), (0, 1)]);
+    let order = inspect(&[b"MGET", a, b, c], &p, |route| match route {
+        Route::Split(split) => split.mget_order(),
+        other => panic!("not split: {other:?}"),
+    });
+    assert_eq!(order, vec![(0, 0), (1, 0), (0, 1)]);
 }
 
 #[test]
@@ -215,8 +221,8 @@ fn script_management_goes_to_every_live_server() {
         Ok((0..3).map(|s| (s, load.clone())).collect())
     );
     assert_eq!(
-        route(&[b"SCRIPT", b"KILL"], &p),
-        Err(RouteError::ScriptSubcommand("kill".into()))
+        route(&[b"SCRIPT", b"DEBUG", b"YES"], &p),
+        Err(RouteError::ScriptSubcommand("debug".into()))
     );
     let config = pool("  auto_eject_hosts: true\n");
     let without_1 = Placement::with_live(&config, |i| i != 1);
@@ -224,6 +230,30 @@ fn script_management_goes_to_every_live_server() {
     assert_eq!(
         route_raw(&dbsize, &without_1),
         Ok(vec![(0, dbsize.clone()), (2, dbsize.clone())])
+    );
+}
+
+#[test]
+fn a_kill_goes_to_every_server_ejected_ones_too() {
+    let config = pool("  auto_eject_hosts: true\n");
+    let without_1 = Placement::with_live(&config, |i| i != 1);
+    for kill in [resp(&[b"SCRIPT", b"KILL"]), resp(&[b"function", b"kill"])] {
+        assert_eq!(
+            route_raw(&kill, &without_1),
+            Ok((0..3).map(|s| (s, kill.clone())).collect())
+        );
+    }
+    let kind = inspect(&[b"SCRIPT", b"kill"], &without_1, |route| match route {
+        Route::All { kind, .. } => kind,
+        other => panic!("not to every server: {other:?}"),
+    });
+    assert!(kind == Broadcast::ScriptKill && kind.overtakes());
+    assert_eq!(
+        route(
+            &[b"FUNCTION", b"LOAD", b"#!lua name=x".as_slice()],
+            &without_1
+        ),
+        Err(RouteError::FunctionSubcommand("load".into()))
     );
 }
 
