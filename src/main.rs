@@ -72,9 +72,9 @@ struct Cli {
     mbuf_size: u32,
 
     /// Worker threads, each with its own listeners and server connections
-    /// (default: the number of cores).
-    #[arg(long)]
-    workers: Option<usize>,
+    /// (default: the number of cores), 1 .. 1024.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    workers: Option<u64>,
 
     /// Serve Prometheus metrics (GET /metrics) and GET /healthz on HOST:PORT,
     /// or on PORT of the stats address (-a), as -s does.
@@ -246,9 +246,10 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
     }
     tracing::info!("max memory for buffers: {} MiB", memory.limit() >> 20);
     raise_fd_limit();
-    let workers = cli
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let workers = cli.workers.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |n| n as usize,
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

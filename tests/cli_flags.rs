@@ -259,3 +259,16 @@ fn an_invalid_metrics_value_is_a_startup_error() {
         );
     }
 }
+
+#[test]
+fn worker_counts_are_bounded() {
+    for bad in ["0", "1025", "100000", "lots"] {
+        let out = bin()
+            .args(["--workers", bad, "-t", "-c", "conf/nutcracker.yml"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "--workers {bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--workers") && err.contains(bad), "{err}");
+    }
+}

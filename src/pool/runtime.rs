@@ -253,10 +253,13 @@ impl std::fmt::Display for PoolChange {
 
 fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
     let mut out = Vec::new();
+    // The pattern names every field but the name and the servers (compared
+    // apart), so a new option cannot be left out of the reload log.
     macro_rules! diff {
-        ($($field:ident),*) => {
+        ($($field:ident),*) => {{
+            let PoolConfig { name: _, servers: _, $($field: _),* } = a;
             $(if a.$field != b.$field { out.push(stringify!($field)); })*
-        };
+        }};
     }
     diff!(
         listen,
@@ -279,6 +282,7 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         max_key_bytes,
         client_output_limit,
         max_reply_bytes,
+        hosted,
         bloom_max_bytes
     );
     out
