@@ -8,11 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::servers::{pool_config, rss_kib, Conn, RedisServer, Redshard, Reply};
+use common::servers::{keys_on, pool_config, rss_kib, Conn, RedisServer, Redshard, Reply};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use redshard::config::Config;
-use redshard::pool::Placement;
 
 fn servers(n: usize) -> Vec<RedisServer> {
     (0..n).map(|_| RedisServer::start()).collect()
@@ -24,27 +22,6 @@ fn proxy(servers: &[RedisServer], extra: &str) -> Redshard {
         &servers.iter().collect::<Vec<_>>(),
         extra,
     ))
-}
-
-/// Keys that live on `server` and keys that do not, under the proxy's config.
-fn keys_on(proxy: &Redshard, server: usize, n: usize) -> (Vec<String>, Vec<String>) {
-    let config = Config::load(&proxy.config).unwrap();
-    let placement = Placement::new(&config.pools[0]);
-    let (mut on, mut off) = (Vec::new(), Vec::new());
-    for i in 0.. {
-        let k = format!("key:{i}:x");
-        if placement.server_for(k.as_bytes()) == Some(server) {
-            if on.len() < n {
-                on.push(k);
-            }
-        } else if off.len() < n {
-            off.push(k);
-        }
-        if on.len() == n && off.len() == n {
-            break;
-        }
-    }
-    (on, off)
 }
 
 /// Resumes a stopped process when dropped, whatever the test does.

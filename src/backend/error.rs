@@ -53,6 +53,10 @@ pub enum BackendError {
     },
     #[error("server {server} sent a reply nobody asked for")]
     Stray { server: String },
+    #[error("all {max} dedicated connections to server {server} are in use (max_dedicated_connections); transactions, subscribers and blocking commands each need one")]
+    NoDedicated { server: String, max: usize },
+    #[error("the dedicated connection to server {server} was lost: what this client set up on it (a transaction, a subscription, a blocked call) is gone")]
+    DedicatedLost { server: String },
 }
 
 impl BackendError {
@@ -68,6 +72,8 @@ impl BackendError {
                 | BackendError::Down { .. }
                 | BackendError::NoResp3 { .. }
                 | BackendError::Busy { .. }
+                | BackendError::NoDedicated { .. }
+                | BackendError::DedicatedLost { .. }
         )
     }
 }

@@ -44,6 +44,17 @@ impl BackendConn {
         self.fail_all(&error);
     }
 
+    /// Fails what a dedicated connection held when its owner let go: not
+    /// the server's doing, so nothing is counted or logged.
+    pub(super) fn fail_quietly(&self, error: &BackendError) {
+        let drained = self.state.borrow_mut().queue.drain();
+        for p in drained.waiting {
+            if let Owner::Client(w) = p.owner {
+                w.sink.failed(w.tag, error, None);
+            }
+        }
+    }
+
     /// Hands every queued request its failure. Requests none of whose bytes
     /// were written come back with their bytes (the worker may route them
     /// again); a request that may have reached the server is never replayed.

@@ -30,6 +30,8 @@ enum Ended {
     /// failure; whatever is queued goes out on a new connection.
     Quiet,
     Failed(BackendError),
+    /// A dedicated connection its owner let go of.
+    Dropped,
 }
 
 pub(super) enum Stream {
@@ -47,7 +49,13 @@ impl BackendConn {
         let mut quiet_unanswered = 0;
         loop {
             let answered = self.state.borrow().answered;
-            match self.connect_and_serve().await {
+            let ended = self.connect_and_serve().await;
+            if self.spec.dedicated {
+                self.end_dedicated(ended);
+                return;
+            }
+            match ended {
+                Ended::Dropped => break,
                 Ended::Retired => {
                     tracing::debug!(server = %self.spec.label, "retired connection closed after its last reply");
                     break;
@@ -79,6 +87,39 @@ impl BackendConn {
         }
         self.state.borrow_mut().status = Status::Idle;
         self.memory.set(self.state.borrow().queue.unsent_bytes());
+    }
+
+    /// A dedicated connection is opened once: whatever ended it, what its
+    /// client set up on it is gone, and the client is told (unless it let
+    /// go itself).
+    fn end_dedicated(&self, ended: Ended) {
+        let error = match ended {
+            Ended::Dropped => None,
+            Ended::Failed(e) => Some(e),
+            Ended::Retired | Ended::Quiet => Some(BackendError::DedicatedLost {
+                server: self.spec.label.clone(),
+            }),
+        };
+        {
+            let mut st = self.state.borrow_mut();
+            st.lost = true;
+            st.status = Status::Idle;
+        }
+        match error {
+            Some(e) => {
+                self.fail(e.clone());
+                if let Some(listener) = self.listener.borrow_mut().take() {
+                    listener.sink.failed(listener.tag, &e, None);
+                }
+            }
+            None => {
+                let lost = BackendError::DedicatedLost {
+                    server: self.spec.label.clone(),
+                };
+                self.fail_quietly(&lost);
+            }
+        }
+        self.memory.set(0);
     }
 
     async fn connect_and_serve(self: &Rc<Self>) -> Ended {
@@ -163,6 +204,9 @@ impl BackendConn {
                     timer.as_mut().reset(at);
                 }
             }
+            if self.state.borrow().closing {
+                return Ended::Dropped;
+            }
             if sending.is_empty() {
                 let mut st = self.state.borrow_mut();
                 st.queue.take_for_write(sending);
@@ -226,7 +270,7 @@ impl BackendConn {
     /// the pool sets no `timeout`, the next busy probe.
     fn next_check(&self, watch: &mut BusyWatch<'_>) -> Option<Instant> {
         let st = self.state.borrow();
-        if self.spec.timeout.is_some() {
+        if self.spec.timeout.is_some() || self.spec.dedicated {
             return st.queue.first_deadline();
         }
         watch.forget_unless_about(st.answered);
@@ -240,12 +284,11 @@ impl BackendConn {
     fn on_timer<'a>(&'a self, watch: &mut BusyWatch<'a>) -> Option<Ended> {
         let now = Instant::now();
         let st = self.state.borrow();
-        if let Some(timeout) = self.spec.timeout {
-            let expired = st.queue.first_deadline().is_some_and(|d| d <= now);
-            return expired.then(|| {
+        if self.spec.timeout.is_some() || self.spec.dedicated {
+            return st.queue.first_expired(now).map(|ms| {
                 Ended::Failed(BackendError::TimedOut {
                     server: self.spec.label.clone(),
-                    ms: timeout.as_millis() as u64,
+                    ms,
                 })
             });
         }
@@ -381,6 +424,16 @@ impl BackendConn {
                 }
                 Err(e) => return Err(self.malformed(e)),
             };
+            if !self.state.borrow().queue.head_is_handshake() {
+                if let Some(listener) = self.listener.borrow().as_ref() {
+                    let c = self.counters();
+                    add(&c.responses, 1);
+                    add(&c.response_bytes, len as u64);
+                    listener.sink.reply(listener.tag, &rbuf[..len]);
+                    rbuf.advance(len);
+                    continue;
+                }
+            }
             let pending = self.state.borrow_mut().pop_answered();
             let Some(pending) = pending else {
                 return Err(BackendError::Stray {

@@ -19,6 +19,7 @@
 //!   lost connection held.
 
 mod busy;
+mod dedicated;
 mod error;
 mod failure;
 mod handshake;
@@ -34,6 +35,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::sync::Notify;
 
+pub use dedicated::{Dedicated, DedicatedError};
 pub use error::BackendError;
 
 use crate::config::ServerAddr;
@@ -108,6 +110,12 @@ pub struct BackendSpec {
     pub index: usize,
     /// The worker's index: its shard of the counters.
     pub worker_index: usize,
+    /// Owned by one client (a transaction, a subscriber, a blocking call):
+    /// its requests keep their own deadlines, it is never probed for a busy
+    /// script (a blocked command waits by design), and it is never opened
+    /// again once lost, since what the client set up on it (MULTI, WATCH,
+    /// subscriptions) is lost with it.
+    pub dedicated: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +137,10 @@ struct State {
     /// The server's BUSY text while the request at the head is a script it
     /// runs: new requests are answered with it instead of queued.
     busy: Option<String>,
+    /// Its owner let go of this dedicated connection: close it now.
+    closing: bool,
+    /// A dedicated connection that ended: it is not opened again.
+    lost: bool,
 }
 
 impl State {
@@ -145,6 +157,9 @@ pub struct BackendConn {
     spec: BackendSpec,
     state: RefCell<State>,
     wake: Notify,
+    /// Where every reply that answers no request goes, on a subscriber's
+    /// dedicated connection: confirmations and messages, in order.
+    listener: RefCell<Option<Waiter>>,
     /// Bytes queued and buffered here, in the proxy-wide memory account.
     memory: crate::memory::Held,
 }
@@ -159,8 +174,11 @@ impl BackendConn {
                 retiring: false,
                 answered: 0,
                 busy: None,
+                closing: false,
+                lost: false,
             }),
             wake: Notify::new(),
+            listener: RefCell::new(None),
             memory: crate::memory::Held::new(crate::memory::budget()),
         })
     }
@@ -181,8 +199,27 @@ impl BackendConn {
     }
 
     /// Queues a request that `write` encodes straight into the write buffer.
+    #[inline]
     pub fn send_with(self: &Rc<Self>, write: impl FnOnce(&mut BytesMut), waiter: Waiter) {
+        self.send_timed(write, waiter, self.spec.timeout)
+    }
+
+    /// Queues a request with a deadline of its own (a blocking command's own
+    /// timeout, on a dedicated connection), `None` for none.
+    pub fn send_timed(
+        self: &Rc<Self>,
+        write: impl FnOnce(&mut BytesMut),
+        waiter: Waiter,
+        timeout: Option<std::time::Duration>,
+    ) {
         let mut st = self.state.borrow_mut();
+        if st.lost || st.closing {
+            drop(st);
+            let error = BackendError::DedicatedLost {
+                server: self.spec.label.clone(),
+            };
+            return waiter.sink.failed(waiter.tag, &error, None);
+        }
         if st.status == Status::Idle {
             // Known down (backing off after failures): answer at once instead
             // of a fresh connect per request.
@@ -217,12 +254,39 @@ impl BackendConn {
             return waiter.sink.failed(waiter.tag, &error, None);
         }
         let was_empty = st.queue.unsent_bytes() == 0;
-        let len = st
-            .queue
-            .push(write, Owner::Client(waiter), self.spec.timeout);
+        let len = st.queue.push(write, Owner::Client(waiter), timeout);
         let c = self.counters();
         add(&c.requests, 1);
         add(&c.request_bytes, len as u64);
+        self.start_or_wake(st, was_empty);
+    }
+
+    /// Queues bytes whose replies go to the listener (see [`Self::listen`]).
+    pub fn send_untracked(self: &Rc<Self>, write: impl FnOnce(&mut BytesMut)) {
+        let mut st = self.state.borrow_mut();
+        let was_empty = st.queue.unsent_bytes() == 0;
+        let len = st.queue.push_untracked(write);
+        let c = self.counters();
+        add(&c.requests, 1);
+        add(&c.request_bytes, len as u64);
+        self.start_or_wake(st, was_empty);
+    }
+
+    /// Every reply that answers no tracked request goes to `listener`, and
+    /// so does the end of the connection (as a failure).
+    pub fn listen(&self, listener: Waiter) {
+        *self.listener.borrow_mut() = Some(listener);
+    }
+
+    /// The owner let go: closes the connection now, dropping what is in
+    /// flight (nobody waits for it), and tells nobody.
+    pub fn close(&self) {
+        self.listener.borrow_mut().take();
+        self.state.borrow_mut().closing = true;
+        self.wake.notify_one();
+    }
+
+    fn start_or_wake(self: &Rc<Self>, mut st: std::cell::RefMut<'_, State>, was_empty: bool) {
         match st.status {
             Status::Idle => {
                 st.status = Status::Running;

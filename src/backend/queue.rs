@@ -197,9 +197,35 @@ impl Queue {
         self.waiting.front().map(|p| p.sent)
     }
 
+    /// The oldest entry is the proxy's own setup command.
+    pub fn head_is_handshake(&self) -> bool {
+        matches!(
+            self.waiting.front(),
+            Some(Pending {
+                owner: Owner::Handshake(_),
+                ..
+            })
+        )
+    }
+
     /// When the oldest request with a deadline times out.
     pub fn first_deadline(&self) -> Option<Instant> {
         self.waiting.iter().find_map(|p| p.deadline)
+    }
+
+    /// The time the first request past its deadline at `now` was given, in ms.
+    pub fn first_expired(&self, now: Instant) -> Option<u64> {
+        let p = self.waiting.iter().find(|p| p.deadline.is_some())?;
+        let deadline = p.deadline?;
+        (deadline <= now).then(|| (deadline - p.sent).as_millis() as u64)
+    }
+
+    /// Appends bytes no reply is matched to (a subscriber's commands, whose
+    /// confirmations go to the connection's listener with its messages).
+    pub fn push_untracked(&mut self, write: impl FnOnce(&mut BytesMut)) -> usize {
+        let before = self.wbuf.len();
+        write(&mut self.wbuf);
+        self.wbuf.len() - before
     }
 
     /// Requests none of whose bytes were written on this socket.

@@ -53,6 +53,9 @@ pub mod defaults {
     /// Room for 56 million items at a 1% error rate: ample for one filter,
     /// and a mistyped BF.RESERVE cannot take a server's memory.
     pub const BLOOM_MAX_BYTES: u64 = 64 << 20;
+    /// Room for a few hundred blocked workers and subscribers per server,
+    /// far below Redis's `maxclients` (10,000).
+    pub const MAX_DEDICATED_CONNECTIONS: u32 = 256;
 }
 
 /// A loaded, valid configuration.
@@ -101,6 +104,38 @@ pub struct PoolConfig {
     /// Largest Bloom filter, all its layers together: BF.RESERVE refuses a
     /// larger one, and a filter stops growing layers before it passes this.
     pub bloom_max_bytes: u64,
+    /// Connections a client may own (transaction, subscriber, blocking
+    /// call), per server, all workers together.
+    pub max_dedicated_connections: u32,
+    /// How a MULTI whose keys span servers runs.
+    pub multi: MultiMode,
+}
+
+/// How a transaction whose keys live on several servers is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MultiMode {
+    /// Refused: every key of a transaction must be on one server (the
+    /// first key's), as one MULTI/EXEC there. Atomic, as on one Redis.
+    #[default]
+    SameServer,
+    /// Without WATCH, one MULTI/EXEC per server, EXEC's replies merged in
+    /// the order the commands were queued: atomic on each server, not
+    /// across them.
+    PerServer,
+}
+
+impl std::str::FromStr for MultiMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "same_server" => Ok(MultiMode::SameServer),
+            "per_server" => Ok(MultiMode::PerServer),
+            _ => Err(format!(
+                "'{s}' is not a transaction mode; expected same_server or per_server"
+            )),
+        }
+    }
 }
 
 impl Config {
@@ -300,6 +335,10 @@ fn build_pool(
         bloom_max_bytes: raw
             .bloom_max_bytes
             .map_or(defaults::BLOOM_MAX_BYTES, |v| v.get() as u64),
+        max_dedicated_connections: raw
+            .max_dedicated_connections
+            .map_or(defaults::MAX_DEDICATED_CONNECTIONS, Bounded::get),
+        multi: raw.multi.unwrap_or_default(),
         name,
     })
 }

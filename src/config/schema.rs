@@ -68,6 +68,12 @@ pub(super) struct RawPool {
     pub client_output_limit: Option<Size<KIB, GIB>>,
     #[serde(default)]
     pub max_reply_bytes: Option<Size<KIB, { 4 * GIB }>>,
+    /// Per server, all workers together: past Redis's default `maxclients`
+    /// (10,000) a server refuses connections anyway.
+    #[serde(default)]
+    pub max_dedicated_connections: Option<Count<u32, 1, 10_000>>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub multi: Option<super::MultiMode>,
     #[serde(default, deserialize_with = "hosted_groups")]
     pub hosted: Option<Vec<crate::hosted::Group>>,
     /// A filter layer is one Redis string, whose bits SETBIT reaches only

@@ -2,7 +2,7 @@
 //! the time of the next connection attempt. Atomics only, so the hot path
 //! (a success on a healthy server) is one relaxed load.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -35,6 +35,8 @@ pub struct ServerHealth {
     refuses_resp3: AtomicBool,
     /// Why the server last failed, for the errors clients get while it is down.
     last_error: Mutex<String>,
+    /// Dedicated connections open to it, all workers together.
+    dedicated: AtomicUsize,
     /// This server's counters, one shard per worker.
     pub stats: Sharded<ServerCounters>,
 }
@@ -67,6 +69,26 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 const SAME_EVENT_MS: u64 = 10;
 
 impl ServerHealth {
+    /// Takes one of `max` dedicated connections to this server; false when
+    /// all are taken.
+    pub fn take_dedicated(&self, max: usize) -> bool {
+        self.dedicated
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// A dedicated connection closed.
+    pub fn give_back_dedicated(&self) {
+        self.dedicated.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Dedicated connections open now.
+    pub fn dedicated(&self) -> usize {
+        self.dedicated.load(Ordering::Relaxed)
+    }
+
     /// A reply arrived: the failure count and the backoff start over.
     #[inline]
     pub fn success(&self) {

@@ -283,7 +283,9 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         client_output_limit,
         max_reply_bytes,
         hosted,
-        bloom_max_bytes
+        bloom_max_bytes,
+        max_dedicated_connections,
+        multi
     );
     out
 }

@@ -19,6 +19,15 @@ use crate::memory::{budget, ClientAccount};
 /// session before it fills the client's slot).
 pub const HOSTED: u32 = u32::MAX - 1;
 
+/// The part index of a request whose reply nobody reads: the MULTI a
+/// transaction sends once its server is known (the client had its `+OK`).
+pub const IGNORED: u32 = u32::MAX - 2;
+
+/// The part index of a command queued in a transaction that spans servers:
+/// it fills its slot whole, and an error in it is noted, so EXEC discards
+/// the transaction on every server.
+pub const QUEUED: u32 = u32::MAX - 3;
+
 /// A request handed back by a failed connection before any of its bytes
 /// were written.
 #[derive(Debug)]
@@ -48,6 +57,8 @@ pub struct Client {
     pub ready: Notify,
     returned: RefCell<Vec<Returned>>,
     step: RefCell<Option<StepOutcome>>,
+    /// A command queued in a transaction across servers was refused.
+    queued_error: std::cell::Cell<bool>,
     /// The client's share of the proxy-wide memory bound.
     pub memory: ClientAccount,
 }
@@ -59,6 +70,7 @@ impl Client {
             ready: Notify::new(),
             returned: RefCell::new(Vec::new()),
             step: RefCell::new(None),
+            queued_error: std::cell::Cell::new(false),
             memory: budget().client(),
         }
     }
@@ -128,6 +140,12 @@ impl Client {
         !self.returned.borrow().is_empty()
     }
 
+    /// Whether a command queued across servers was refused since the last
+    /// call.
+    pub fn take_queued_error(&self) -> bool {
+        self.queued_error.replace(false)
+    }
+
     /// The outcome of the hosted step in flight, once it came.
     pub fn take_step(&self) -> Option<StepOutcome> {
         self.step.borrow_mut().take()
@@ -140,6 +158,16 @@ impl Client {
 
 impl ReplySink for Client {
     fn reply(&self, tag: Tag, reply: &[u8]) {
+        match tag.part {
+            IGNORED => return,
+            QUEUED => {
+                if reply.first() == Some(&b'-') {
+                    self.queued_error.set(true);
+                }
+                return self.deliver(tag.seq, WHOLE, reply);
+            }
+            _ => {}
+        }
         if tag.part == HOSTED {
             *self.step.borrow_mut() = Some(StepOutcome::Reply(Bytes::copy_from_slice(reply)));
             return self.wake();
@@ -148,6 +176,15 @@ impl ReplySink for Client {
     }
 
     fn failed(&self, tag: Tag, error: &BackendError, unsent: Option<Unsent<'_>>) {
+        match tag.part {
+            IGNORED => return,
+            QUEUED => {
+                self.queued_error.set(true);
+                let error = ClientError::Backend(error.clone());
+                return self.deliver_error(tag.seq, WHOLE, &error);
+            }
+            _ => {}
+        }
         if tag.part == HOSTED {
             *self.step.borrow_mut() = Some(StepOutcome::Failed {
                 error: error.clone(),

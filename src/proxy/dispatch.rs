@@ -18,6 +18,7 @@ use super::error::ClientError;
 use super::hosted_call::{CallStep, HostedCall, Pause};
 use super::local::ClientState;
 use super::merge::{Merge, MergeKind};
+use super::owned::Owned;
 use super::reply_queue::WHOLE;
 use super::worker_pool::WorkerPool;
 use crate::backend::{ReplySink, Tag, Waiter};
@@ -43,16 +44,18 @@ pub enum Next {
 /// A client's request handling, with the router's scratch space and the
 /// client's connection state.
 pub struct Dispatcher {
-    pool: Rc<WorkerPool>,
-    client: Rc<Client>,
+    pub(super) pool: Rc<WorkerPool>,
+    pub(super) client: Rc<Client>,
     client_id: u64,
-    router: Router,
-    state: ClientState,
+    pub(super) router: Router,
+    pub(super) state: ClientState,
     /// The pool snapshot version and the protocol that the requests in
     /// flight were routed with.
     epoch: (u64, Proto),
     /// A hosted call in progress: the client's later requests wait for it.
     hosted: Option<HostedCall>,
+    /// Connections the client owns (a transaction, a blocking call).
+    pub(super) owned: Owned,
 }
 
 impl Dispatcher {
@@ -69,26 +72,35 @@ impl Dispatcher {
             state,
             epoch,
             hosted: None,
+            owned: Owned::None,
         }
     }
 
     /// Nothing of this client's is in progress here (returned requests and
     /// hosted calls included).
     pub fn idle(&self) -> bool {
-        self.hosted.is_none() && !self.client.has_returned()
+        self.hosted.is_none() && !self.client.has_returned() && self.owned_idle()
     }
 
-    /// A hosted call is in progress (the client's next requests wait).
+    /// A hosted call or an owned connection's last request is in progress
+    /// (the client's next requests wait, and its leaving must be seen).
     pub fn hosting(&self) -> bool {
-        self.hosted.is_some()
+        self.hosted.is_some() || !self.owned_idle()
+    }
+
+    /// Every request the client sent so far has its reply (none in flight,
+    /// none handed back to route again).
+    pub(super) fn all_answered(&self) -> bool {
+        self.client.queue.borrow().pending() == 0 && !self.client.has_returned()
     }
 
     /// Handles one complete request.
     pub fn dispatch(&mut self, req: &Request<'_>) -> Next {
-        if self.hosted.is_some() {
+        if self.hosted.is_some() || !self.settle_owned() {
             return Next::Hold;
         }
         let Some(spec) = lookup(req.arg(0)) else {
+            self.txn_queuing_failed();
             let words: Vec<&[u8]> = (0..req.argc()).map(|i| req.arg(i)).collect();
             if req.is_inline() {
                 // A line of text that is no command: most likely not a Redis
@@ -112,15 +124,30 @@ impl Dispatcher {
             return Next::Continue;
         }
         if !spec.arity_ok(req.argc()) {
+            self.txn_queuing_failed();
             self.count(Group::Refused);
             self.client
                 .push_error(&ClientError::Arity(spec.name.to_string()));
             return Next::Continue;
         }
+        if let Some(next) = self.txn_request(spec, req) {
+            if next == Next::Continue {
+                self.count(Group::Forwarded);
+            }
+            return next;
+        }
         match spec.action {
             Action::Local(local) => {
                 self.count(Group::Local);
                 self.local(local, req)
+            }
+            Action::Txn(cmd) => {
+                self.count(Group::Local);
+                self.txn_command(cmd, spec, req)
+            }
+            Action::Block(arg) => {
+                self.count(Group::Forwarded);
+                self.blocking(arg, spec, req)
             }
             Action::Refuse(why) => {
                 self.count(Group::Refused);
@@ -141,23 +168,34 @@ impl Dispatcher {
                 Next::Continue
             }
             _ => {
-                // An Rc clone (no atomic), so the snapshot can be held while
-                // self is borrowed.
-                let pool = Rc::clone(&self.pool);
-                let snapshot = pool.runtime.snapshot();
-                if !self.enter_epoch(snapshot.version) {
-                    return Next::Hold;
-                }
                 self.count(match spec.action {
                     Action::Split(_) => Group::Split,
                     Action::Script | Action::Function | Action::SumAll => Group::Broadcast,
                     Action::Hosted(_) => Group::Hosted,
                     _ => Group::Forwarded,
                 });
-                self.send_routed(spec, req, &pool, &snapshot);
-                Next::Continue
+                let snapshot = self.pool.runtime.snapshot_arc();
+                self.send_whole(spec, req, &snapshot)
             }
         }
+    }
+
+    /// Routes a request the usual way (whole, split or to every server),
+    /// once the requests routed with another ring or protocol are answered.
+    pub(super) fn send_whole(
+        &mut self,
+        spec: &CommandSpec,
+        req: &Request<'_>,
+        snapshot: &PoolSnapshot,
+    ) -> Next {
+        if !self.enter_epoch(snapshot.version) {
+            return Next::Hold;
+        }
+        // An Rc clone (no atomic), so the pool can be held while self is
+        // borrowed.
+        let pool = Rc::clone(&self.pool);
+        self.send_routed(spec, req, &pool, snapshot);
+        Next::Continue
     }
 
     #[inline]
@@ -174,7 +212,7 @@ impl Dispatcher {
 
     /// Whether a request may be routed now: yes when the ring and protocol
     /// are those the requests in flight used, or nothing is in flight.
-    fn enter_epoch(&mut self, version: u64) -> bool {
+    pub(super) fn enter_epoch(&mut self, version: u64) -> bool {
         let now = (version, self.state.proto);
         if now == self.epoch {
             return true;
@@ -202,7 +240,7 @@ impl Dispatcher {
             _ => {
                 let snapshot = self.pool.runtime.snapshot_arc();
                 let words: Vec<&[u8]> = (1..req.argc()).map(|i| req.arg(i)).collect();
-                let (state, id) = (&mut self.state, self.client_id);
+                let (state, id, owned) = (&mut self.state, self.client_id, &mut self.owned);
                 self.client.push_local(|out| {
                     let answer = match local {
                         Local::Select => state.select(&snapshot, words[0], out),
@@ -210,7 +248,10 @@ impl Dispatcher {
                         Local::Hello => state.hello(&snapshot, id, &words, out),
                         Local::Client => state.client(id, &words, out),
                         Local::Info => state.info(&snapshot, out),
-                        Local::Reset => state.reset(&snapshot, out),
+                        Local::Reset => {
+                            *owned = Owned::None;
+                            state.reset(&snapshot, out)
+                        }
                         Local::Ping | Local::Echo | Local::Quit => unreachable!("answered above"),
                     };
                     if let Err(e) = answer {
@@ -431,7 +472,7 @@ impl Dispatcher {
 }
 
 /// A waiter for slot `seq`, part `part` of `client`'s replies.
-fn waiter(client: &Rc<Client>, seq: u64, part: u32, retried: bool) -> Waiter {
+pub(super) fn waiter(client: &Rc<Client>, seq: u64, part: u32, retried: bool) -> Waiter {
     let sink: Rc<dyn ReplySink> = client.clone();
     Waiter {
         sink,

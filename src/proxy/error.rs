@@ -138,10 +138,6 @@ impl std::fmt::Display for Refusal {
                 f,
                 "ERR '{name}': the number of keys is not a valid count for the arguments given"
             ),
-            RouteError::Blocking => write!(
-                f,
-                "ERR redshard does not support '{name}' with BLOCK: blocking commands would stall a server connection shared by many clients"
-            ),
             RouteError::Arity => write!(f, "ERR wrong number of arguments for '{name}' command"),
             RouteError::ScriptSubcommand(sub) => write!(
                 f,

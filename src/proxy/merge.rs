@@ -23,6 +23,10 @@ pub enum MergeKind {
     AllOfInts,
     /// SCRIPT KILL, FUNCTION KILL: as one Redis would answer ([`kill_reply`]).
     Kill,
+    /// EXEC of a transaction run on several servers: `order[i]` is the part
+    /// whose array holds the result of the i-th command queued (each part's
+    /// results in its own order).
+    Exec { order: Vec<u32> },
 }
 
 #[derive(Debug)]
@@ -87,6 +91,21 @@ impl Merge {
         }
         match &self.kind {
             MergeKind::Kill => unreachable!("answered above"),
+            MergeKind::Exec { order } => {
+                let Some(lists) = elements_of_all(&parts, out) else {
+                    return;
+                };
+                let mut next = vec![0usize; parts.len()];
+                encode::array_header(out, order.len());
+                for &part in order {
+                    let part = part as usize;
+                    match lists[part].get(next[part]) {
+                        Some(r) => out.extend_from_slice(&parts[part][r.clone()]),
+                        None => encode::error(out, "ERR redshard: a server's EXEC reply had fewer results than commands queued there"),
+                    }
+                    next[part] += 1;
+                }
+            }
             MergeKind::AllOk => {
                 if let Some(odd) = parts.iter().find(|p| **p != b"+OK\r\n") {
                     out.extend_from_slice(odd);

@@ -8,6 +8,7 @@ mod hosted_call;
 pub mod listen;
 pub mod local;
 pub mod merge;
+pub mod owned;
 pub mod reply_queue;
 pub mod session;
 pub mod supervisor;

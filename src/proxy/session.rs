@@ -198,6 +198,12 @@ impl Session {
     fn work(&mut self, writing: usize, stats: &PoolCounters) {
         self.dispatcher.route_returned();
         self.dispatcher.advance_hosted(self.input != Input::Open);
+        if self.input != Input::Open {
+            self.dispatcher.client_left();
+        }
+        // A drained connection goes as soon as its last reply is in, not at
+        // the client's next request: it holds one of a bounded few.
+        self.dispatcher.release_owned();
         if self.input != Input::Closed {
             self.take_requests(writing, stats);
         }

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{BackendConn, BackendSpec};
+use crate::backend::{BackendConn, BackendError, BackendSpec, Dedicated};
 use crate::pool::{FailurePolicy, PoolRuntime, PoolSnapshot};
 use crate::protocol::Proto;
 
@@ -79,6 +79,26 @@ impl WorkerPool {
 }
 
 impl WorkerPool {
+    /// A connection of the client's own to `server` (a transaction, a
+    /// subscriber, a blocking call), if the pool's bound allows one more.
+    pub fn dedicated(
+        &self,
+        snapshot: &PoolSnapshot,
+        server: usize,
+        proto: Proto,
+    ) -> Result<Dedicated, BackendError> {
+        let spec = spec(
+            self.index,
+            &self.runtime,
+            snapshot,
+            server,
+            proto == Proto::Resp3,
+        );
+        Dedicated::open(spec, snapshot.config.max_dedicated_connections as usize)
+    }
+}
+
+impl WorkerPool {
     /// After a reload: new connections for the new config; the old ones get
     /// the replies of what is in flight, then close.
     fn replace_conns(&self, conns: &mut Conns, snapshot: &PoolSnapshot) {
@@ -130,38 +150,47 @@ fn build_conns(
     resp3: bool,
 ) -> Vec<Vec<Rc<BackendConn>>> {
     let pool = &snapshot.config;
+    (0..pool.servers.len())
+        .map(|index| {
+            (0..pool.server_connections.max(1))
+                .map(|_| BackendConn::new(spec(worker_index, pool_rt, snapshot, index, resp3)))
+                .collect()
+        })
+        .collect()
+}
+
+/// What a connection to server `index` of the pool needs to know.
+fn spec(
+    worker_index: usize,
+    pool_rt: &Arc<PoolRuntime>,
+    snapshot: &PoolSnapshot,
+    index: usize,
+    resp3: bool,
+) -> BackendSpec {
+    let pool = &snapshot.config;
+    let server = &pool.servers[index];
     let connect_timeout = pool
         .timeout_ms
         .map(Duration::from_millis)
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-    let timeout = pool.timeout_ms.map(Duration::from_millis);
-    pool.servers
-        .iter()
-        .enumerate()
-        .map(|(index, server)| {
-            (0..pool.server_connections.max(1))
-                .map(|_| {
-                    BackendConn::new(BackendSpec {
-                        label: server.label(),
-                        addr: server.addr.clone(),
-                        auth: pool.redis_auth.clone(),
-                        db: pool.redis_db,
-                        resp3,
-                        connect_timeout,
-                        timeout,
-                        policy: FailurePolicy {
-                            retry_timeout: Duration::from_millis(pool.server_retry_timeout_ms),
-                            eject_after: pool.auto_eject_hosts.then_some(pool.server_failure_limit),
-                        },
-                        max_queue: pool.client_output_limit,
-                        max_reply: pool.max_reply_bytes,
-                        health: snapshot.health[index].clone(),
-                        pool: pool_rt.clone(),
-                        index,
-                        worker_index,
-                    })
-                })
-                .collect()
-        })
-        .collect()
+    BackendSpec {
+        label: server.label(),
+        addr: server.addr.clone(),
+        auth: pool.redis_auth.clone(),
+        db: pool.redis_db,
+        resp3,
+        connect_timeout,
+        timeout: pool.timeout_ms.map(Duration::from_millis),
+        policy: FailurePolicy {
+            retry_timeout: Duration::from_millis(pool.server_retry_timeout_ms),
+            eject_after: pool.auto_eject_hosts.then_some(pool.server_failure_limit),
+        },
+        max_queue: pool.client_output_limit,
+        max_reply: pool.max_reply_bytes,
+        health: snapshot.health[index].clone(),
+        pool: pool_rt.clone(),
+        index,
+        worker_index,
+        dedicated: false,
+    }
 }

@@ -108,6 +108,34 @@ pub enum Action {
     Hosted(crate::hosted::Hosted),
     /// Refused with an error naming the command.
     Refuse(Refusal),
+    /// MULTI, EXEC, DISCARD, WATCH, UNWATCH: on a connection the client
+    /// owns, on the server of the transaction's keys.
+    Txn(TxnCmd),
+    /// A command that may block (its timeout where `BlockArg` says): sent
+    /// on a connection of the client's own, so nobody waits behind it.
+    Block(BlockArg),
+}
+
+/// The transaction commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnCmd {
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
+}
+
+/// Where a blocking command says how long it may block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockArg {
+    /// The last argument, in seconds (BLPOP k1 k2 5).
+    Last,
+    /// This argument, in seconds (BLMPOP 5 2 k1 k2 LEFT).
+    At(u8),
+    /// `BLOCK ms` among the options (XREAD, XREADGROUP); without it the
+    /// command does not block.
+    BlockOption,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -142,7 +170,9 @@ impl CommandSpec {
 }
 
 use crate::hosted::Hosted as H;
-use Action::{Forward, Hosted as Ho, Local as L, Refuse as R, Script, Split as S};
+use Action::{
+    Block as Bl, Forward, Hosted as Ho, Local as L, Refuse as R, Script, Split as S, Txn as Tx,
+};
 use Keys::{At, None as NoKey, Numkeys, Range, Streams, WithStore};
 
 const fn c(name: &'static str, arity: i16, keys: Keys, action: Action) -> CommandSpec {
@@ -176,6 +206,12 @@ const NUMKEYS_AT_1: Keys = Numkeys {
 const DEST_NUMKEYS_AT_2: Keys = Numkeys {
     count_at: 2,
     dest: true,
+};
+/// BLPOP-like: every argument from 1 on but the last (the timeout) is a key.
+const BUT_LAST: Keys = Range {
+    first: 1,
+    last: -2,
+    step: 1,
 };
 /// Keys at 1 and 2 (source and destination).
 const K12: Keys = Range {
@@ -212,14 +248,14 @@ static TABLE: &[CommandSpec] = &[
         Forward,
     ),
     c("bitpos", -3, K1, Forward),
-    c("blmove", 6, K12, R(Refusal::Blocking)),
-    c("blmpop", -5, NoKey, R(Refusal::Blocking)),
-    c("blpop", -3, ALL, R(Refusal::Blocking)),
-    c("brpop", -3, ALL, R(Refusal::Blocking)),
-    c("brpoplpush", 4, K12, R(Refusal::Blocking)),
-    c("bzmpop", -5, NoKey, R(Refusal::Blocking)),
-    c("bzpopmax", -3, ALL, R(Refusal::Blocking)),
-    c("bzpopmin", -3, ALL, R(Refusal::Blocking)),
+    c("blmove", 6, K12, Bl(BlockArg::Last)),
+    c("blmpop", -5, NUMKEYS_AT_2, Bl(BlockArg::At(1))),
+    c("blpop", -3, BUT_LAST, Bl(BlockArg::Last)),
+    c("brpop", -3, BUT_LAST, Bl(BlockArg::Last)),
+    c("brpoplpush", 4, K12, Bl(BlockArg::Last)),
+    c("bzmpop", -5, NUMKEYS_AT_2, Bl(BlockArg::At(1))),
+    c("bzpopmax", -3, BUT_LAST, Bl(BlockArg::Last)),
+    c("bzpopmin", -3, BUT_LAST, Bl(BlockArg::Last)),
     c("client", -2, NoKey, L(Local::Client)),
     c("cluster", -2, NoKey, R(Refusal::Cluster)),
     c("command", -1, NoKey, Forward),
@@ -230,14 +266,14 @@ static TABLE: &[CommandSpec] = &[
     c("decr", 2, K1, Forward),
     c("decrby", 3, K1, Forward),
     c("del", -2, ALL, S(Split::Sum)),
-    c("discard", 1, NoKey, R(Refusal::Transaction)),
+    c("discard", 1, NoKey, Tx(TxnCmd::Discard)),
     c("dump", 2, K1, Forward),
     c("echo", 2, NoKey, L(Local::Echo)),
     c("eval", -3, NUMKEYS_AT_2, Forward),
     c("eval_ro", -3, NUMKEYS_AT_2, Forward),
     c("evalsha", -3, NUMKEYS_AT_2, Forward),
     c("evalsha_ro", -3, NUMKEYS_AT_2, Forward),
-    c("exec", 1, NoKey, R(Refusal::Transaction)),
+    c("exec", 1, NoKey, Tx(TxnCmd::Exec)),
     c("exists", -2, ALL, S(Split::Sum)),
     c("expire", -3, K1, Forward),
     c("expireat", -3, K1, Forward),
@@ -333,7 +369,7 @@ static TABLE: &[CommandSpec] = &[
         },
         Forward,
     ),
-    c("multi", 1, NoKey, R(Refusal::Transaction)),
+    c("multi", 1, NoKey, Tx(TxnCmd::Multi)),
     c("object", -2, K2, Forward),
     c("persist", 2, K1, Forward),
     c("pexpire", -3, K1, Forward),
@@ -349,7 +385,7 @@ static TABLE: &[CommandSpec] = &[
     c("psubscribe", -2, NoKey, R(Refusal::PubSub)),
     c("psync", -3, NoKey, R(Refusal::Cluster)),
     c("pttl", 2, K1, Forward),
-    c("publish", 3, NoKey, R(Refusal::PubSub)),
+    c("publish", 3, K1, Forward),
     c("pubsub", -2, NoKey, R(Refusal::PubSub)),
     c("punsubscribe", -1, NoKey, R(Refusal::PubSub)),
     c("quit", -1, NoKey, L(Local::Quit)),
@@ -402,7 +438,7 @@ static TABLE: &[CommandSpec] = &[
     c("sort", -2, WithStore, Forward),
     c("sort_ro", -2, K1, Forward),
     c("spop", -2, K1, Forward),
-    c("spublish", 3, NoKey, R(Refusal::PubSub)),
+    c("spublish", 3, K1, Forward),
     c("srandmember", -2, K1, Forward),
     c("srem", -3, K1, Forward),
     c("sscan", -3, K1, Forward),
@@ -421,10 +457,10 @@ static TABLE: &[CommandSpec] = &[
     c("type", 2, K1, Forward),
     c("unlink", -2, ALL, S(Split::Sum)),
     c("unsubscribe", -1, NoKey, R(Refusal::PubSub)),
-    c("unwatch", 1, NoKey, R(Refusal::Transaction)),
+    c("unwatch", 1, NoKey, Tx(TxnCmd::Unwatch)),
     c("wait", 3, NoKey, R(Refusal::Cluster)),
     c("waitaof", 4, NoKey, R(Refusal::Cluster)),
-    c("watch", -2, ALL, R(Refusal::Transaction)),
+    c("watch", -2, ALL, Tx(TxnCmd::Watch)),
     c("xack", -4, K1, Forward),
     c("xadd", -5, K1, Forward),
     c("xautoclaim", -6, K1, Forward),
@@ -435,8 +471,8 @@ static TABLE: &[CommandSpec] = &[
     c("xlen", 2, K1, Forward),
     c("xpending", -3, K1, Forward),
     c("xrange", -4, K1, Forward),
-    c("xread", -4, Streams, Forward),
-    c("xreadgroup", -7, Streams, Forward),
+    c("xread", -4, Streams, Bl(BlockArg::BlockOption)),
+    c("xreadgroup", -7, Streams, Bl(BlockArg::BlockOption)),
     c("xrevrange", -4, K1, Forward),
     c("xsetid", -3, K1, Forward),
     c("xtrim", -4, K1, Forward),

@@ -6,13 +6,14 @@
 //! Pure: no I/O, no clock, no connection. The scratch vectors live in
 //! [`Router`] so a multi-key command allocates nothing once they have grown.
 
+pub mod blocking;
 pub mod command;
 #[cfg(test)]
 mod tests;
 
 use bytes::BytesMut;
 
-pub use command::{lookup, Action, CommandSpec, Keys, Local, Refusal, Split};
+pub use command::{lookup, Action, BlockArg, CommandSpec, Keys, Local, Refusal, Split, TxnCmd};
 
 use crate::pool::Placement;
 use crate::protocol::encode;
@@ -71,8 +72,6 @@ pub enum RouteError {
     NoKeys,
     /// The key count is not a number, or larger than the arguments given.
     BadNumkeys,
-    /// XREAD/XREADGROUP with BLOCK.
-    Blocking,
     /// The keys live on different servers and the command cannot be split.
     CrossServer,
     /// MSET with a key and no value.
@@ -166,9 +165,12 @@ impl Router {
             Action::Script => self.script(spec, req, placement),
             Action::Function => self.function(req, placement),
             Action::SumAll => self.all(Broadcast::DbSize, placement),
-            Action::Forward | Action::Hosted(_) | Action::Local(_) | Action::Refuse(_) => {
-                self.forward(spec, req, placement)
-            }
+            Action::Forward
+            | Action::Hosted(_)
+            | Action::Local(_)
+            | Action::Refuse(_)
+            | Action::Txn(_)
+            | Action::Block(_) => self.forward(spec, req, placement),
         }
     }
 
@@ -352,11 +354,6 @@ fn collect_keys(keys: Keys, req: &Request<'_>, out: &mut Vec<usize>) -> Result<(
         }
         Keys::Streams => {
             let streams = (1..argc).find(|&i| req.arg(i).eq_ignore_ascii_case(b"streams"));
-            let blocking =
-                (1..streams.unwrap_or(argc)).any(|i| req.arg(i).eq_ignore_ascii_case(b"block"));
-            if blocking {
-                return Err(RouteError::Blocking);
-            }
             if let Some(at) = streams {
                 let n = (argc - at - 1) / 2;
                 out.extend(at + 1..at + 1 + n);

@@ -60,27 +60,45 @@ impl RedisServer {
     pub fn start_with(extra: &[&str]) -> RedisServer {
         for _ in 0..5 {
             let port = free_port();
-            let mut child = Self::command(port)
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server must be installed (scripts/test.sh installs it)");
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // port taken meanwhile: try another
-                }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    let extra = extra.iter().map(|a| a.to_string()).collect();
-                    return RedisServer { port, child, extra };
-                }
-                std::thread::sleep(Duration::from_millis(10));
+            if let Some(child) = Self::spawn_ready(port, extra) {
+                let extra = extra.iter().map(|a| a.to_string()).collect();
+                return RedisServer { port, child, extra };
             }
-            let _ = child.kill();
-            let _ = child.wait();
         }
         panic!("could not start redis-server");
+    }
+
+    /// Starts redis-server on `port` and waits until it says it listens
+    /// there. (A connect alone could reach another test's process that took
+    /// the port first, while this one fails to bind and exits.) `None`: it
+    /// exited, the port was taken.
+    fn spawn_ready<S: AsRef<std::ffi::OsStr>>(port: u16, extra: &[S]) -> Option<Child> {
+        let log = temp_dir("redis").join("redis.log");
+        let mut child = Self::command(port)
+            .args(extra)
+            .arg("--logfile")
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                let _ = std::fs::remove_dir_all(log.parent().unwrap());
+                return None;
+            }
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("Ready to accept connections") {
+                let _ = std::fs::remove_dir_all(log.parent().unwrap());
+                return Some(child);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_dir_all(log.parent().unwrap());
+        None
     }
 
     pub fn pid(&self) -> u32 {
@@ -98,32 +116,19 @@ impl RedisServer {
     /// is answered (within 5 s).
     pub fn restart(&mut self) {
         self.kill();
-        self.child = Self::command(self.port)
-            .args(&self.extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("restart redis-server");
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("redis-server on port {} exited: {status}", self.port);
-            }
-            if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(1)))
-                    .unwrap();
-                let mut c = Conn::from_tcp(stream);
-                if c.try_call(&[b"PING"]) == Ok(Reply::Status("PONG".into())) {
-                    return;
-                }
+            // The port can stay busy for a moment after the kill.
+            if let Some(child) = Self::spawn_ready(self.port, &self.extra) {
+                self.child = child;
+                return;
             }
             assert!(
                 Instant::now() < deadline,
-                "redis-server on port {} not answering PING after a restart",
+                "redis-server on port {} not listening after a restart",
                 self.port
             );
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -524,4 +529,41 @@ pub fn rss_kib(pid: u32) -> u64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap()
+}
+
+/// Keys that live on `server` and keys that do not, under the proxy's
+/// config (its first pool), `n` of each.
+pub fn keys_on(proxy: &Redshard, server: usize, n: usize) -> (Vec<String>, Vec<String>) {
+    let config = redshard::config::Config::load(&proxy.config).unwrap();
+    let placement = redshard::pool::Placement::new(&config.pools[0]);
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for i in 0.. {
+        let k = format!("key:{i}:x");
+        if placement.server_for(k.as_bytes()) == Some(server) {
+            if on.len() < n {
+                on.push(k);
+            }
+        } else if off.len() < n {
+            off.push(k);
+        }
+        if on.len() == n && off.len() == n {
+            break;
+        }
+    }
+    (on, off)
+}
+
+/// A counter of a server's `INFO commandstats` (e.g. `cmdstat_multi`
+/// `calls`), 0 when the command never ran.
+pub fn command_calls(server: &RedisServer, command: &str) -> u64 {
+    let Reply::Bulk(info) = server.conn().cmd(&["INFO", "commandstats"]) else {
+        panic!("INFO commandstats")
+    };
+    let info = String::from_utf8_lossy(&info).into_owned();
+    let prefix = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }

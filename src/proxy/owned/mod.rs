@@ -1,0 +1,68 @@
+//! Clients that own a backend connection: a transaction (MULTI ... EXEC, and
+//! WATCH before it), a blocking call (BLPOP, XREAD BLOCK, ...), a subscriber.
+//! One mechanism for all of them: a [`Dedicated`] connection to the server
+//! concerned, bounded per server (`max_dedicated_connections`), closed when
+//! the client lets go of it or leaves. Other clients never wait behind it.
+//!
+//! Order is kept as for everything else: before a client's request goes to
+//! a connection of its own, the requests it sent on shared connections have
+//! their replies; and after it, the client's next requests wait until the
+//! owned connection's last request (EXEC, the blocking call) is answered,
+//! then the connection closes and they go the usual way.
+
+pub mod blocking;
+pub mod subscriptions;
+pub mod transaction;
+
+use crate::backend::Dedicated;
+
+pub use transaction::Transaction;
+
+/// What a client owns now.
+#[derive(Debug, Default)]
+pub enum Owned {
+    #[default]
+    None,
+    /// Connections whose last request (EXEC, a blocking call) is in flight:
+    /// the client's next requests wait for its reply, then they close.
+    /// `blocked`: a blocking call, which a client that leaves abandons.
+    Draining {
+        conns: Vec<Dedicated>,
+        blocked: bool,
+    },
+    /// WATCH or MULTI seen, EXEC not yet.
+    Txn(Transaction),
+}
+
+impl super::dispatch::Dispatcher {
+    /// Settles what the client owns before its next request: `false` while
+    /// a drained connection's last reply is awaited (the request waits).
+    pub(super) fn settle_owned(&mut self) -> bool {
+        if let Owned::Draining { .. } = self.owned {
+            if self.client.queue.borrow().pending() > 0 || self.client.has_returned() {
+                return false;
+            }
+            self.owned = Owned::None;
+        }
+        true
+    }
+
+    /// Closes drained connections whose last reply is in.
+    pub fn release_owned(&mut self) {
+        self.settle_owned();
+    }
+
+    /// Nothing the client sent waits here for a connection it owns.
+    pub(super) fn owned_idle(&self) -> bool {
+        !matches!(self.owned, Owned::Draining { .. })
+    }
+
+    /// The client is gone: a blocking call it left is abandoned (its
+    /// connection closes, so the server forgets it); an EXEC in flight still
+    /// gets its reply, as the client may be reading it.
+    pub fn client_left(&mut self) {
+        if let Owned::Draining { blocked: true, .. } = self.owned {
+            self.owned = Owned::None;
+        }
+    }
+}

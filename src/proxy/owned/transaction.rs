@@ -1,0 +1,481 @@
+//! MULTI / EXEC / DISCARD / WATCH / UNWATCH through the proxy.
+//!
+//! A transaction runs on a connection of the client's own to the server of
+//! its keys, which the first key fixes (WATCH's, or the first queued
+//! command's). Every queued command goes there and gets its `+QUEUED` (or
+//! its error) from that server; EXEC returns that server's array. A command
+//! the proxy cannot queue there (a key on another server, a command it does
+//! not run, a full connection pool) is answered with its error at once and
+//! EXEC answers `EXECABORT`, as Redis does for an error while queuing: no
+//! queued command runs before EXEC, and none after a refused one.
+//!
+//! Commands without keys (PING, ECHO, TIME...) queued before any key fixed
+//! the server are answered `+QUEUED` here and sent after MULTI once a server
+//! is known (or to the pool's keyless server at EXEC).
+//!
+//! With `multi: per_server` and no WATCH, a transaction whose keys span
+//! servers runs as one MULTI/EXEC per server, atomic on each and not across
+//! them; EXEC waits for every `+QUEUED`, discards everything if any command
+//! was refused, and merges the servers' arrays in the order the commands
+//! were queued.
+
+use std::rc::Rc;
+
+use bytes::{Bytes, BytesMut};
+
+use super::Owned;
+use crate::backend::Dedicated;
+use crate::config::MultiMode;
+use crate::proxy::client::{IGNORED, QUEUED};
+use crate::proxy::dispatch::{waiter, Dispatcher, Next};
+use crate::proxy::error::ClientError;
+use crate::proxy::merge::{Merge, MergeKind};
+use crate::proxy::reply_queue::WHOLE;
+use crate::route::{Action, CommandSpec, Keys, Local, Request, Route, RouteError, TxnCmd};
+
+/// A transaction in progress: WATCH seen, or MULTI, and EXEC not yet.
+#[derive(Debug)]
+pub struct Transaction {
+    /// MULTI was seen (else only WATCH so far).
+    multi: bool,
+    /// A command was refused while queuing: EXEC answers EXECABORT.
+    aborted: bool,
+    /// Keys may span servers (`multi: per_server`, no WATCH).
+    per_server: bool,
+    watching: bool,
+    /// One connection per server the transaction reached, MULTI sent on it
+    /// when `multi` is.
+    conns: Vec<Dedicated>,
+    /// Keyless commands queued before a server was known.
+    early: Vec<Bytes>,
+    /// For EXEC's merge: the connection of each queued command, in order
+    /// (`EARLY`: the first connection, where the early ones went).
+    order: Vec<u32>,
+}
+
+/// In `order`: a command queued before any server was known.
+const EARLY: u32 = u32::MAX;
+
+impl Transaction {
+    fn new(per_server: bool) -> Transaction {
+        Transaction {
+            multi: false,
+            aborted: false,
+            per_server,
+            watching: false,
+            conns: Vec::new(),
+            early: Vec::new(),
+            order: Vec::new(),
+        }
+    }
+
+    /// The server the transaction is fixed to, in one-server mode.
+    fn fixed(&self) -> Option<usize> {
+        if self.per_server {
+            return None;
+        }
+        self.conns.first().map(|c| c.server())
+    }
+
+    fn conn_index(&self, server: usize) -> Option<usize> {
+        self.conns.iter().position(|c| c.server() == server)
+    }
+}
+
+const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+
+impl Dispatcher {
+    /// MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+    pub(in crate::proxy) fn txn_command(
+        &mut self,
+        cmd: TxnCmd,
+        spec: &CommandSpec,
+        req: &Request<'_>,
+    ) -> Next {
+        let multi = matches!(&self.owned, Owned::Txn(t) if t.multi);
+        match cmd {
+            TxnCmd::Multi if multi => self.plain_error("ERR MULTI calls can not be nested"),
+            TxnCmd::Multi => {
+                let per_server = self.pool.runtime.snapshot().config.multi == MultiMode::PerServer;
+                let txn = match &mut self.owned {
+                    Owned::Txn(t) => t,
+                    _ => {
+                        self.owned = Owned::Txn(Transaction::new(per_server));
+                        let Owned::Txn(t) = &mut self.owned else {
+                            unreachable!("just set")
+                        };
+                        t
+                    }
+                };
+                txn.multi = true;
+                // After WATCH: the watched connection enters MULTI too.
+                for conn in &txn.conns {
+                    let ignored = waiter(&self.client, 0, IGNORED, false);
+                    conn.conn().send(b"*1\r\n$5\r\nMULTI\r\n", ignored);
+                }
+                self.client.take_queued_error();
+                self.client
+                    .push_local(|o| crate::protocol::encode::simple(o, "OK"));
+                Next::Continue
+            }
+            TxnCmd::Exec if multi => self.exec(),
+            TxnCmd::Exec => self.plain_error("ERR EXEC without MULTI"),
+            TxnCmd::Discard if multi => {
+                // Closing the connections discards the transaction there.
+                self.let_go();
+                self.client
+                    .push_local(|o| crate::protocol::encode::simple(o, "OK"));
+                Next::Continue
+            }
+            TxnCmd::Discard => self.plain_error("ERR DISCARD without MULTI"),
+            TxnCmd::Watch if multi => self.plain_error("ERR WATCH inside MULTI is not allowed"),
+            TxnCmd::Watch => self.watch(spec, req),
+            TxnCmd::Unwatch if multi => self.queue_command(spec, req),
+            TxnCmd::Unwatch => {
+                if let Owned::Txn(_) = self.owned {
+                    self.let_go();
+                }
+                self.client
+                    .push_local(|o| crate::protocol::encode::simple(o, "OK"));
+                Next::Continue
+            }
+        }
+    }
+
+    /// A request while a transaction is open: `Some` when the transaction
+    /// takes it (queued inside MULTI, or sent on the watched connection).
+    pub(in crate::proxy) fn txn_request(
+        &mut self,
+        spec: &CommandSpec,
+        req: &Request<'_>,
+    ) -> Option<Next> {
+        let Owned::Txn(txn) = &self.owned else {
+            return None;
+        };
+        if matches!(
+            spec.action,
+            Action::Txn(_) | Action::Local(Local::Quit | Local::Reset)
+        ) {
+            return None;
+        }
+        if txn.multi {
+            return Some(self.queue_command(spec, req));
+        }
+        // Watching: what goes to the watched server goes on its connection.
+        let watched = txn.conns.first()?.server();
+        let snapshot = self.pool.runtime.snapshot_arc();
+        if !matches!(spec.action, Action::Forward | Action::Block(_)) {
+            return None;
+        }
+        match self.router.route(spec, req, &snapshot.placement) {
+            Route::One(s) if s == watched && spec.keys != Keys::None => {
+                let seq = self.client.reserve();
+                let w = waiter(&self.client, seq, WHOLE, false);
+                let Owned::Txn(txn) = &self.owned else {
+                    unreachable!("checked above")
+                };
+                txn.conns[0].conn().send_with(|b| req.encode_whole(b), w);
+                Some(Next::Continue)
+            }
+            _ => None,
+        }
+    }
+
+    /// An error reply that changes nothing.
+    fn plain_error(&mut self, text: &'static str) -> Next {
+        self.client
+            .push_local(|o| crate::protocol::encode::error(o, text));
+        Next::Continue
+    }
+
+    /// A command inside MULTI: queued on the server of its keys, or refused
+    /// (and the transaction with it).
+    fn queue_command(&mut self, spec: &CommandSpec, req: &Request<'_>) -> Next {
+        let snapshot = self.pool.runtime.snapshot_arc();
+        let refuse = |reason: &'static str| ClientError::Unsupported {
+            command: spec.name.to_string(),
+            reason,
+        };
+        let keyless = spec.keys == Keys::None;
+        let server = match spec.action {
+            Action::Local(Local::Ping | Local::Echo) | Action::Txn(TxnCmd::Unwatch) => None,
+            Action::Local(_) => return self.abort_with(&refuse(
+                "inside MULTI it would change the proxy's connection state; send it before MULTI",
+            )),
+            Action::Hosted(h) if snapshot.config.hosted.contains(&h.group()) => {
+                return self.abort_with(&refuse(
+                    "hosted commands run as scripts of their own and cannot be queued inside MULTI",
+                ))
+            }
+            Action::Refuse(why) => return self.abort_with(&refuse(why.reason())),
+            _ => match self.router.route(spec, req, &snapshot.placement) {
+                Route::One(_) if keyless => None,
+                Route::One(s) => Some(s),
+                Route::Refused(e) => {
+                    let config = &snapshot.config;
+                    let error = ClientError::route(e, spec.name, &config.name, config.hash_tag);
+                    return self.abort_with(&error);
+                }
+                Route::Split(_) | Route::All { .. } => {
+                    let config = &snapshot.config;
+                    let error = ClientError::route(
+                        RouteError::CrossServer,
+                        spec.name,
+                        &config.name,
+                        config.hash_tag,
+                    );
+                    return self.abort_with(&error);
+                }
+            },
+        };
+        let Owned::Txn(txn) = &mut self.owned else {
+            unreachable!("inside MULTI")
+        };
+        let target = match (server, txn.fixed()) {
+            (Some(s), Some(f)) if s != f => {
+                let config = &snapshot.config;
+                let error = ClientError::route(
+                    RouteError::CrossServer,
+                    "multi",
+                    &config.name,
+                    config.hash_tag,
+                );
+                return self.abort_with(&error);
+            }
+            (Some(s), _) => s,
+            (None, Some(f)) => f,
+            (None, None) => match txn.conns.first() {
+                Some(c) => c.server(),
+                None => {
+                    let mut bytes = BytesMut::new();
+                    req.encode_whole(&mut bytes);
+                    txn.early.push(bytes.freeze());
+                    txn.order.push(EARLY);
+                    self.client
+                        .push_local(|o| crate::protocol::encode::simple(o, "QUEUED"));
+                    return Next::Continue;
+                }
+            },
+        };
+        let index = match self.txn_conn(target) {
+            Ok(i) => i,
+            Err(next) => return next,
+        };
+        let Owned::Txn(txn) = &mut self.owned else {
+            unreachable!("inside MULTI")
+        };
+        let part = if txn.per_server { QUEUED } else { WHOLE };
+        let seq = self.client.reserve();
+        let w = waiter(&self.client, seq, part, false);
+        txn.conns[index]
+            .conn()
+            .send_with(|b| req.encode_whole(b), w);
+        txn.order.push(index as u32);
+        Next::Continue
+    }
+
+    /// The transaction's connection to `server`, opened (with MULTI sent on
+    /// it, and the early keyless commands on the first) if it is new.
+    fn txn_conn(&mut self, server: usize) -> Result<usize, Next> {
+        let Owned::Txn(txn) = &self.owned else {
+            unreachable!("in a transaction")
+        };
+        if let Some(i) = txn.conn_index(server) {
+            return Ok(i);
+        }
+        // Requests sent on shared connections are answered first: the new
+        // connection must not overtake them.
+        if !self.all_answered() {
+            return Err(Next::Hold);
+        }
+        let pool = Rc::clone(&self.pool);
+        let snapshot = pool.runtime.snapshot_arc();
+        self.enter_epoch(snapshot.version);
+        let conn = match pool.dedicated(&snapshot, server, self.state.proto) {
+            Ok(c) => c,
+            Err(e) => return Err(self.abort_with(&ClientError::Backend(e))),
+        };
+        let Owned::Txn(txn) = &mut self.owned else {
+            unreachable!("in a transaction")
+        };
+        if txn.multi {
+            let ignored = waiter(&self.client, 0, IGNORED, false);
+            conn.conn().send(b"*1\r\n$5\r\nMULTI\r\n", ignored);
+            if txn.conns.is_empty() {
+                for early in txn.early.drain(..) {
+                    let ignored = waiter(&self.client, 0, IGNORED, false);
+                    conn.conn().send(&early, ignored);
+                }
+            }
+        }
+        txn.conns.push(conn);
+        Ok(txn.conns.len() - 1)
+    }
+
+    /// Ends the transaction: its connections close once the replies to what
+    /// was sent on them are in (closing discards it at the servers).
+    fn let_go(&mut self) {
+        if let Owned::Txn(txn) = std::mem::take(&mut self.owned) {
+            self.owned = Owned::Draining {
+                conns: txn.conns,
+                blocked: false,
+            };
+        }
+    }
+
+    /// The client gets `error` for this command, and EXEC will answer
+    /// EXECABORT (outside MULTI: just the error).
+    fn abort_with(&mut self, error: &ClientError) -> Next {
+        if let Owned::Txn(t) = &mut self.owned {
+            if t.multi {
+                t.aborted = true;
+            }
+        }
+        self.client.push_error(error);
+        Next::Continue
+    }
+
+    /// Refuses a request the proxy answers with an error while queuing: an
+    /// unknown command, a wrong number of arguments.
+    pub(in crate::proxy) fn txn_queuing_failed(&mut self) {
+        if let Owned::Txn(t) = &mut self.owned {
+            if t.multi {
+                t.aborted = true;
+            }
+        }
+    }
+
+    fn exec(&mut self) -> Next {
+        let Owned::Txn(txn) = &mut self.owned else {
+            unreachable!("inside MULTI")
+        };
+        if txn.aborted {
+            self.let_go();
+            return self.plain_error(EXECABORT);
+        }
+        if txn.conns.is_empty() && txn.early.is_empty() {
+            self.owned = Owned::None;
+            self.client.push_local(|o| o.extend_from_slice(b"*0\r\n"));
+            return Next::Continue;
+        }
+        if txn.conns.is_empty() {
+            // Only keyless commands: the pool's keyless server runs them.
+            let server = self.pool.runtime.snapshot().placement.server_for(b"");
+            let Some(server) = server else {
+                let snapshot = self.pool.runtime.snapshot_arc();
+                let config = &snapshot.config;
+                let error =
+                    ClientError::route(RouteError::NoServer, "exec", &config.name, config.hash_tag);
+                self.owned = Owned::None;
+                self.client.push_error(&error);
+                return Next::Continue;
+            };
+            if let Err(next) = self.txn_conn(server) {
+                if let Owned::Txn(t) = &self.owned {
+                    if t.aborted {
+                        self.owned = Owned::None;
+                        return self.plain_error(EXECABORT);
+                    }
+                }
+                return next;
+            }
+        }
+        let Owned::Txn(txn) = &mut self.owned else {
+            unreachable!("inside MULTI")
+        };
+        if txn.conns.len() == 1 {
+            let seq = self.client.reserve();
+            let w = waiter(&self.client, seq, WHOLE, false);
+            txn.conns[0].conn().send(b"*1\r\n$4\r\nEXEC\r\n", w);
+        } else {
+            // One MULTI per server: every +QUEUED is in before EXEC, and a
+            // refusal by any server discards all of them.
+            if !self.all_answered() {
+                return Next::Hold;
+            }
+            let Owned::Txn(txn) = &mut self.owned else {
+                unreachable!("inside MULTI")
+            };
+            if self.client.take_queued_error() {
+                self.let_go();
+                return self.plain_error(EXECABORT);
+            }
+            let order = txn
+                .order
+                .iter()
+                .map(|&c| if c == EARLY { 0 } else { c })
+                .collect();
+            let parts = txn.conns.len();
+            let seq = self
+                .client
+                .reserve_merge(Merge::new(MergeKind::Exec { order }, parts));
+            for (part, conn) in txn.conns.iter().enumerate() {
+                let w = waiter(&self.client, seq, part as u32, false);
+                conn.conn().send(b"*1\r\n$4\r\nEXEC\r\n", w);
+            }
+        }
+        let Owned::Txn(txn) = std::mem::take(&mut self.owned) else {
+            unreachable!("inside MULTI")
+        };
+        self.owned = Owned::Draining {
+            conns: txn.conns,
+            blocked: false,
+        };
+        Next::Continue
+    }
+
+    /// WATCH keys: on the server of the keys, which fixes the transaction's.
+    fn watch(&mut self, spec: &CommandSpec, req: &Request<'_>) -> Next {
+        let snapshot = self.pool.runtime.snapshot_arc();
+        let server = match self.router.route(spec, req, &snapshot.placement) {
+            Route::One(s) => s,
+            Route::Refused(e) => {
+                let config = &snapshot.config;
+                let error = ClientError::route(e, spec.name, &config.name, config.hash_tag);
+                self.client.push_error(&error);
+                return Next::Continue;
+            }
+            _ => unreachable!("WATCH is never split"),
+        };
+        match &self.owned {
+            Owned::Txn(t) if t.fixed().is_some_and(|f| f != server) => {
+                let config = &snapshot.config;
+                let error = ClientError::route(
+                    RouteError::CrossServer,
+                    "watch",
+                    &config.name,
+                    config.hash_tag,
+                );
+                self.client.push_error(&error);
+                return Next::Continue;
+            }
+            Owned::Txn(_) => {}
+            _ => self.owned = Owned::Txn(Transaction::new(false)),
+        }
+        if let Owned::Txn(t) = &mut self.owned {
+            // WATCH pins the transaction to one server in every mode.
+            t.per_server = false;
+        }
+        let index = match self.txn_conn(server) {
+            Ok(i) => i,
+            Err(next) => {
+                if let Owned::Txn(t) = &self.owned {
+                    if t.conns.is_empty() && !t.watching {
+                        self.owned = Owned::None;
+                    }
+                }
+                return next;
+            }
+        };
+        let Owned::Txn(txn) = &mut self.owned else {
+            unreachable!("watching")
+        };
+        txn.watching = true;
+        let seq = self.client.reserve();
+        let w = waiter(&self.client, seq, WHOLE, false);
+        txn.conns[index]
+            .conn()
+            .send_with(|b| req.encode_whole(b), w);
+        Next::Continue
+    }
+}
