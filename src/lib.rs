@@ -5,7 +5,8 @@
 //! # Layout
 //!
 //! - [`config`]: nutcracker's YAML schema, `"host:port:weight [name]"` parsing,
-//!   defaults, validation with file/line/pool/key errors.
+//!   defaults, a range for every number, validation with file/line/pool/key
+//!   errors; the file read within a size bound.
 //! - [`hashkit`]: one file per hash function, each bit-exact with nutcracker
 //!   (signed-`char` traps included), plus xxh3; hash-tag extraction.
 //! - [`distribution`]: ketama, modula, random — each a build(live servers) /
@@ -14,8 +15,10 @@
 //!   server; server health (backoff, ejection) shared by all workers; the
 //!   per-worker counters, generated from one table of stats (name, kind,
 //!   help, one line each).
-//! - [`protocol`]: the wire only: resumable request framer, reply skipper,
-//!   reply encoding (RESP2 and RESP3).
+//! - [`protocol`]: the wire only: resumable request framer and the
+//!   [`protocol::Request`] it frames (borrowing the framer, so a request's
+//!   arguments cannot go missing before it is routed), reply skipper, reply
+//!   encoding (RESP2 and RESP3).
 //! - [`route`]: the command table and the one router, a pure function from a
 //!   request and a placement to a route (one server, a split, every server, or
 //!   refused); dispatch, retries and hosted calls all use it.
@@ -28,13 +31,19 @@
 //!   supervisor.
 //! - [`reload`]: hot reload — parse, check and apply a new config; watch the file.
 //! - [`hosted`]: locks, red packets, flash sales and Bloom filters: each
-//!   command's arguments checked and planned as one Lua script call, one file
-//!   per group.
+//!   command's arguments checked (against the pool's limits) and planned as
+//!   one Lua script call, one file per group; the register of lock waiters
+//!   that a release wakes.
 //! - [`stats`]: what the outside sees of the counters: `-D`, nutcracker's
 //!   stats JSON and the Prometheus text, on the stats and metrics ports (each
-//!   capped in connections and in time per connection).
+//!   capped in connections, a newcomer taking the place of the oldest idle
+//!   one, and in time per connection).
+//! - [`memory`]: the proxy-wide memory bound (`--max-memory`): client and
+//!   backend buffers add up to one total; above it the largest client is
+//!   closed and large partial requests are refused.
 //! - [`net`]: read size, buffer reuse and write batching shared by both sides.
-//! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP.
+//! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP;
+//!   panics logged as one line per burst and a count.
 //! - [`tools`]: the operator commands `redshard route` and `redshard dist`.
 
 #![forbid(unsafe_code)]
@@ -45,6 +54,7 @@ pub mod distribution;
 pub mod hashkit;
 pub mod hosted;
 pub mod logging;
+pub mod memory;
 pub mod net;
 pub mod pool;
 pub mod protocol;

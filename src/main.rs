@@ -76,9 +76,17 @@ struct Cli {
     #[arg(long)]
     workers: Option<usize>,
 
-    /// Serve Prometheus metrics (GET /metrics) and GET /healthz on this address.
-    #[arg(long = "metrics", value_name = "ADDR")]
-    metrics: Option<String>,
+    /// Serve Prometheus metrics (GET /metrics) and GET /healthz on HOST:PORT,
+    /// or on PORT of the stats address (-a), as -s does.
+    #[arg(long = "metrics", value_name = "[HOST:]PORT", value_parser = metrics_addr)]
+    metrics: Option<MetricsAddr>,
+
+    /// Bound on the bytes the proxy holds in client and server buffers, all
+    /// pools together (e.g. 256mb, 2gb). Above it the client holding the most
+    /// is closed and large partial requests are refused. Default: a quarter of
+    /// the memory available to the process (its cgroup limit or the machine's).
+    #[arg(long = "max-memory", value_name = "SIZE", value_parser = parse_max_memory)]
+    max_memory: Option<usize>,
 
     /// Do not reload when the config file changes (SIGHUP and SIGUSR1 still reload).
     #[arg(long = "no-watch")]
@@ -86,6 +94,30 @@ struct Cli {
 
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// Where `--metrics` serves.
+#[derive(Debug, Clone)]
+enum MetricsAddr {
+    /// A bare port, on the stats address.
+    Port(u16),
+    HostPort(String),
+}
+
+fn metrics_addr(text: &str) -> Result<MetricsAddr, String> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<u16>() {
+            Ok(port) if port != 0 => Ok(MetricsAddr::Port(port)),
+            _ => Err("expected a port from 1 to 65535, or HOST:PORT".into()),
+        };
+    }
+    match text.parse::<redshard::config::ListenAddr>() {
+        Ok(redshard::config::ListenAddr::Tcp { .. }) => Ok(MetricsAddr::HostPort(text.into())),
+        Ok(redshard::config::ListenAddr::Unix { .. }) => {
+            Err("expected HOST:PORT or a port; metrics are served on TCP only".into())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -124,6 +156,16 @@ enum Command {
         #[arg(long, value_name = "SPEC")]
         add: Vec<String>,
     },
+}
+
+/// `--max-memory`: a size as in the config (`256mb`), at least 16 MiB.
+fn parse_max_memory(text: &str) -> Result<usize, String> {
+    let bytes = redshard::config::parse_size(text)?;
+    let min = redshard::memory::MIN_LIMIT as u64;
+    if bytes < min {
+        return Err(format!("{text} is below the least allowed, 16mb"));
+    }
+    usize::try_from(bytes).map_err(|_| format!("{text} is too large"))
 }
 
 fn main() -> ExitCode {
@@ -192,11 +234,17 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
     };
     let logging = Logging::init(cli.verbose, cli.output.as_deref(), format)
         .map_err(|e| anyhow::anyhow!("cannot open log file: {e}"))?;
+    redshard::logging::log_panics(redshard::logging::PANIC_LOG_WINDOW);
     let _pid_file = match &cli.pid_file {
         Some(path) => Some(PidFile::create(path)?),
         None => None,
     };
     redshard::net::set_read_chunk(cli.mbuf_size as usize);
+    let memory = redshard::memory::budget();
+    if let Some(bytes) = cli.max_memory {
+        memory.set_limit(bytes);
+    }
+    tracing::info!("max memory for buffers: {} MiB", memory.limit() >> 20);
     raise_fd_limit();
     let workers = cli
         .workers
@@ -215,8 +263,16 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
     );
     let pools = proxy.pools();
     let reloader = reload::Reloader::new(proxy, &cli.conf_file, loaded);
-    let stats_addr = format!("{}:{}", cli.stats_addr, cli.stats_port);
-    let metrics_addr = cli.metrics.clone();
+    // `-a` with a port: an IPv6 address (`-a ::1`) needs its brackets.
+    let on_stats_host = |port: u16| match cli.stats_addr.contains(':') {
+        true => format!("[{}]:{port}", cli.stats_addr),
+        false => format!("{}:{port}", cli.stats_addr),
+    };
+    let stats_addr = on_stats_host(cli.stats_port);
+    let metrics_addr = cli.metrics.as_ref().map(|m| match m {
+        MetricsAddr::Port(port) => on_stats_host(*port),
+        MetricsAddr::HostPort(addr) => addr.clone(),
+    });
     let signal = runtime.block_on(async {
         let reloads = reloader.spawn(!cli.no_watch);
         tokio::spawn(redshard::proxy::supervisor::run(pools.clone()));
@@ -242,28 +298,32 @@ async fn start_observability(
     pools: redshard::stats::server::Pools,
 ) {
     use redshard::stats::server;
-    match tokio::net::TcpListener::bind(stats_addr).await {
+    if let Some(l) = bind_observed(stats_addr, "stats", "the stats port").await {
+        tracing::info!("stats on {stats_addr}");
+        tokio::spawn(server::serve_stats(l, pools.clone()));
+    }
+    if let Some(addr) = metrics_addr {
+        if let Some(l) = bind_observed(addr, "metrics", "metrics").await {
+            tracing::info!("metrics on http://{addr}/metrics");
+            tokio::spawn(server::serve_metrics(l, pools));
+        }
+    }
+}
+
+/// Binds `addr` for the stats or metrics port, warning when other hosts can
+/// reach it; `None` (logged) when it cannot be bound.
+async fn bind_observed(addr: &str, what: &str, without: &str) -> Option<tokio::net::TcpListener> {
+    match redshard::stats::server::bind(addr).await {
         Ok(l) => {
             let ip = l.local_addr().map(|a| a.ip());
             if !ip.as_ref().is_ok_and(|ip| ip.is_loopback()) {
-                tracing::warn!("stats port {stats_addr} is reachable from other hosts; use -a 127.0.0.1 to keep it local");
+                tracing::warn!("{what} port {addr} is reachable from other hosts; use a loopback address (-a 127.0.0.1) to keep it local");
             }
-            tracing::info!("stats on {stats_addr}");
-            tokio::spawn(server::serve_stats(l, pools.clone()));
+            Some(l)
         }
-        Err(e) => tracing::error!(
-            "cannot serve stats on {stats_addr}: {e}; serving without the stats port"
-        ),
-    }
-    if let Some(addr) = metrics_addr {
-        match tokio::net::TcpListener::bind(addr).await {
-            Ok(l) => {
-                tracing::info!("metrics on http://{addr}/metrics");
-                tokio::spawn(server::serve_metrics(l, pools));
-            }
-            Err(e) => {
-                tracing::error!("cannot serve metrics on {addr}: {e}; serving without metrics")
-            }
+        Err(e) => {
+            tracing::error!("cannot serve {what} on {addr}: {e}; serving without {without}");
+            None
         }
     }
 }

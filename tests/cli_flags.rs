@@ -199,3 +199,63 @@ fn json_log_format() {
         );
     }
 }
+
+#[test]
+fn an_invalid_metrics_value_is_a_startup_error() {
+    let server = RedisServer::start();
+    let dir = common::servers::temp_dir("metrics-flag");
+    let conf = dir.join("r.yml");
+    let port = free_port();
+    std::fs::write(
+        &conf,
+        pool_config("alpha", &[&server], "").replace("{port}", &port.to_string()),
+    )
+    .unwrap();
+    let stats = free_port().to_string();
+    for bad in [
+        "nonsense",
+        "70000",
+        "0",
+        "127.0.0.1:",
+        "127.0.0.1:x",
+        ":9121",
+    ] {
+        let mut child = bin()
+            .args([
+                "--workers",
+                "1",
+                "-s",
+                &stats,
+                "-a",
+                "127.0.0.1",
+                "--metrics",
+                bad,
+                "-c",
+            ])
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        let status = status.unwrap_or_else(|| panic!("--metrics {bad}: still running: {err}"));
+        assert!(!status.success(), "--metrics {bad}");
+        assert!(
+            err.contains("--metrics") && err.contains(bad),
+            "--metrics {bad}: {err}"
+        );
+    }
+}

@@ -3,6 +3,8 @@
 //! nutcracker's defaults.
 
 use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use redshard::config::{Config, ConfigErrorKind, ListenAddr, ServerAddr};
 use redshard::distribution::Distribution;
@@ -305,4 +307,139 @@ fn shipped_configs_load() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(f);
         Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     }
+}
+
+/// A pool with `extra` keys and one server of weight `weight`.
+fn pool_with(extra: &str, weight: u64) -> String {
+    format!("{HEAD}{extra}  servers:\n   - 127.0.0.1:7001:{weight}\n")
+}
+
+#[test]
+fn every_numeric_key_is_refused_outside_its_range_with_the_range() {
+    // (key, first value refused, fragments of the range the error names)
+    let cases = [
+        ("server_connections", "1000000000", "from 1 to 256"),
+        ("server_connections", "257", "from 1 to 256"),
+        ("timeout", "3600001", "from 0 to 3600000 ms"),
+        ("server_retry_timeout", "3600001", "from 0 to 3600000 ms"),
+        ("server_failure_limit", "1001", "from 0 to 1000"),
+        ("backlog", "65536", "from 0 to 65535"),
+        ("client_connections", "1000001", "from 0 to 1000000"),
+        ("redis_db", "2147483647", "from 0 to 2147483646"),
+        ("max_request_bytes", "1073741825", "from 1kb to 1gb"),
+        ("max_request_bytes", "1023", "from 1kb to 1gb"),
+        ("max_key_bytes", "513mb", "from 1 to 512mb"),
+        ("client_output_limit", "2gb", "from 1kb to 1gb"),
+        ("max_reply_bytes", "5gb", "from 1kb to 4gb"),
+    ];
+    for (key, value, range) in cases {
+        let yaml = pool_with(&format!("  {key}: {value}\n"), 1);
+        assert_error(
+            &yaml,
+            3,
+            Some("alpha"),
+            Some(key),
+            &[&format!("{value} is out of range"), range],
+        );
+    }
+    // A weight is checked where the server is written.
+    let yaml = pool_with("", 10_001);
+    assert_error(
+        &yaml,
+        4,
+        Some("alpha"),
+        Some("servers"),
+        &["weight 10001 is out of range", "from 1 to 10000"],
+    );
+}
+
+#[test]
+fn every_numeric_key_at_the_ends_of_its_range_loads() {
+    let high = "  server_connections: 256\n  timeout: 3600000\n  server_retry_timeout: 3600000\n  server_failure_limit: 1000\n  backlog: 65535\n  client_connections: 1000000\n  redis_db: 2147483646\n  max_request_bytes: 1gb\n  max_key_bytes: 512mb\n  client_output_limit: 1gb\n  max_reply_bytes: 4gb\n";
+    let c = Config::parse(&pool_with(high, 10_000), Path::new(FILE)).unwrap();
+    let p = &c.pools[0];
+    assert_eq!(p.server_connections, 256);
+    assert_eq!(p.servers[0].weight, 10_000);
+    assert_eq!(p.max_reply_bytes as u64, 4 << 30);
+    let low = "  server_connections: 1\n  timeout: 0\n  server_retry_timeout: 0\n  server_failure_limit: 0\n  backlog: 0\n  client_connections: 0\n  redis_db: 0\n  max_request_bytes: 1kb\n  max_key_bytes: 1\n  client_output_limit: 1kb\n  max_reply_bytes: 1kb\n";
+    let c = Config::parse(&pool_with(low, 1), Path::new(FILE)).unwrap();
+    assert_eq!(c.pools[0].timeout_ms, None);
+    assert_eq!(c.pools[0].max_key_bytes, 1);
+}
+
+#[test]
+fn the_weights_of_a_pool_are_bounded_together() {
+    // modula gives each server `weight` slots: a million at most.
+    let mut yaml = format!("{HEAD}  servers:\n");
+    for i in 0..101 {
+        yaml.push_str(&format!("   - 127.0.0.1:{}:10000\n", 7000 + i));
+    }
+    assert_error(
+        &yaml,
+        3,
+        Some("alpha"),
+        Some("servers"),
+        &["weights add up to 1010000", "at most 1000000"],
+    );
+}
+
+/// `redshard -t -c FILE` under a 1 GiB address-space limit (a reader
+/// without a bound fails on that limit instead of taking the machine's
+/// memory); its exit status, output and how long it took.
+fn test_conf_limited(file: &Path) -> (bool, String, Duration) {
+    let started = Instant::now();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576; exec \"$0\" -t -c \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_redshard"))
+        .arg(file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text, started.elapsed())
+}
+
+#[test]
+fn a_config_file_over_4_mib_or_not_a_file_is_refused_before_it_is_read() {
+    let dir = std::env::temp_dir().join(format!("redshard-conf-size-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A valid config, padded with comments past 4 MiB.
+    let big = dir.join("big.yml");
+    let mut text = pool_with("", 1);
+    let pad = format!("# {}\n", "x".repeat(1021));
+    while text.len() <= 4 << 20 {
+        text.push_str(&pad);
+    }
+    std::fs::write(&big, &text).unwrap();
+    let msg = Config::load(&big).unwrap_err().to_string();
+    assert!(
+        msg.starts_with(&format!("{}: ", big.display())) && msg.contains("larger than 4mb"),
+        "{msg}"
+    );
+    // Just under the bound loads.
+    text.truncate((4 << 20) - pad.len());
+    std::fs::write(&big, &text).unwrap();
+    Config::load(&big).unwrap_or_else(|e| panic!("{e}"));
+
+    // A device reports size 0 and never ends; a directory is no file.
+    let (ok, out, took) = test_conf_limited(Path::new("/dev/zero"));
+    assert!(!ok, "-t -c /dev/zero: {out}");
+    assert!(out.contains("not a regular file"), "{out}");
+    assert!(out.contains("syntax is invalid"), "{out}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    for (path, what) in [
+        (Path::new("/dev/zero"), "not a regular file"),
+        (dir.as_path(), "not a regular file"),
+    ] {
+        let msg = Config::load(path).unwrap_err().to_string();
+        assert!(
+            msg.starts_with(&format!("{}: ", path.display())) && msg.contains(what),
+            "{msg}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -30,16 +30,9 @@ fn frame_with_cut(input: &[u8], cut: usize) -> Vec<Vec<Vec<u8>>> {
     let mut available = cut.min(input.len());
     loop {
         match framer.next_frame(&input[start..available]).unwrap() {
-            Some(frame) => {
-                let buf = &input[start..];
-                out.push(
-                    framer
-                        .args()
-                        .iter()
-                        .map(|r| buf[r.clone()].to_vec())
-                        .collect(),
-                );
-                start += frame.len;
+            Some(req) => {
+                out.push(req.args().map(<[u8]>::to_vec).collect());
+                start += req.wire_len();
             }
             None if available < input.len() => available = input.len(),
             None => break,
@@ -166,8 +159,8 @@ proptest! {
     fn framer_and_skipper_never_panic_on_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         let mut framer = RequestFramer::new(FrameLimits::default());
         let mut rest = &bytes[..];
-        while let Ok(Some(frame)) = framer.next_frame(rest) {
-            rest = &rest[frame.len..];
+        while let Ok(Some(req)) = framer.next_frame(rest) {
+            rest = &rest[req.wire_len()..];
         }
         let mut skipper = ReplySkipper::new();
         let mut rest = &bytes[..];

@@ -227,12 +227,7 @@ fn stats_json_and_metrics_move_with_traffic_and_healthz_flips() {
 /// A GET that may find the port busy: `None` when the connection is closed
 /// before a status line arrives.
 fn try_http_get(port: u16, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    text.split_whitespace().nth(1)?.parse().ok()
+    timed_get(port, path, Duration::from_secs(5)).0
 }
 
 /// The stats document, or `None` when the connection is closed without one.
@@ -256,10 +251,8 @@ fn eventually<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>
     }
 }
 
-#[test]
-fn idle_peers_cannot_pin_descriptors_on_the_stats_and_metrics_ports() {
-    const CAP: usize = redshard::stats::server::MAX_CONNECTIONS;
-    const PEERS: usize = 300;
+/// One worker in front of one server, its stats and metrics ports answering.
+fn observed_one_server() -> (RedisServer, Redshard, u16, u16) {
     let server = RedisServer::start();
     let (stats_port, metrics_port) = (free_port(), free_port());
     let p = start_observed(
@@ -268,8 +261,21 @@ fn idle_peers_cannot_pin_descriptors_on_the_stats_and_metrics_ports() {
         stats_port,
         metrics_port,
     );
-    let fd_dir = format!("/proc/{}/fd", p.pid());
-    let fds = || std::fs::read_dir(&fd_dir).unwrap().count();
+    (server, p, stats_port, metrics_port)
+}
+
+/// Counts the descriptors process `pid` has open.
+fn fd_counter(pid: u32) -> impl Fn() -> usize {
+    let dir = format!("/proc/{pid}/fd");
+    move || std::fs::read_dir(&dir).unwrap().count()
+}
+
+#[test]
+fn idle_peers_cannot_pin_descriptors_on_the_stats_and_metrics_ports() {
+    const CAP: usize = redshard::stats::server::MAX_CONNECTIONS;
+    const PEERS: usize = 300;
+    let (_server, p, stats_port, metrics_port) = observed_one_server();
+    let fds = fd_counter(p.pid());
 
     // Everything opened lazily (the backend connection) is open before the baseline.
     let mut c = p.conn();
@@ -405,4 +411,107 @@ fn docker_compose_names_the_services_ports_and_config() {
         "a multi-stage build"
     );
     assert!(dockerfile.contains("cargo build --release"));
+}
+
+/// Raises this test process's descriptor limit to its hard limit, and says
+/// how many idle peers it can hold with room to spare.
+fn idle_peers_we_can_hold(want: usize) -> usize {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    }
+    // Other tests of this binary run side by side: leave them 256.
+    let room = hard.saturating_sub(256) as usize;
+    if room < want {
+        eprintln!("descriptor limit {hard}: holding {room} idle peers, not {want}");
+    }
+    want.min(room)
+}
+
+/// One GET on a fresh connection, answered within `within` or `None`.
+fn timed_get(port: u16, path: &str, within: Duration) -> (Option<u16>, Duration) {
+    let started = Instant::now();
+    let status = (|| {
+        let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), within).ok()?;
+        s.set_read_timeout(Some(within)).ok()?;
+        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        text.split_whitespace().nth(1)?.parse().ok()
+    })();
+    (status, started.elapsed())
+}
+
+#[test]
+fn healthz_answers_with_64_or_1000_idle_connections_held_open() {
+    const CAP: usize = redshard::stats::server::MAX_CONNECTIONS;
+    // Each answer on the first try, well inside the 2 s an idle peer is
+    // given to send its request (so the crowd has not simply timed out).
+    const WITHIN: Duration = Duration::from_secs(1);
+    let (_server, p, stats_port, metrics_port) = observed_one_server();
+    let mut c = p.conn();
+    assert_eq!(c.cmd(&["SET", "crowd:k", "v"]), Reply::ok());
+    let fds = fd_counter(p.pid());
+    metrics(metrics_port);
+    // The proxy holds at most CAP per port whatever the crowd, so its own
+    // descriptor limit is never the question.
+    let bound = fds() + 2 * CAP + 16;
+    for want in [CAP, 1000] {
+        let peers = idle_peers_we_can_hold(want);
+        assert!(peers > CAP || want == CAP, "too few descriptors for {want}");
+        let idle: Vec<TcpStream> = (0..peers)
+            .map(|_| TcpStream::connect(("127.0.0.1", metrics_port)).unwrap())
+            .chain((0..peers).map(|_| TcpStream::connect(("127.0.0.1", stats_port)).unwrap()))
+            .collect();
+        let open = fds();
+        assert!(
+            open <= bound,
+            "{open} descriptors with {peers} idle peers per port"
+        );
+        let mut slowest = Duration::ZERO;
+        for round in 0..5 {
+            for path in ["/healthz", "/metrics"] {
+                let (status, took) = timed_get(metrics_port, path, WITHIN);
+                slowest = slowest.max(took);
+                assert_eq!(
+                    status,
+                    Some(200),
+                    "{path} round {round} with {peers} idle peers held (took {took:?})"
+                );
+            }
+            let doc = try_stats(stats_port);
+            assert!(
+                doc.is_some_and(|d| d["alpha"].is_object()),
+                "stats round {round} with {peers} idle peers held"
+            );
+            assert_eq!(c.cmd(&["GET", "crowd:k"]), Reply::bulk("v"));
+        }
+        eprintln!("{peers} idle peers held per port: slowest answer {slowest:?}");
+        drop(idle);
+    }
+}
+
+#[test]
+fn metrics_takes_a_bare_port_on_the_stats_address() {
+    let server = RedisServer::start();
+    let (stats_port, metrics_port) = (free_port(), free_port());
+    let _p = Redshard::start_args(
+        &pool_config("alpha", &[&server], ""),
+        &[
+            "--workers",
+            "1",
+            "-s",
+            &stats_port.to_string(),
+            "-a",
+            "127.0.0.1",
+            "--metrics",
+            &metrics_port.to_string(),
+        ],
+    );
+    let status = eventually(Duration::from_secs(5), "/healthz on the bare port", || {
+        try_http_get(metrics_port, "/healthz")
+    });
+    assert_eq!(status, 200);
+    assert_eq!(http_get(metrics_port, "/metrics").0, 200);
 }

@@ -250,6 +250,39 @@ fn invalid_config_is_refused_and_the_old_one_keeps_serving() {
     );
 }
 
+#[test]
+fn an_out_of_range_value_is_refused_at_reload_and_the_old_config_keeps_serving() {
+    let s: Vec<RedisServer> = (0..2).map(|_| RedisServer::start()).collect();
+    let mut p = Redshard::start_args(
+        &config("{port}", "fnv1a_64", &[(&s[0], 1), (&s[1], 1)]),
+        &["--workers", "1", "--no-watch"],
+    );
+    let good = config(p.port, "fnv1a_64", &[(&s[0], 1), (&s[1], 1)]);
+    let mut c = p.conn();
+    assert_eq!(c.cmd(&["SET", "before", "1"]), Reply::ok());
+    let pid = Pid::from_raw(p.pid() as i32);
+    // (Far above the bound, yet small enough that a build without it
+    // applies the value instead of aborting: the test fails, not the machine.)
+    let bad = good.replace("  servers:\n", "  server_connections: 100000\n  servers:\n");
+    std::fs::write(&p.config, &bad).unwrap();
+    kill(pid, Signal::SIGHUP).unwrap();
+    wait_logged(&p, "reload (SIGHUP) refused");
+    let log = p.log_text();
+    assert!(
+        log.contains(
+            "redshard.yml:6: pool 'alpha', key 'server_connections': 100000 is out of range"
+        ),
+        "{log}"
+    );
+    assert!(!log.contains("config reloaded"), "{log}");
+    assert!(p.alive());
+    assert_eq!(c.cmd(&["GET", "before"]), Reply::bulk("1"));
+    assert_eq!(c.cmd(&["SET", "still", "here"]), Reply::ok());
+    assert!(info(&mut c).contains("servers=2"));
+    // A fresh client is served by the old config too.
+    assert_eq!(p.conn().cmd(&["GET", "still"]), Reply::bulk("here"));
+}
+
 fn fd_count(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
@@ -361,6 +394,27 @@ fn the_file_watch_reloads_on_rename() {
         "the watch mode is logged:\n{}",
         p.log_text()
     );
+}
+
+#[test]
+fn a_file_grown_past_4_mib_is_refused_by_the_watch_and_by_sighup() {
+    let s = RedisServer::start();
+    let p = Redshard::start_args(
+        &config("{port}", "fnv1a_64", &[(&s, 1)]),
+        &["--workers", "1"],
+    );
+    let mut c = p.conn();
+    // A valid config whose comments take it past the bound.
+    let mut big = config(p.port, "jenkins", &[(&s, 1)]);
+    big.push_str(&format!("# {}\n", "x".repeat(4 << 20)));
+    replace(&p.config, &big);
+    wait_logged(&p, "reload (config file changed) refused");
+    kill(Pid::from_raw(p.pid() as i32), Signal::SIGHUP).unwrap();
+    wait_logged(&p, "reload (SIGHUP) refused");
+    let log = p.log_text();
+    assert_eq!(log.matches("is larger than 4mb").count(), 2, "{log}");
+    assert!(info(&mut c).contains("hash=fnv1a_64"));
+    assert_eq!(c.cmd(&["SET", "still", "here"]), Reply::ok());
 }
 
 /// Successful reloads the file watch made, as logged.

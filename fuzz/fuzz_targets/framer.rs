@@ -17,10 +17,9 @@ fn frames(input: &[u8], cut: usize) -> (Vec<Vec<Vec<u8>>>, bool) {
     let mut available = cut.min(input.len());
     loop {
         match framer.next_frame(&input[start..available]) {
-            Ok(Some(frame)) => {
-                let buf = &input[start..];
-                out.push(framer.args().iter().map(|r| buf[r.clone()].to_vec()).collect());
-                start += frame.len;
+            Ok(Some(req)) => {
+                out.push(req.args().map(<[u8]>::to_vec).collect());
+                start += req.wire_len();
             }
             Ok(None) if available < input.len() => available = input.len(),
             Ok(None) => return (out, true),

@@ -17,6 +17,9 @@ use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
 use crate::pool::counters::{add, gauge_add};
 use crate::protocol::{ReplyError, ReplySkipper};
 
+/// Reply bytes read before the connection's task lets the clients' run.
+const HAND_OUT_SLICE: usize = 1 << 20;
+
 /// How a connection ended.
 enum Ended {
     /// Retired by a reload, after its last reply.
@@ -74,6 +77,7 @@ impl BackendConn {
             }
         }
         self.state.borrow_mut().status = Status::Idle;
+        self.memory.set(self.state.borrow().queue.unsent_bytes());
     }
 
     async fn connect_and_serve(self: &Rc<Self>) -> Ended {
@@ -148,6 +152,7 @@ impl BackendConn {
         // Whatever was not written goes back in front of the queue, so a
         // failure knows which requests never reached the server.
         self.state.borrow_mut().queue.restore_unwritten(sending);
+        self.memory.set(self.state.borrow().queue.unsent_bytes());
         ended
     }
 
@@ -163,7 +168,16 @@ impl BackendConn {
         let idle = Duration::from_secs(3600);
         let timer = tokio::time::sleep(idle);
         tokio::pin!(timer);
+        // Reply bytes handed to clients since this task last let others run.
+        let mut handed = 0;
         loop {
+            if handed >= HAND_OUT_SLICE {
+                // A fast server can fill clients faster than they are
+                // written to: let their sessions run (write, count what they
+                // hold, close one over the memory bound) before more lands.
+                handed = 0;
+                yield_once().await;
+            }
             if self.spec.timeout.is_some() {
                 if let Some(deadline) = self.state.borrow().queue.first_deadline() {
                     if timer.deadline() != deadline {
@@ -179,6 +193,10 @@ impl BackendConn {
                 }
             }
             self.update_queue_gauges(sending.len());
+            let held = self.state.borrow().queue.unsent_bytes() + sending.len() + rbuf.len();
+            if self.memory.set(held) {
+                crate::memory::budget().enforce();
+            }
             if rbuf.capacity() - rbuf.len() < chunk / 4 {
                 rbuf.reserve(chunk);
             }
@@ -187,7 +205,8 @@ impl BackendConn {
                 read = reader.read_buf(&mut rbuf) => {
                     match read {
                         Ok(0) => return self.lost(BackendError::Closed { server: self.spec.label.clone() }),
-                        Ok(_) => {
+                        Ok(n) => {
+                            handed += n;
                             if let Err(e) = self.hand_out_replies(&mut rbuf, &mut skipper) {
                                 return Ended::Failed(e);
                             }

@@ -127,6 +127,8 @@ pub struct BackendConn {
     spec: BackendSpec,
     state: RefCell<State>,
     wake: Notify,
+    /// Bytes queued and buffered here, in the proxy-wide memory account.
+    memory: crate::memory::Held,
 }
 
 impl BackendConn {
@@ -140,6 +142,7 @@ impl BackendConn {
                 answered: 0,
             }),
             wake: Notify::new(),
+            memory: crate::memory::Held::new(crate::memory::budget()),
         })
     }
 

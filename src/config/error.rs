@@ -17,6 +17,11 @@ pub struct ConfigError {
 pub enum ConfigErrorKind {
     #[error("cannot read the file: {0}")]
     Io(#[source] std::io::Error),
+    /// A device, pipe, socket or directory: it may never end, or never start.
+    #[error("not read: not a regular file ({0}); expected a YAML file")]
+    NotRegularFile(&'static str),
+    #[error("not read: {size} bytes is larger than {limit}, the largest config file accepted")]
+    TooLarge { size: u64, limit: String },
     /// YAML syntax, unknown keys and bad values, as the YAML reader reported them.
     #[error("{0}")]
     Yaml(String),
@@ -28,8 +33,8 @@ pub enum ConfigErrorKind {
     MissingListen,
     #[error("'servers' is missing or empty; expected a list of \"host:port:weight [name]\"")]
     NoServers,
-    #[error("cannot be 0; expected at least 1 connection per server")]
-    ZeroServerConnections,
+    #[error("the servers' weights add up to {total}; at most {max} per pool")]
+    TooMuchWeight { total: u64, max: u64 },
     #[error(
         "servers {first} and {second} have the same name '{name}'; each server needs its own name"
     )]

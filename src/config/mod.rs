@@ -1,21 +1,36 @@
 //! The pool configuration: nutcracker 0.5.0's YAML file, loaded unchanged, with
 //! nutcracker's defaults, checked with errors that name file, line, pool and key.
 
+mod bounded;
 mod error;
+mod file;
 mod listen;
 mod locate;
 mod schema;
 mod server;
 
+pub use bounded::show_size;
 pub use error::{ConfigError, ConfigErrorKind};
+pub use file::{read_file, MAX_FILE_BYTES};
 pub use listen::ListenAddr;
 pub use server::{ServerAddr, ServerConfig};
+
+/// A size as the config writes one (`64mb`, `512kb`, bytes), for the command line too.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    bounded::parse_size(text)
+}
 
 use std::path::{Path, PathBuf};
 
 use crate::distribution::Distribution;
 use crate::hashkit::{Hash, HashTag};
+use bounded::Bounded;
 use schema::{RawFile, RawPool};
+
+/// The most a pool's weights may add up to: modula gives each server
+/// `weight` slots, so this bounds its table (4 MB), and ketama's u32 sum of
+/// weights cannot overflow.
+pub const MAX_POOL_WEIGHT: u64 = 1_000_000;
 
 /// nutcracker's defaults for keys a pool leaves out.
 pub mod defaults {
@@ -35,6 +50,9 @@ pub mod defaults {
     pub const CLIENT_OUTPUT_LIMIT: usize = 32 << 20;
     /// Redis's own proto-max-bulk-len.
     pub const MAX_REPLY_BYTES: usize = 512 << 20;
+    /// Room for 56 million items at a 1% error rate: ample for one filter,
+    /// and a mistyped BF.RESERVE cannot take a server's memory.
+    pub const BLOOM_MAX_BYTES: u64 = 64 << 20;
 }
 
 /// A loaded, valid configuration.
@@ -80,15 +98,25 @@ pub struct PoolConfig {
     pub max_reply_bytes: usize,
     /// Hosted command groups this pool runs (the others pass through).
     pub hosted: Vec<crate::hosted::Group>,
+    /// Largest Bloom filter, all its layers together: BF.RESERVE refuses a
+    /// larger one, and a filter stops growing layers before it passes this.
+    pub bloom_max_bytes: u64,
 }
 
 impl Config {
-    /// Reads and checks `file`.
+    /// Reads (within [`MAX_FILE_BYTES`]) and checks `file`.
     pub fn load(file: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let file = file.as_ref();
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| ConfigError::new(file, ConfigErrorKind::Io(e)))?;
-        Config::parse(&text, file)
+        Config::from_bytes(&read_file(file)?, file)
+    }
+
+    /// Checks `bytes` as the contents of `file`: UTF-8, then [`Config::parse`].
+    pub fn from_bytes(bytes: &[u8], file: &Path) -> Result<Config, ConfigError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let e = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+            ConfigError::new(file, ConfigErrorKind::Io(e))
+        })?;
+        Config::parse(text, file)
     }
 
     /// Checks `text` as the contents of `file` (which is only named in errors).
@@ -203,12 +231,13 @@ fn build_pool(
     if servers.is_empty() {
         return Err(fail(ConfigErrorKind::NoServers, Some("servers"), None));
     }
-    if raw.server_connections == Some(0) {
-        return Err(fail(
-            ConfigErrorKind::ZeroServerConnections,
-            Some("server_connections"),
-            None,
-        ));
+    let total_weight: u64 = servers.iter().map(|s| u64::from(s.weight)).sum();
+    if total_weight > MAX_POOL_WEIGHT {
+        let kind = ConfigErrorKind::TooMuchWeight {
+            total: total_weight,
+            max: MAX_POOL_WEIGHT,
+        };
+        return Err(fail(kind, Some("servers"), None));
     }
     for (second, s) in servers.iter().enumerate() {
         let earlier = &servers[..second];
@@ -234,44 +263,43 @@ fn build_pool(
         hash: raw.hash.unwrap_or(defaults::HASH),
         hash_tag: raw.hash_tag,
         distribution: raw.distribution.unwrap_or(defaults::DISTRIBUTION),
-        timeout_ms: raw.timeout.filter(|&t| t > 0),
-        backlog: raw.backlog.unwrap_or(defaults::BACKLOG),
-        client_connections: raw.client_connections.unwrap_or(0),
+        timeout_ms: raw.timeout.map(Bounded::get).filter(|&t| t > 0),
+        backlog: raw.backlog.map_or(defaults::BACKLOG, Bounded::get),
+        client_connections: raw.client_connections.map_or(0, Bounded::get),
         redis: raw.redis.unwrap_or(false),
         redis_auth: raw.redis_auth.filter(|a| !a.is_empty()),
-        redis_db: raw.redis_db.unwrap_or(0),
+        redis_db: raw.redis_db.map_or(0, Bounded::get),
         preconnect: raw.preconnect.unwrap_or(false),
         auto_eject_hosts: raw.auto_eject_hosts.unwrap_or(false),
         server_connections: raw
             .server_connections
-            .unwrap_or(defaults::SERVER_CONNECTIONS),
+            .map_or(defaults::SERVER_CONNECTIONS, Bounded::get),
         server_retry_timeout_ms: raw
             .server_retry_timeout
-            .unwrap_or(defaults::SERVER_RETRY_TIMEOUT_MS),
+            .map_or(defaults::SERVER_RETRY_TIMEOUT_MS, Bounded::get),
         server_failure_limit: raw
             .server_failure_limit
-            .unwrap_or(defaults::SERVER_FAILURE_LIMIT),
+            .map_or(defaults::SERVER_FAILURE_LIMIT, Bounded::get),
         tcpkeepalive: raw.tcpkeepalive.unwrap_or(false),
         servers,
         max_request_bytes: raw
             .max_request_bytes
-            .map_or(defaults::MAX_REQUEST_BYTES, |v| {
-                v.min(usize::MAX as u64) as usize
-            }),
-        max_key_bytes: raw.max_key_bytes.map_or(defaults::MAX_KEY_BYTES, |v| {
-            v.min(usize::MAX as u64) as usize
-        }),
+            .map_or(defaults::MAX_REQUEST_BYTES, Bounded::get),
+        max_key_bytes: raw
+            .max_key_bytes
+            .map_or(defaults::MAX_KEY_BYTES, Bounded::get),
         hosted: raw
             .hosted
             .unwrap_or_else(|| crate::hosted::Group::ALL.iter().map(|(g, _)| *g).collect()),
         client_output_limit: raw
             .client_output_limit
-            .map_or(defaults::CLIENT_OUTPUT_LIMIT, |v| {
-                v.min(usize::MAX as u64) as usize
-            }),
-        max_reply_bytes: raw.max_reply_bytes.map_or(defaults::MAX_REPLY_BYTES, |v| {
-            v.min(usize::MAX as u64) as usize
-        }),
+            .map_or(defaults::CLIENT_OUTPUT_LIMIT, Bounded::get),
+        max_reply_bytes: raw
+            .max_reply_bytes
+            .map_or(defaults::MAX_REPLY_BYTES, Bounded::get),
+        bloom_max_bytes: raw
+            .bloom_max_bytes
+            .map_or(defaults::BLOOM_MAX_BYTES, |v| v.get() as u64),
         name,
     })
 }
@@ -292,4 +320,22 @@ fn check_listen_unique(pools: &[PoolConfig], text: &str, file: &Path) -> Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A default outside its key's range would be a value the file cannot say.
+    #[test]
+    fn every_default_is_within_its_range() {
+        use defaults::*;
+        let yaml = format!(
+            "p:\n  listen: 127.0.0.1:1\n  backlog: {BACKLOG}\n  server_connections: {SERVER_CONNECTIONS}\n  server_retry_timeout: {SERVER_RETRY_TIMEOUT_MS}\n  server_failure_limit: {SERVER_FAILURE_LIMIT}\n  max_request_bytes: {MAX_REQUEST_BYTES}\n  max_key_bytes: {MAX_KEY_BYTES}\n  client_output_limit: {CLIENT_OUTPUT_LIMIT}\n  max_reply_bytes: {MAX_REPLY_BYTES}\n  servers:\n   - 127.0.0.1:2:1\n"
+        );
+        let written = Config::parse(&yaml, Path::new("d.yml")).unwrap_or_else(|e| panic!("{e}"));
+        let left_out = "p:\n  listen: 127.0.0.1:1\n  servers:\n   - 127.0.0.1:2:1\n";
+        let left_out = Config::parse(left_out, Path::new("d.yml")).unwrap();
+        assert_eq!(written.pools, left_out.pools);
+    }
 }

@@ -1,17 +1,18 @@
 //! The YAML file as written: pool name -> settings, every key optional, unknown
 //! keys refused. Values are checked while they are read, so a bad value's
-//! error carries its line from the YAML reader.
+//! error carries its line from the YAML reader; a numeric key's type says its
+//! range ([`super::bounded`]; README, "Config ranges", says why each).
 //!
 //! nutcracker reads every value as a string, so `timeout: "400"` and
 //! `redis: "true"` work there; they work here too.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::str::FromStr;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use super::bounded::{Count, Millis, Size, GIB, HOUR_MS, KIB, MIB};
 use super::listen::ListenAddr;
 use super::server::ServerConfig;
 use crate::distribution::Distribution;
@@ -32,43 +33,47 @@ pub(super) struct RawPool {
     pub hash_tag: Option<HashTag>,
     #[serde(default, deserialize_with = "parsed")]
     pub distribution: Option<Distribution>,
-    #[serde(default, deserialize_with = "number")]
-    pub timeout: Option<u64>,
-    #[serde(default, deserialize_with = "number")]
-    pub backlog: Option<u32>,
-    #[serde(default, deserialize_with = "number")]
-    pub client_connections: Option<u32>,
+    #[serde(default)]
+    pub timeout: Option<Millis<0, HOUR_MS>>,
+    #[serde(default)]
+    pub backlog: Option<Count<u32, 0, 65_535>>,
+    #[serde(default)]
+    pub client_connections: Option<Count<u32, 0, 1_000_000>>,
     #[serde(default, deserialize_with = "boolean")]
     pub redis: Option<bool>,
     #[serde(default, deserialize_with = "parsed")]
     pub redis_auth: Option<String>,
-    #[serde(default, deserialize_with = "number")]
-    pub redis_db: Option<u32>,
+    #[serde(default)]
+    pub redis_db: Option<Count<u32, 0, 2_147_483_646>>,
     #[serde(default, deserialize_with = "boolean")]
     pub preconnect: Option<bool>,
     #[serde(default, deserialize_with = "boolean")]
     pub auto_eject_hosts: Option<bool>,
-    #[serde(default, deserialize_with = "number")]
-    pub server_connections: Option<u32>,
-    #[serde(default, deserialize_with = "number")]
-    pub server_retry_timeout: Option<u64>,
-    #[serde(default, deserialize_with = "number")]
-    pub server_failure_limit: Option<u32>,
+    #[serde(default)]
+    pub server_connections: Option<Count<u32, 1, 256>>,
+    #[serde(default)]
+    pub server_retry_timeout: Option<Millis<0, HOUR_MS>>,
+    #[serde(default)]
+    pub server_failure_limit: Option<Count<u32, 0, 1_000>>,
     #[serde(default, deserialize_with = "boolean")]
     pub tcpkeepalive: Option<bool>,
     #[serde(default)]
     pub servers: Option<Vec<ServerEntry>>,
     // redshard's extensions; nutcracker has none of these.
-    #[serde(default, deserialize_with = "size")]
-    pub max_request_bytes: Option<u64>,
-    #[serde(default, deserialize_with = "size")]
-    pub max_key_bytes: Option<u64>,
-    #[serde(default, deserialize_with = "size")]
-    pub client_output_limit: Option<u64>,
-    #[serde(default, deserialize_with = "size")]
-    pub max_reply_bytes: Option<u64>,
+    #[serde(default)]
+    pub max_request_bytes: Option<Size<KIB, GIB>>,
+    #[serde(default)]
+    pub max_key_bytes: Option<Size<1, { 512 * MIB }>>,
+    #[serde(default)]
+    pub client_output_limit: Option<Size<KIB, GIB>>,
+    #[serde(default)]
+    pub max_reply_bytes: Option<Size<KIB, { 4 * GIB }>>,
     #[serde(default, deserialize_with = "hosted_groups")]
     pub hosted: Option<Vec<crate::hosted::Group>>,
+    /// A filter layer is one Redis string, whose bits SETBIT reaches only
+    /// up to 512 MB; the filter BF.ADD makes on a missing key takes 120 bytes.
+    #[serde(default)]
+    pub bloom_max_bytes: Option<Size<KIB, { 512 * MIB }>>,
 }
 
 /// A `servers:` entry, parsed as it is read.
@@ -104,7 +109,7 @@ impl<'de> Deserialize<'de> for RawFile {
 }
 
 /// Any YAML scalar as the text nutcracker would see.
-struct ScalarText;
+pub(super) struct ScalarText;
 
 impl Visitor<'_> for ScalarText {
     type Value = String;
@@ -174,82 +179,4 @@ fn hosted_groups<'de, D: Deserializer<'de>>(
         .map(|n| n.parse().map_err(de::Error::custom))
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
-}
-
-/// A size in bytes: a number, or a number with a unit as in redis.conf
-/// (`64mb`, `512kb`, `1gb`; k/m/g are powers of 1000, kb/mb/gb of 1024).
-fn size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    let text = d.deserialize_any(ScalarText)?;
-    parse_size(&text).map(Some).map_err(de::Error::custom)
-}
-
-pub(super) fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim().to_ascii_lowercase();
-    let digits = t.bytes().take_while(|b| b.is_ascii_digit()).count();
-    let (num, unit) = t.split_at(digits);
-    let mult: u64 = match unit.trim() {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1 << 10,
-        "m" => 1_000_000,
-        "mb" => 1 << 20,
-        "g" => 1_000_000_000,
-        "gb" => 1 << 30,
-        _ => {
-            return Err(format!(
-                "'{text}' is not a size; expected bytes, e.g. 1048576 or 1mb"
-            ))
-        }
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size; expected bytes, e.g. 1048576 or 1mb"))?;
-    match n.checked_mul(mult) {
-        Some(0) => Err(format!(
-            "'{text}' is zero; expected a size of at least 1 byte"
-        )),
-        Some(v) => Ok(v),
-        None => Err(format!("'{text}' is too large")),
-    }
-}
-
-fn number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: TryFrom<u64>,
-{
-    struct Num<T>(PhantomData<T>);
-    impl<T: TryFrom<u64>> Num<T> {
-        fn fit<E: de::Error>(v: u64) -> Result<T, E> {
-            T::try_from(v).map_err(|_| E::custom(format!("{v} is too large")))
-        }
-    }
-    impl<T: TryFrom<u64>> Visitor<'_> for Num<T> {
-        type Value = T;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a whole number of 0 or more")
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
-            Self::fit(v)
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
-            match u64::try_from(v) {
-                Ok(v) => Self::fit(v),
-                Err(_) => Err(E::custom(format!(
-                    "{v} is negative; expected a whole number of 0 or more"
-                ))),
-            }
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(E::custom(format!(
-                    "'{v}' is not a number; expected a whole number of 0 or more"
-                )));
-            }
-            v.parse::<u64>()
-                .map_err(|_| E::custom(format!("'{v}' is too large")))
-                .and_then(Self::fit)
-        }
-    }
-    d.deserialize_any(Num(PhantomData)).map(Some)
 }

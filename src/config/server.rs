@@ -9,6 +9,10 @@ use super::listen::parse_port;
 /// libmemcached compatibility: a server on this port is hashed by host alone.
 const KETAMA_PORT: u16 = 11211;
 
+/// The largest weight of one server: enough for any ratio between servers,
+/// and with [`super::MAX_POOL_WEIGHT`] it keeps the modula table small.
+pub const MAX_WEIGHT: u32 = 10_000;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ServerAddr {
     Tcp { host: String, port: u16 },
@@ -66,18 +70,19 @@ impl std::str::FromStr for ServerConfig {
         let (addr_text, weight_text) = body
             .rsplit_once(':')
             .ok_or_else(|| format!("'{spec}' is not a valid server; {FORMAT}"))?;
+        let range = format!("expected a whole number from 1 to {MAX_WEIGHT}");
         if weight_text.is_empty() || !weight_text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!(
-                "'{spec}' has an invalid weight '{weight_text}'; expected a whole number of at least 1"
+                "'{spec}' has an invalid weight '{weight_text}'; {range}"
             ));
         }
         let weight = weight_text
             .parse::<u32>()
-            .map_err(|_| format!("'{spec}' has a weight '{weight_text}' that is too large"))?;
+            .ok()
+            .filter(|w| *w <= MAX_WEIGHT)
+            .ok_or_else(|| format!("'{spec}': weight {weight_text} is out of range; {range}"))?;
         if weight == 0 {
-            return Err(format!(
-                "'{spec}' has a zero weight; expected a whole number of at least 1"
-            ));
+            return Err(format!("'{spec}' has a zero weight; {range}"));
         }
         let (addr, default_name) = if addr_text.starts_with('/') {
             // nutcracker names an unnamed socket "path:" — it appends ':' and an

@@ -31,6 +31,32 @@ pub enum HostedError {
     BloomCapacity,
     #[error("syntax error: BF.RESERVE key error_rate capacity [EXPANSION n]")]
     BloomSyntax,
+    #[error(
+        "BF.RESERVE: a filter of {capacity} items at error rate {error} needs {needed} bytes ({}), more than this pool's bloom_max_bytes of {limit} bytes ({}); reserve fewer items or a larger error rate, or raise bloom_max_bytes (at most 512mb)",
+        human_bytes(*.needed),
+        human_bytes(*.limit)
+    )]
+    BloomTooLarge {
+        capacity: u64,
+        error: String,
+        needed: u64,
+        limit: u64,
+    },
+}
+
+/// `bytes` in binary units, as the config's sizes count them: "64 MiB",
+/// "3.9 GiB".
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let text = format!("{value:.1}");
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    format!("{text} {}", UNITS[unit])
 }
 
 /// A positive integer below 2^53 (exact in Lua's doubles).
@@ -49,5 +75,18 @@ pub(super) fn positive(
             what,
             got: String::from_utf8_lossy(&v[..v.len().min(64)]).into_owned(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn sizes_read_in_binary_units() {
+        assert_eq!(human_bytes(120), "120 bytes");
+        assert_eq!(human_bytes(64 << 20), "64 MiB");
+        assert_eq!(human_bytes(4_192_702_404), "3.9 GiB");
+        assert_eq!(human_bytes(u64::MAX), "16 EiB");
     }
 }

@@ -42,7 +42,11 @@ pub(super) fn plan(cmd: Hosted, name: &'static str, args: &[&[u8]]) -> Result<Pl
             p.wait_ms = wait_ms;
             p
         }
-        Hosted::LockRelease => Plan::new(&scripts::LOCK_RELEASE, lock(), vec![args[1].to_vec()]),
+        Hosted::LockRelease => {
+            let mut p = Plan::new(&scripts::LOCK_RELEASE, lock(), vec![args[1].to_vec()]);
+            p.frees_lock = true;
+            p
+        }
         Hosted::LockExtend => {
             let ttl = positive(name, "ttl_ms", args[2])?;
             Plan::new(

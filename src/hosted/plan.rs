@@ -74,6 +74,13 @@ impl Hosted {
     }
 }
 
+/// The pool's limits on what hosted commands may make on its servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest Bloom filter, all layers together, in bytes.
+    pub bloom_max_bytes: u64,
+}
+
 /// One script call: which script, its keys and arguments, and how its reply
 /// becomes the command's.
 #[derive(Debug)]
@@ -85,6 +92,9 @@ pub struct Plan {
     pub first_of_array: bool,
     /// LOCK.ACQUIRE ... WAIT ms: retry while the answer is 0, up to this long.
     pub wait_ms: u64,
+    /// LOCK.RELEASE: an answer of 0 means the lock is free, and one of its
+    /// waiters is woken (its key is the plan's first).
+    pub frees_lock: bool,
 }
 
 impl Plan {
@@ -95,6 +105,7 @@ impl Plan {
             args,
             first_of_array: false,
             wait_ms: 0,
+            frees_lock: false,
         }
     }
 }

@@ -10,4 +10,4 @@ pub mod stats_table;
 
 pub use health::{FailureOutcome, FailurePolicy, ServerHealth};
 pub use placement::Placement;
-pub use runtime::{PoolChange, PoolRuntime, PoolSnapshot};
+pub use runtime::{Admission, PoolChange, PoolRuntime, PoolSnapshot};

@@ -1,6 +1,7 @@
 //! A pool as the workers share it: an immutable snapshot (config, placement,
 //! server health) behind an ArcSwap, so an ejection or a reload can swap it
-//! while requests read it, and the pool-wide counters the client limit needs.
+//! while requests read it, the pool-wide counters the client limit needs, and
+//! the clients waiting for its locks.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use arc_swap::ArcSwap;
 use super::health::ServerHealth;
 use super::Placement;
 use crate::config::PoolConfig;
+use crate::hosted::LockWaiters;
 use crate::pool::counters::{PoolCounters, Sharded};
 
 /// Everything a request needs to route, fixed for the life of the snapshot.
@@ -56,6 +58,28 @@ impl PoolSnapshot {
     }
 }
 
+/// A client counted against `client_connections` for as long as this
+/// lives: its session drops it however it ends, by unwinding from a panic
+/// too, so no count is lost.
+#[derive(Debug)]
+pub struct Admission {
+    id: u64,
+    runtime: Arc<PoolRuntime>,
+}
+
+impl Admission {
+    /// The client's id, unique in the pool.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.runtime.clients.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 #[derive(Debug)]
 pub struct PoolRuntime {
     pub name: String,
@@ -65,6 +89,9 @@ pub struct PoolRuntime {
     next_client_id: AtomicU64,
     /// The pool's counters, one shard per worker.
     pub stats: Sharded<PoolCounters>,
+    /// Clients in LOCK.ACQUIRE ... WAIT, on any worker, by lock: a release
+    /// through any worker wakes one of them.
+    pub lock_waiters: Arc<LockWaiters>,
 }
 
 impl PoolRuntime {
@@ -75,6 +102,7 @@ impl PoolRuntime {
             clients: AtomicUsize::new(0),
             next_client_id: AtomicU64::new(1),
             stats: Sharded::default(),
+            lock_waiters: Arc::default(),
         })
     }
 
@@ -117,18 +145,17 @@ impl PoolRuntime {
         change
     }
 
-    /// Admits one more client unless `limit` (0: none) is reached; returns its id.
-    pub fn admit_client(&self, limit: u32) -> Option<u64> {
+    /// Admits one more client unless `limit` (0: none) is reached.
+    pub fn admit_client(self: &Arc<Self>, limit: u32) -> Option<Admission> {
         let before = self.clients.fetch_add(1, Ordering::AcqRel);
         if limit > 0 && before >= limit as usize {
             self.clients.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
-        Some(self.next_client_id.fetch_add(1, Ordering::Relaxed))
-    }
-
-    pub fn release_client(&self) {
-        self.clients.fetch_sub(1, Ordering::AcqRel);
+        Some(Admission {
+            id: self.next_client_id.fetch_add(1, Ordering::Relaxed),
+            runtime: Arc::clone(self),
+        })
     }
 
     pub fn client_count(&self) -> usize {
@@ -251,7 +278,8 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         max_request_bytes,
         max_key_bytes,
         client_output_limit,
-        max_reply_bytes
+        max_reply_bytes,
+        bloom_max_bytes
     );
     out
 }

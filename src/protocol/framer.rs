@@ -5,12 +5,21 @@
 //! costs linear time. It allocates nothing per request: argument positions go
 //! into a vector that is reused from request to request.
 //!
+//! A framed [`Request`] borrows that vector, so the framer cannot touch it
+//! while the request is in use: its arguments reach the router whole. The
+//! vector is cut back after a burst of arguments only when the next request
+//! starts, or when the caller says it is idle ([`RequestFramer::shrink`]).
+//! A request the caller cannot take yet is kept with [`RequestFramer::hold`]
+//! and handed back by the next call without being parsed again.
+//!
 //! Accepted: RESP arrays of bulk strings, and inline commands (a line of
 //! space-separated words starting with a letter, as typed into telnet).
 //! Everything else is a [`ProtocolError`], answered with
 //! `-ERR Protocol error: ...` before the client is closed.
 
 use std::ops::Range;
+
+use super::request::Request;
 
 /// Limits checked as soon as a header is read, before any payload is buffered.
 #[derive(Debug, Clone, Copy)]
@@ -66,20 +75,24 @@ enum Step {
     ArgHeader,
     /// Expecting `len` payload bytes (plus CRLF) at `pos`.
     ArgBody { len: usize },
-}
-
-/// A complete request found at the start of the buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Frame {
-    /// Bytes the request occupies at the start of the buffer.
-    pub len: usize,
-    /// Written as an inline command, not a RESP array: its bytes cannot be
-    /// forwarded as they are.
-    pub inline: bool,
+    /// The request of `len` bytes was returned; its arguments are still in
+    /// `args`. `held`: the caller keeps it to take later.
+    Done {
+        len: usize,
+        inline: bool,
+        held: bool,
+    },
 }
 
 /// Longest inline command line accepted (Redis: 64 KiB).
 const MAX_INLINE: usize = 64 * 1024;
+
+/// Argument positions kept between requests; more (16 bytes each) are given
+/// back once the request that needed them is done with.
+const KEEP_ARGS: usize = 4096;
+
+/// Argument positions reserved up front: the common request needs no growth.
+const INITIAL_ARGS: usize = 16;
 
 /// Says whether a command (given its name as sent) takes a key as its first
 /// argument, so that `max_key` applies to that argument.
@@ -111,21 +124,34 @@ impl RequestFramer {
             step: Step::Start,
             pos: 0,
             argc: 0,
-            args: Vec::with_capacity(16),
+            args: Vec::with_capacity(INITIAL_ARGS),
         }
     }
 
-    /// Argument positions of the frame last returned, relative to its start.
-    #[inline]
-    pub fn args(&self) -> &[Range<usize>] {
-        &self.args
-    }
-
     /// Looks for a complete request at the start of `buf`. `Ok(None)` means
-    /// more bytes are needed; call again with the same bytes plus more. After
-    /// `Ok(Some(frame))` the caller consumes `frame.len` bytes before the next
-    /// call.
-    pub fn next_frame(&mut self, buf: &[u8]) -> Result<Option<Frame>, ProtocolError> {
+    /// more bytes are needed; call again with the same bytes plus more.
+    ///
+    /// After `Ok(Some(request))` the caller removes `request.wire_len()`
+    /// bytes from the front of its buffer before the next call — unless it
+    /// called [`hold`](Self::hold): then the next call, with the same bytes
+    /// (more may have been appended), returns the same request again.
+    pub fn next_frame<'a>(
+        &'a mut self,
+        buf: &'a [u8],
+    ) -> Result<Option<Request<'a>>, ProtocolError> {
+        if let Step::Done { len, inline, held } = self.step {
+            self.step = Step::Start;
+            // A held request is still at the start of `buf`; a shorter
+            // buffer is not the same one, so it is framed afresh.
+            if held && buf.len() >= len {
+                self.step = Step::Done {
+                    len,
+                    inline,
+                    held: false,
+                };
+                return Ok(Some(Request::new(&buf[..len], &self.args, inline)));
+            }
+        }
         if self.step == Step::Start {
             let Some(&first) = buf.first() else {
                 return Ok(None);
@@ -147,7 +173,7 @@ impl RequestFramer {
                 ));
             }
             self.argc = count as usize;
-            self.args.clear();
+            self.begin(self.argc);
             // Reserve for the common case only; a huge count grows as data arrives.
             self.args.reserve(self.argc.min(1024));
             self.pos = next;
@@ -155,7 +181,7 @@ impl RequestFramer {
         }
         loop {
             match self.step {
-                Step::Start => unreachable!("handled above"),
+                Step::Start | Step::Done { .. } => unreachable!("handled above"),
                 Step::ArgHeader => {
                     let Some(&marker) = buf.get(self.pos) else {
                         return Ok(None);
@@ -199,9 +225,7 @@ impl RequestFramer {
                     self.args.push(self.pos..end);
                     self.pos = end + 2;
                     if self.args.len() == self.argc {
-                        let len = self.pos;
-                        self.reset();
-                        return Ok(Some(Frame { len, inline: false }));
+                        return Ok(Some(self.done(buf, self.pos, false)));
                     }
                     self.step = Step::ArgHeader;
                 }
@@ -209,13 +233,65 @@ impl RequestFramer {
         }
     }
 
-    fn reset(&mut self) {
+    /// The request just parsed, `len` bytes of `buf`; its arguments stay
+    /// in `args` until the next request begins.
+    fn done<'a>(&'a mut self, buf: &'a [u8], len: usize, inline: bool) -> Request<'a> {
+        self.step = Step::Done {
+            len,
+            inline,
+            held: false,
+        };
+        self.pos = 0;
+        self.argc = 0;
+        Request::new(&buf[..len], &self.args, inline)
+    }
+
+    /// A new request begins, of `argc` arguments if known: the previous
+    /// one's positions are dropped, and the memory a burst of arguments
+    /// took is given back unless this request needs it too.
+    fn begin(&mut self, argc: usize) {
+        if self.args.capacity() > KEEP_ARGS && argc <= KEEP_ARGS {
+            self.args = Vec::with_capacity(INITIAL_ARGS);
+        } else {
+            self.args.clear();
+        }
+    }
+
+    /// Keeps the request last returned: the next call returns it again
+    /// instead of framing the bytes after it.
+    pub fn hold(&mut self) {
+        if let Step::Done { held, .. } = &mut self.step {
+            *held = true;
+        }
+    }
+
+    /// Whether a request is held (see [`hold`](Self::hold)).
+    /// Bytes the argument positions take (16 per argument of the largest
+    /// request since the last `shrink`), for the memory account.
+    pub fn held_bytes(&self) -> usize {
+        self.args.capacity() * std::mem::size_of::<Range<usize>>()
+    }
+
+    pub fn holding(&self) -> bool {
+        matches!(self.step, Step::Done { held: true, .. })
+    }
+
+    /// Forgets everything, a held request included: the caller dropped its
+    /// buffer.
+    pub fn clear(&mut self) {
         self.step = Step::Start;
         self.pos = 0;
         self.argc = 0;
-        // Give back memory a burst of arguments took.
-        if self.args.capacity() > 4096 {
-            self.args = Vec::with_capacity(16);
+        self.begin(0);
+    }
+
+    /// The caller is idle between requests: gives back the memory a burst
+    /// of arguments took. Nothing changes while a request is held or
+    /// partly parsed.
+    pub fn shrink(&mut self) {
+        if matches!(self.step, Step::Start | Step::Done { held: false, .. }) {
+            self.step = Step::Start;
+            self.begin(0);
         }
     }
 
@@ -226,14 +302,18 @@ impl RequestFramer {
         buf: &[u8],
         from: usize,
         err: ProtocolError,
-    ) -> Result<Option<Frame>, ProtocolError> {
+    ) -> Result<Option<Request<'static>>, ProtocolError> {
         if buf.len().saturating_sub(from) > 24 {
             return Err(err);
         }
         Ok(None)
     }
 
-    fn inline(&mut self, buf: &[u8], first: u8) -> Result<Option<Frame>, ProtocolError> {
+    fn inline<'a>(
+        &'a mut self,
+        buf: &'a [u8],
+        first: u8,
+    ) -> Result<Option<Request<'a>>, ProtocolError> {
         if !first.is_ascii_alphabetic() {
             return Err(ProtocolError::BadFirstByte(first));
         }
@@ -248,7 +328,7 @@ impl RequestFramer {
         } else {
             nl
         };
-        self.args.clear();
+        self.begin(0);
         let mut i = 0;
         while i < line_end {
             while i < line_end && buf[i].is_ascii_whitespace() {
@@ -273,10 +353,7 @@ impl RequestFramer {
                 ));
             }
         }
-        Ok(Some(Frame {
-            len: nl + 1,
-            inline: true,
-        }))
+        Ok(Some(self.done(buf, nl + 1, true)))
     }
 }
 
@@ -328,9 +405,9 @@ mod tests {
         let mut f = RequestFramer::new(FrameLimits::default());
         let mut buf = input;
         let mut out = Vec::new();
-        while let Some(frame) = f.next_frame(buf)? {
-            out.push(f.args().iter().map(|r| buf[r.clone()].to_vec()).collect());
-            buf = &buf[frame.len..];
+        while let Some(req) = f.next_frame(buf)? {
+            out.push(req.args().map(<[u8]>::to_vec).collect());
+            buf = &buf[req.wire_len()..];
         }
         Ok(out)
     }
@@ -370,10 +447,10 @@ mod tests {
         let input = b"*3\r\n$3\r\nSET\r\n$5\r\nhello\r\n$10\r\n0123456789\r\n";
         for cut in 0..input.len() {
             let mut f = RequestFramer::new(FrameLimits::default());
-            assert_eq!(f.next_frame(&input[..cut]).unwrap(), None, "cut {cut}");
-            let frame = f.next_frame(input).unwrap().unwrap();
-            assert_eq!(frame.len, input.len());
-            assert_eq!(&input[f.args()[2].clone()], b"0123456789");
+            assert!(f.next_frame(&input[..cut]).unwrap().is_none(), "cut {cut}");
+            let req = f.next_frame(input).unwrap().unwrap();
+            assert_eq!(req.wire_len(), input.len());
+            assert_eq!(req.arg(2), b"0123456789");
         }
     }
 
@@ -384,20 +461,73 @@ mod tests {
             max_key: 8,
             max_args: 4,
         };
-        let mut f = RequestFramer::new(limits);
+        let cases: [(&[u8], ProtocolError); 3] = [
+            (b"*2\r\n$3\r\nGET\r\n$9\r\n", ProtocolError::KeyTooLarge(8)),
+            (
+                b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$600000000\r\n",
+                ProtocolError::RequestTooLarge(100),
+            ),
+            (b"*5\r\n", ProtocolError::TooManyArgs(5, 4)),
+        ];
+        for (input, want) in cases {
+            let mut f = RequestFramer::new(limits);
+            assert_eq!(f.next_frame(input).unwrap_err(), want);
+        }
+    }
+
+    /// An MGET of `n - 1` keys: `n` arguments.
+    fn mget(n: usize) -> Vec<u8> {
+        let mut out = format!("*{n}\r\n$4\r\nMGET\r\n").into_bytes();
+        for i in 1..n {
+            let k = format!("k{i}");
+            out.extend(format!("${}\r\n{k}\r\n", k.len()).bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn a_burst_of_arguments_reaches_the_caller_whole() {
+        for n in [KEEP_ARGS, KEEP_ARGS + 1, 3 * KEEP_ARGS] {
+            let mut input = mget(n);
+            let small = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+            input.extend_from_slice(small);
+            let mut f = RequestFramer::new(FrameLimits::default());
+            let req = f.next_frame(&input).unwrap().unwrap();
+            assert_eq!(req.argc(), n);
+            assert_eq!(req.arg(n - 1), format!("k{}", n - 1).as_bytes());
+            let len = req.wire_len();
+            let req = f.next_frame(&input[len..]).unwrap().unwrap();
+            assert_eq!(req.args().collect::<Vec<_>>(), [&b"GET"[..], b"k"]);
+            // Given back when the small request began, not before.
+            assert!(f.args.capacity() <= KEEP_ARGS, "n {n}");
+        }
+    }
+
+    #[test]
+    fn a_held_request_comes_back_as_it_was() {
+        let first = mget(KEEP_ARGS * 2);
+        let mut input = first.clone();
+        let mut f = RequestFramer::new(FrameLimits::default());
+        let len = f.next_frame(&input).unwrap().unwrap().wire_len();
+        f.hold();
+        assert!(f.holding());
+        // Idle memory is not given back from under a held request.
+        f.shrink();
+        input.extend_from_slice(b"PING\r\n");
+        let again = f.next_frame(&input).unwrap().unwrap();
+        assert_eq!(again.wire_len(), len);
+        assert_eq!(again.argc(), KEEP_ARGS * 2);
         assert_eq!(
-            f.next_frame(b"*2\r\n$3\r\nGET\r\n$9\r\n"),
-            Err(ProtocolError::KeyTooLarge(8))
+            again.arg(KEEP_ARGS * 2 - 1),
+            format!("k{}", KEEP_ARGS * 2 - 1).as_bytes()
         );
-        let mut f = RequestFramer::new(limits);
-        assert_eq!(
-            f.next_frame(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$600000000\r\n"),
-            Err(ProtocolError::RequestTooLarge(100))
-        );
-        let mut f = RequestFramer::new(limits);
-        assert_eq!(
-            f.next_frame(b"*5\r\n"),
-            Err(ProtocolError::TooManyArgs(5, 4))
-        );
+        assert!(!f.holding());
+        let next = f.next_frame(&input[len..]).unwrap().unwrap();
+        assert!(next.is_inline());
+        assert_eq!(next.args().collect::<Vec<_>>(), [&b"PING"[..]]);
+        f.shrink();
+        assert!(f.args.capacity() <= KEEP_ARGS);
+        f.clear();
+        assert!(!f.holding());
     }
 }

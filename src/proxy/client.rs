@@ -13,6 +13,7 @@ use super::error::ClientError;
 use super::merge::Merge;
 use super::reply_queue::{ReplyQueue, WHOLE};
 use crate::backend::{BackendError, ReplySink, Tag, Unsent};
+use crate::memory::{budget, ClientAccount};
 
 /// The part index of a hosted call's script step (its reply is judged by the
 /// session before it fills the client's slot).
@@ -47,6 +48,8 @@ pub struct Client {
     pub ready: Notify,
     returned: RefCell<Vec<Returned>>,
     step: RefCell<Option<StepOutcome>>,
+    /// The client's share of the proxy-wide memory bound.
+    pub memory: ClientAccount,
 }
 
 impl Client {
@@ -56,6 +59,7 @@ impl Client {
             ready: Notify::new(),
             returned: RefCell::new(Vec::new()),
             step: RefCell::new(None),
+            memory: budget().client(),
         }
     }
 
@@ -73,7 +77,22 @@ impl Client {
     /// Fills slot `seq` (part `part`) and wakes the session when bytes are
     /// ready to write.
     pub fn deliver(&self, seq: u64, part: u32, reply: &[u8]) {
-        if self.queue.borrow_mut().deliver(seq, part, reply) {
+        let ready = self.queue.borrow_mut().deliver(seq, part, reply);
+        self.account_output();
+        if ready {
+            self.ready.notify_one();
+        }
+    }
+
+    /// Counts the replies queued against the memory bound, as they land:
+    /// a burst from a server is counted before the session next runs. A
+    /// client chosen to be closed drops them at once.
+    pub fn account_output(&self) {
+        let mut queue = self.queue.borrow_mut();
+        self.memory.set_output(queue.held_bytes());
+        if self.memory.evicted() {
+            queue.close();
+            self.memory.set_output(0);
             self.ready.notify_one();
         }
     }
@@ -87,7 +106,9 @@ impl Client {
 
     /// A reply the proxy makes itself, in order.
     pub fn push_local(&self, write: impl FnOnce(&mut BytesMut)) {
-        if self.queue.borrow_mut().push_local(write) {
+        let ready = self.queue.borrow_mut().push_local(write);
+        self.account_output();
+        if ready {
             self.ready.notify_one();
         }
     }

@@ -13,13 +13,13 @@ use std::rc::Rc;
 
 use super::client::{Client, HOSTED};
 use super::error::ClientError;
-use super::hosted_call::{CallStep, HostedCall};
+use super::hosted_call::{CallStep, HostedCall, Pause};
 use super::local::ClientState;
 use super::merge::{Merge, MergeKind};
 use super::reply_queue::WHOLE;
 use super::worker_pool::WorkerPool;
 use crate::backend::{ReplySink, Tag, Waiter};
-use crate::hosted::Hosted;
+use crate::hosted::{Hosted, Limits};
 use crate::pool::counters::{add, Group};
 use crate::pool::PoolSnapshot;
 use crate::protocol::{encode, FrameLimits, Proto, RequestFramer};
@@ -88,7 +88,7 @@ impl Dispatcher {
         }
         let Some(spec) = lookup(req.arg(0)) else {
             let words: Vec<&[u8]> = (0..req.argc()).map(|i| req.arg(i)).collect();
-            if req.inline {
+            if req.is_inline() {
                 // A line of text that is no command: most likely not a Redis
                 // client at all, so stop here as for any protocol error.
                 let name = super::error::lossy(req.arg(0));
@@ -311,12 +311,7 @@ impl Dispatcher {
     /// The one server a returned request now goes to, if it goes whole to one.
     fn route_again(&mut self, snapshot: &PoolSnapshot, bytes: &[u8]) -> Option<usize> {
         let mut framer = RequestFramer::new(FrameLimits::default());
-        let frame = framer.next_frame(bytes).ok()??;
-        let req = Request {
-            frame: bytes,
-            args: framer.args(),
-            inline: frame.inline,
-        };
+        let req = framer.next_frame(bytes).ok()??;
         let spec = lookup(req.arg(0))?;
         match self.router.route(spec, &req, &snapshot.placement) {
             Route::One(server) => Some(server),
@@ -333,10 +328,14 @@ impl Dispatcher {
         snapshot: &PoolSnapshot,
     ) {
         let words: Vec<&[u8]> = (1..req.argc()).map(|i| req.arg(i)).collect();
-        match h.plan(spec.name, &words) {
+        let limits = Limits {
+            bloom_max_bytes: snapshot.config.bloom_max_bytes,
+        };
+        match h.plan(spec.name, &words, &limits) {
             Ok(plan) => {
                 let seq = self.client.reserve();
-                self.hosted = Some(HostedCall::new(plan, spec.name, seq));
+                let waiters = &self.pool.runtime.lock_waiters;
+                self.hosted = Some(HostedCall::new(plan, spec.name, seq, waiters));
                 self.send_step(snapshot);
             }
             Err(e) => self.client.push_error(&ClientError::Hosted(e)),
@@ -392,12 +391,12 @@ impl Dispatcher {
         }
     }
 
-    /// When the next WAIT attempt is due, while waiting between attempts.
-    pub fn hosted_retry_at(&self) -> Option<tokio::time::Instant> {
-        self.hosted.as_ref().and_then(|c| c.retry_at())
+    /// The pause before the next WAIT attempt, while waiting between attempts.
+    pub fn hosted_pause(&self) -> Option<Pause> {
+        self.hosted.as_ref().and_then(HostedCall::pause)
     }
 
-    /// The WAIT pause is over: try the lock again.
+    /// The WAIT pause is over (or the lock was released): try it again.
     pub fn retry_hosted(&mut self) {
         if let Some(call) = self.hosted.as_mut() {
             call.retry_due();
@@ -411,7 +410,12 @@ impl Dispatcher {
             return;
         };
         match answer {
-            Ok(reply) => self.client.deliver(call.seq, WHOLE, &reply),
+            Ok(reply) => {
+                if let Some(lock) = call.freed_lock(&reply) {
+                    self.pool.runtime.lock_waiters.released(lock);
+                }
+                self.client.deliver(call.seq, WHOLE, &reply)
+            }
             Err(e) => self.client.deliver_error(call.seq, WHOLE, &e),
         }
     }

@@ -71,6 +71,8 @@ pub enum ClientError {
     SplitPart(String),
     #[error("ERR max number of clients reached")]
     MaxClients,
+    #[error("ERR redshard: request refused: the proxy holds more than its --max-memory ({} MiB) of client and server buffers; requests over {} KiB are refused until there is room again", .limit >> 20, crate::memory::LARGE_REQUEST >> 10)]
+    MemoryLimit { limit: usize },
 }
 
 impl ClientError {

@@ -291,6 +291,10 @@ impl ClientState {
         t.push_str("\r\n# Proxy\r\n");
         t.push_str(&format!("workers:{}\r\n", facts.map_or(0, |f| f.workers)));
         t.push_str(&format!("pools:{}\r\n", facts.map_or(0, |f| f.pools)));
+        let memory = crate::memory::budget();
+        t.push_str(&format!("used_memory_buffers:{}\r\n", memory.total()));
+        t.push_str(&format!("max_memory:{}\r\n", memory.limit()));
+        t.push_str(&format!("evicted_clients:{}\r\n", memory.evictions()));
         let pool = &snapshot.config;
         t.push_str(&format!(
             "pool:name={},listen={},hash={},distribution={},servers={}\r\n",

@@ -106,7 +106,7 @@ impl ReplyQueue {
     }
 
     /// Bytes of replies held, ready or kept aside.
-    fn held_bytes(&self) -> usize {
+    pub fn held_bytes(&self) -> usize {
         self.out.len() + self.sealed_bytes + self.held
     }
 

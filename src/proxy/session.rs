@@ -17,17 +17,23 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::client::Client;
 use super::dispatch::{Dispatcher, Next};
 use super::error::ClientError;
+use super::hosted_call::Pause;
 use super::listen::ClientStream;
 use super::worker_pool::WorkerPool;
+use crate::memory::{budget, LARGE_REQUEST};
 use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
 use crate::pool::counters::{add, PoolCounters};
-use crate::protocol::{Frame, FrameLimits, RequestFramer};
-use crate::route::{command, Request};
+use crate::pool::Admission;
+use crate::protocol::{FrameLimits, RequestFramer};
+use crate::route::command;
 
 /// Requests of one client awaiting replies before the proxy takes no more.
 pub const MAX_IN_FLIGHT: usize = 1024;
 
-pub async fn serve(conn: ClientStream, pool: Rc<WorkerPool>, client_id: u64) {
+/// Serves one client until it leaves or is closed; `admission` counts it
+/// against the pool's `client_connections` until then.
+pub async fn serve(conn: ClientStream, pool: Rc<WorkerPool>, admission: Admission) {
+    let client_id = admission.id();
     match conn {
         ClientStream::Tcp(mut s) => {
             let (r, w) = s.split();
@@ -52,12 +58,11 @@ enum Input {
 }
 
 struct Session {
+    /// Holds the next request, framed, while it waits to be taken.
     framer: RequestFramer,
     dispatcher: Dispatcher,
     client: Rc<Client>,
     inbuf: BytesMut,
-    /// The next request, framed, waiting to be taken.
-    held: Option<Frame>,
     output_limit: usize,
     input: Input,
     /// The input holds no complete request (the last look needed more bytes).
@@ -87,7 +92,6 @@ where
         dispatcher: Dispatcher::new(pool, client.clone(), client_id),
         client,
         inbuf: BytesMut::with_capacity(chunk),
-        held: None,
         output_limit,
         input: Input::Open,
         starved: true,
@@ -110,7 +114,22 @@ where
                 break;
             }
         }
-        let retry_at = s.dispatcher.hosted_retry_at();
+        s.client
+            .memory
+            .set_input(s.inbuf.len() + s.framer.held_bytes() + sending.len());
+        s.client.account_output();
+        if s.client.memory.evicted() {
+            tracing::warn!(
+                pool = %runtime.name,
+                client = client_id,
+                max_memory = budget().limit(),
+                "client closed: the proxy passed --max-memory and this client held the most"
+            );
+            add(&stats.client_err, 1);
+            break;
+        }
+        let pause = s.dispatcher.hosted_pause();
+        let pausing = pause.is_some();
         if s.inbuf.capacity() - s.inbuf.len() < chunk / 4 {
             s.inbuf.reserve(chunk);
         }
@@ -135,22 +154,41 @@ where
                     Ok(_) => {}
                 }
             }
-            _ = s.client.ready.notified(), if sending.is_empty() => {
+            _ = s.client.ready.notified() => {
                 // Let the other servers' replies that arrived in the same
                 // round of I/O events land first, so the client gets one
-                // write (and one wake-up) instead of one per server.
-                yield_once().await;
+                // write (and one wake-up) instead of one per server. While a
+                // write is under way, replies still wake the session: what
+                // it holds is counted, and a client that does not read is
+                // seen past its limits, at once.
+                if sending.is_empty() {
+                    yield_once().await;
+                }
             }
-            _ = sleep_until(retry_at), if retry_at.is_some() => s.dispatcher.retry_hosted(),
+            _ = pause_over(pause), if pausing => s.dispatcher.retry_hosted(),
+            _ = s.client.memory.until_evicted() => {}
         }
     }
-    s.client.queue.borrow_mut().close();
+    drop(s);
     let _ = writer.shutdown().await;
 }
 
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    if let Some(at) = at {
-        tokio::time::sleep_until(at).await
+async fn pause_over(pause: Option<Pause>) {
+    if let Some(pause) = pause {
+        pause.over().await
+    }
+}
+
+impl Drop for Session {
+    /// Replies still to come are dropped as they arrive, whether the session
+    /// ended or a panic unwound it. (`try_`: a panic while the queue was
+    /// borrowed must not become a second one.)
+    fn drop(&mut self) {
+        if let Ok(mut queue) = self.client.queue.try_borrow_mut() {
+            queue.close();
+        }
+        self.client.memory.set_input(0);
+        self.client.memory.set_output(0);
     }
 }
 
@@ -173,49 +211,59 @@ impl Session {
             if self.over_limits(writing) {
                 return;
             }
-            let frame = match self.held.take() {
-                Some(f) => f,
-                None => match self.framer.next_frame(&self.inbuf) {
-                    Ok(Some(f)) => f,
-                    Ok(None) => {
-                        self.starved = true;
-                        return;
-                    }
-                    Err(e) => {
+            // A held request comes back from the framer as it was framed.
+            let req = match self.framer.next_frame(&self.inbuf) {
+                Ok(Some(req)) => req,
+                Ok(None) => {
+                    self.starved = true;
+                    if !self.client.memory.may_grow(self.inbuf.len()) {
                         add(&stats.client_err, 1);
-                        self.client.push_error(&ClientError::Protocol(e));
+                        let error = ClientError::MemoryLimit {
+                            limit: budget().limit(),
+                        };
+                        self.client.push_error(&error);
                         return self.close_input();
                     }
-                },
-            };
-            let req = Request {
-                frame: &self.inbuf[..frame.len],
-                args: self.framer.args(),
-                inline: frame.inline,
-            };
-            match self.dispatcher.dispatch(&req) {
-                Next::Continue => self.inbuf.advance(frame.len),
-                Next::Hold => {
-                    self.held = Some(frame);
                     return;
                 }
+                Err(e) => {
+                    add(&stats.client_err, 1);
+                    self.client.push_error(&ClientError::Protocol(e));
+                    return self.close_input();
+                }
+            };
+            let len = req.wire_len();
+            match self.dispatcher.dispatch(&req) {
+                Next::Continue => self.inbuf.advance(len),
+                Next::Hold => return self.framer.hold(),
                 Next::Close => return self.close_input(),
             }
-            if self.inbuf.is_empty() && self.inbuf.capacity() > KEEP_CAPACITY {
-                self.inbuf = BytesMut::with_capacity(read_chunk());
+            if self.inbuf.is_empty() {
+                // Idle: give back what a large request took.
+                self.framer.shrink();
+                if self.inbuf.capacity() > KEEP_CAPACITY {
+                    self.inbuf = BytesMut::with_capacity(read_chunk());
+                }
             }
         }
     }
 
+    /// Whether the client must wait before its next request is taken: it
+    /// has many in flight, its replies (queued and to come) reach its output
+    /// limit, or the proxy is over its memory bound and this client already
+    /// holds or awaits a large share (a small one goes on undisturbed).
     fn over_limits(&self, writing: usize) -> bool {
         let q = self.client.queue.borrow();
-        q.pending() >= MAX_IN_FLIGHT || writing + q.accounted() >= self.output_limit
+        let accounted = writing + q.accounted();
+        q.pending() >= MAX_IN_FLIGHT
+            || accounted >= self.output_limit
+            || (accounted >= LARGE_REQUEST && budget().over())
     }
 
     fn close_input(&mut self) {
         self.input = Input::Closed;
         self.starved = true;
-        self.held = None;
+        self.framer.clear();
         self.inbuf.clear();
     }
 
@@ -226,9 +274,10 @@ impl Session {
         if self.input != Input::Open || self.over_limits(writing) {
             return false;
         }
-        match self.held {
-            None => true,
-            Some(_) => self.dispatcher.hosting() && self.inbuf.len() < 4 * chunk,
+        if self.framer.holding() {
+            self.dispatcher.hosting() && self.inbuf.len() < 4 * chunk
+        } else {
+            true
         }
     }
 
@@ -237,7 +286,7 @@ impl Session {
         let nothing_left = match self.input {
             Input::Open => false,
             Input::Closed => true,
-            Input::Ended => self.held.is_none() && self.starved,
+            Input::Ended => !self.framer.holding() && self.starved,
         };
         nothing_left && self.dispatcher.idle() && self.client.queue.borrow().pending() == 0
     }

@@ -138,16 +138,15 @@ async fn accept_loop(pool: Rc<WorkerPool>, listener: Listener) {
             (snap.config.client_connections, snap.config.tcpkeepalive)
         };
         add(&pool.runtime.stats.shard(pool.index).total_connections, 1);
-        let Some(client_id) = pool.runtime.admit_client(limit) else {
+        let Some(admission) = pool.runtime.admit_client(limit) else {
             tokio::task::spawn_local(refuse(conn));
             continue;
         };
         conn.configure(keepalive);
-        let pool = pool.clone();
-        tokio::task::spawn_local(async move {
-            session::serve(conn, pool.clone(), client_id).await;
-            pool.runtime.release_client();
-        });
+        // A session that panics ends alone: tokio catches the panic and
+        // drops the task, closing its client's socket and releasing its
+        // admission; the worker and its other clients go on.
+        tokio::task::spawn_local(session::serve(conn, pool.clone(), admission));
     }
 }
 
@@ -157,4 +156,52 @@ async fn refuse(mut conn: super::listen::ClientStream) {
     super::error::ClientError::MaxClients.write(&mut reply);
     let _ = tokio::time::timeout(Duration::from_secs(1), conn.write_all(&reply)).await;
     let _ = conn.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use tokio::io::AsyncReadExt;
+
+    use crate::config::Config;
+    use crate::pool::PoolRuntime;
+
+    /// What `accept_loop` relies on: on a worker's runtime (current_thread,
+    /// LocalSet), a task that panics ends alone. Its state is dropped, so
+    /// its client sees the connection close and its admission is released,
+    /// and the worker runs its other tasks as before.
+    #[test]
+    fn a_panicking_session_closes_its_client_and_spares_the_worker() {
+        let yaml = "p:\n  listen: 127.0.0.1:22121\n  servers:\n   - 127.0.0.1:7001:1\n";
+        let config = Config::parse(yaml, Path::new("t.yml")).unwrap();
+        let pool = PoolRuntime::new(config.pools[0].clone());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&runtime, async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (conn, _) = listener.accept().await.unwrap();
+            let admission = pool.admit_client(0).unwrap();
+            assert_eq!(pool.client_count(), 1);
+            let session = tokio::task::spawn_local(async move {
+                let _state = (conn, admission);
+                tokio::task::yield_now().await;
+                panic!("a bug in a session");
+            });
+            assert!(session.await.unwrap_err().is_panic());
+            let mut byte = [0u8; 1];
+            let read = tokio::time::timeout(Duration::from_secs(5), client.read(&mut byte));
+            assert_eq!(read.await.expect("closed in time").unwrap(), 0, "EOF");
+            assert_eq!(pool.client_count(), 0);
+            let other = tokio::task::spawn_local(async { 7 });
+            assert_eq!(other.await.unwrap(), 7);
+        });
+    }
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::config::{Config, ConfigError, ConfigErrorKind};
+use crate::config::{read_file, Config, ConfigError, ConfigErrorKind};
 use crate::proxy::Proxy;
 use crate::stats::{RELOADS, RELOAD_FAILURES};
 
@@ -32,22 +32,10 @@ impl ConfigFile {
     /// Reads `file` once and parses those same bytes, so that what serves and
     /// what later changes are compared against cannot differ.
     pub fn load(file: &Path) -> Result<ConfigFile, ConfigError> {
-        let bytes = read(file)?;
-        let config = parse(&bytes, file)?;
+        let bytes = read_file(file)?;
+        let config = Config::from_bytes(&bytes, file)?;
         Ok(ConfigFile { config, bytes })
     }
-}
-
-fn read(file: &Path) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(file).map_err(|e| ConfigError::new(file, ConfigErrorKind::Io(e)))
-}
-
-fn parse(bytes: &[u8], file: &Path) -> Result<Config, ConfigError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let e = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
-        ConfigError::new(file, ConfigErrorKind::Io(e))
-    })?;
-    Config::parse(text, file)
 }
 
 /// Why a reload did not happen.
@@ -83,7 +71,7 @@ impl Reloader {
     /// Reloads whatever the file holds now (a signal asked for it), and logs
     /// the outcome.
     pub fn reload(&mut self, why: &str) {
-        let outcome = read(&self.file)
+        let outcome = read_file(&self.file)
             .map_err(ReloadError::from)
             .and_then(|bytes| self.apply(bytes));
         log_outcome(why, outcome);
@@ -91,14 +79,16 @@ impl Reloader {
 
     /// Reloads if the file's content differs from the baseline. A file that
     /// cannot be read is skipped: it is usually in the middle of being
-    /// replaced, and the replacement brings its own event.
+    /// replaced, and the replacement brings its own event. One that is too
+    /// large or not a file is refused, and said so.
     pub fn reload_if_changed(&mut self) {
-        let bytes = match std::fs::read(&self.file) {
+        let bytes = match read_file(&self.file) {
             Ok(bytes) => bytes,
-            Err(e) => {
+            Err(e) if matches!(*e.kind, ConfigErrorKind::Io(_)) => {
                 tracing::debug!("config file {}: {e}; not reloading", self.file.display());
                 return;
             }
+            Err(e) => return log_outcome("config file changed", Err(e.into())),
         };
         if bytes == self.baseline {
             tracing::debug!(
@@ -114,7 +104,7 @@ impl Reloader {
     /// Parses and applies `bytes`; they become the baseline either way, so a
     /// refused file is not retried until it changes again.
     fn apply(&mut self, bytes: Vec<u8>) -> Result<String, ReloadError> {
-        let parsed = parse(&bytes, &self.file);
+        let parsed = Config::from_bytes(&bytes, &self.file);
         self.baseline = bytes;
         Ok(apply::apply(&self.proxy, &parsed?)?)
     }

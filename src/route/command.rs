@@ -491,6 +491,12 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
         .map(|i| &TABLE[i])
 }
 
+/// Every command the proxy knows, in name order (for tools and tests that
+/// go over all of them).
+pub fn all() -> &'static [CommandSpec] {
+    TABLE
+}
+
 /// For the framer's key-size limit: whether argument 1 of `name` is a key.
 pub fn first_arg_is_key(name: &[u8]) -> bool {
     lookup(name).is_some_and(|c| c.first_arg_is_key())

@@ -11,45 +11,13 @@ pub mod scan;
 #[cfg(test)]
 mod tests;
 
-use std::ops::Range;
-
 use bytes::BytesMut;
 
 pub use command::{lookup, Action, CommandSpec, Keys, Local, Refusal, Split};
 
 use crate::pool::Placement;
 use crate::protocol::encode;
-
-/// A complete request as the framer found it: its bytes and the ranges of its
-/// arguments (argument 0 is the command name).
-#[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
-    pub frame: &'a [u8],
-    pub args: &'a [Range<usize>],
-    /// Sent as a line of text: forwarded re-encoded as RESP.
-    pub inline: bool,
-}
-
-impl<'a> Request<'a> {
-    #[inline]
-    pub fn arg(&self, i: usize) -> &'a [u8] {
-        &self.frame[self.args[i].clone()]
-    }
-
-    #[inline]
-    pub fn argc(&self) -> usize {
-        self.args.len()
-    }
-
-    /// The request as RESP: its own bytes, or re-encoded when it came inline.
-    pub fn encode_whole(&self, out: &mut BytesMut) {
-        if self.inline {
-            encode::command(out, self.args.iter().map(|r| &self.frame[r.clone()]));
-        } else {
-            out.extend_from_slice(self.frame);
-        }
-    }
-}
+pub use crate::protocol::Request;
 
 /// Where a request goes.
 #[derive(Debug, PartialEq, Eq)]

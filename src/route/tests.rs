@@ -35,16 +35,11 @@ type Sent = Result<Vec<(usize, Vec<u8>)>, RouteError>;
 
 fn route_raw(raw: &[u8], placement: &Placement) -> Sent {
     let mut framer = RequestFramer::new(FrameLimits::default());
-    let frame = framer
+    let req = framer
         .next_frame(raw)
         .expect("valid RESP")
         .expect("whole request");
-    assert_eq!(frame.len, raw.len(), "one request exactly");
-    let req = Request {
-        frame: raw,
-        args: framer.args(),
-        inline: frame.inline,
-    };
+    assert_eq!(req.wire_len(), raw.len(), "one request exactly");
     let spec = lookup(req.arg(0)).expect("known command");
     let mut router = Router::new();
     let mut whole = BytesMut::new();
@@ -116,12 +111,7 @@ fn mget_is_split_per_server_in_key_order() {
     );
     let raw = resp(&[b"MGET", a, b, c]);
     let mut framer = RequestFramer::new(FrameLimits::default());
-    framer.next_frame(&raw).unwrap().unwrap();
-    let req = Request {
-        frame: &raw,
-        args: framer.args(),
-        inline: false,
-    };
+    let req = framer.next_frame(&raw).unwrap().unwrap();
     let mut router = Router::new();
     let Route::Split(split) = router.route(lookup(b"mget").unwrap(), &req, &p) else {
         panic!("not split");

@@ -8,6 +8,7 @@
 
 pub mod output;
 pub mod server;
+pub mod slots;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::OnceLock;

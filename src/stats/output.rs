@@ -161,8 +161,9 @@ pub fn prometheus(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
     out
 }
 
-/// The process's own metrics: uptime and reloads.
+/// The process's own metrics: uptime, reloads and the memory bound.
 fn process(out: &mut String, uptime_s: u64) {
+    let memory = crate::memory::budget();
     let metrics = [
         (
             "redshard_uptime_seconds",
@@ -181,6 +182,24 @@ fn process(out: &mut String, uptime_s: u64) {
             "counter",
             "Config reloads refused (invalid file, unusable listen address).",
             RELOAD_FAILURES.load(Ordering::Relaxed),
+        ),
+        (
+            "redshard_memory_held_bytes",
+            "gauge",
+            "Bytes held in client and server buffers, counted against --max-memory.",
+            memory.total() as u64,
+        ),
+        (
+            "redshard_memory_limit_bytes",
+            "gauge",
+            "The proxy-wide memory bound (--max-memory).",
+            memory.limit() as u64,
+        ),
+        (
+            "redshard_memory_evictions_total",
+            "counter",
+            "Clients closed because the proxy passed --max-memory (the largest holder first).",
+            memory.evictions(),
         ),
     ];
     for (name, kind, help, value) in metrics {

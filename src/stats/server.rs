@@ -3,20 +3,21 @@
 //!
 //! Both are served from the main thread, next to signal handling, and both
 //! are open to whoever can connect: so each serves at most
-//! [`MAX_CONNECTIONS`] at once and closes any connection beyond that at once
-//! (queueing them would let idle peers pin descriptors and memory without
-//! bound), and each connection has a bounded time to send its request and
-//! to take its reply.
+//! [`MAX_CONNECTIONS`] at once, and a newcomer to a full port takes the
+//! place of the oldest connection still idle ([`super::slots`]: so that
+//! `/healthz` answers however many idle peers are held open); and each
+//! connection has a bounded time to send its request and to take its reply.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::timeout;
 
 use super::output;
+use super::slots::{Slot, Slots};
 use crate::pool::PoolRuntime;
 
 pub type Pools = Arc<Mutex<Vec<Arc<PoolRuntime>>>>;
@@ -30,26 +31,40 @@ pub const REQUEST_TIME: Duration = Duration::from_secs(2);
 pub const REPLY_TIME: Duration = Duration::from_secs(5);
 /// A request larger than this is not a scrape: the connection is dropped.
 const MAX_REQUEST: usize = 16 * 1024;
+/// Connections the kernel queues for a port until they are accepted. With
+/// tokio's default (128) a burst of connections overflowed the queue while
+/// the port's thread was answering, and a health check caught in it waited
+/// a second for its SYN to be sent again.
+const BACKLOG: u32 = 1024;
+
+/// Binds the stats or metrics port (`host:port`, the host resolved).
+pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for sa in tokio::net::lookup_host(addr).await? {
+        let socket = match sa {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(sa).and_then(|()| socket.listen(BACKLOG)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "the host has no address")
+    }))
+}
 
 fn current(pools: &Pools) -> Vec<Arc<PoolRuntime>> {
     pools.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-/// The next connection that gets a slot. Connections beyond the cap are
-/// closed as soon as they are accepted.
-async fn accept(
-    listener: &TcpListener,
-    slots: &Arc<Semaphore>,
-) -> (TcpStream, OwnedSemaphorePermit) {
+/// The next connection.
+async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => match slots.clone().try_acquire_owned() {
-                Ok(slot) => return (stream, slot),
-                Err(_) => {
-                    tracing::debug!(%peer, "{MAX_CONNECTIONS} connections open: closing a new one");
-                    drop(stream);
-                }
-            },
+            Ok(accepted) => return accepted,
             // Out of descriptors, most likely: give closing connections a moment.
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
@@ -58,31 +73,34 @@ async fn accept(
 
 /// Serves nutcracker's stats JSON on `listener` until the process exits.
 pub async fn serve_stats(listener: TcpListener, pools: Pools) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Slots::new(MAX_CONNECTIONS);
     loop {
-        let (mut stream, slot) = accept(&listener, &slots).await;
+        let (mut stream, peer) = accept(&listener).await;
         let body = output::nutcracker_json(&current(&pools), super::uptime_secs());
-        tokio::spawn(async move {
-            let _ = timeout(REPLY_TIME, async {
-                stream.write_all(body.as_bytes()).await?;
-                stream.shutdown().await
+        slots
+            .admit(peer, |slot| async move {
+                let _ = timeout(REPLY_TIME, async {
+                    stream.write_all(body.as_bytes()).await?;
+                    stream.shutdown().await
+                })
+                .await;
+                drop(slot);
             })
             .await;
-            drop(slot);
-        });
     }
 }
 
 /// Serves `/metrics` and `/healthz` on `listener` until the process exits.
 pub async fn serve_metrics(listener: TcpListener, pools: Pools) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Slots::new(MAX_CONNECTIONS);
     loop {
-        let (stream, slot) = accept(&listener, &slots).await;
+        let (stream, peer) = accept(&listener).await;
         let pools = pools.clone();
-        tokio::spawn(async move {
-            let _ = http(stream, pools).await;
-            drop(slot);
-        });
+        slots
+            .admit(peer, |slot| async move {
+                let _ = http(stream, slot, pools).await;
+            })
+            .await;
     }
 }
 
@@ -104,10 +122,11 @@ async fn read_request(stream: &mut TcpStream) -> Option<Vec<u8>> {
     timeout(REQUEST_TIME, read).await.ok().flatten()
 }
 
-async fn http(mut stream: TcpStream, pools: Pools) -> std::io::Result<()> {
+async fn http(mut stream: TcpStream, slot: Slot, pools: Pools) -> std::io::Result<()> {
     let Some(request) = read_request(&mut stream).await else {
         return Ok(());
     };
+    slot.answering();
     let line = String::from_utf8_lossy(request.split(|&b| b == b'\r').next().unwrap_or_default())
         .into_owned();
     let mut parts = line.split_whitespace();
