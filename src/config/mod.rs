@@ -101,6 +101,9 @@ pub struct PoolConfig {
     /// Largest Bloom filter, all its layers together: BF.RESERVE refuses a
     /// larger one, and a filter stops growing layers before it passes this.
     pub bloom_max_bytes: u64,
+    /// KEYS and RANDOMKEY go to every server (off: refused, as one KEYS on
+    /// a large keyspace stalls every server while it runs).
+    pub allow_keys: bool,
 }
 
 impl Config {
@@ -300,6 +303,7 @@ fn build_pool(
         bloom_max_bytes: raw
             .bloom_max_bytes
             .map_or(defaults::BLOOM_MAX_BYTES, |v| v.get() as u64),
+        allow_keys: raw.allow_keys.unwrap_or(false),
         name,
     })
 }

@@ -279,7 +279,8 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         max_key_bytes,
         client_output_limit,
         max_reply_bytes,
-        bloom_max_bytes
+        bloom_max_bytes,
+        allow_keys
     );
     out
 }

@@ -14,9 +14,11 @@ use std::rc::Rc;
 use super::client::{Client, HOSTED};
 use super::error::ClientError;
 use super::hosted_call::{CallStep, HostedCall, Pause};
+use super::info_keyspace;
 use super::local::ClientState;
 use super::merge::{Merge, MergeKind};
 use super::reply_queue::WHOLE;
+use super::rewrite::Rewrite;
 use super::worker_pool::WorkerPool;
 use crate::backend::{ReplySink, Tag, Waiter};
 use crate::hosted::{Hosted, Limits};
@@ -24,7 +26,8 @@ use crate::pool::counters::{add, Group};
 use crate::pool::PoolSnapshot;
 use crate::protocol::{encode, FrameLimits, Proto, RequestFramer};
 use crate::route::{
-    lookup, server_of_keys, Action, Broadcast, CommandSpec, Local, Request, Route, Router, Split,
+    info_asks_servers, lookup, server_of_keys, Action, Broadcast, CommandSpec, Keyspace, Local,
+    Request, Route, Router, Split,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +119,7 @@ impl Dispatcher {
             return Next::Continue;
         }
         match spec.action {
-            Action::Local(local) => {
+            Action::Local(local) if !(local == Local::Info && info_asks_servers(req)) => {
                 self.count(Group::Local);
                 self.local(local, req)
             }
@@ -148,7 +151,10 @@ impl Dispatcher {
                 }
                 self.count(match spec.action {
                     Action::Split(_) => Group::Split,
-                    Action::Script | Action::SumAll => Group::Broadcast,
+                    Action::Script
+                    | Action::SumAll
+                    | Action::Local(Local::Info)
+                    | Action::Keyspace(Keyspace::Keys | Keyspace::RandomKey) => Group::Broadcast,
                     Action::Hosted(_) => Group::Hosted,
                     _ => Group::Forwarded,
                 });
@@ -257,18 +263,32 @@ impl Dispatcher {
                 }
             }
             Route::All { kind, servers } => {
-                let kind = match kind {
+                let merge_kind = match kind {
                     Broadcast::ScriptLoad => MergeKind::First,
                     Broadcast::ScriptExists => MergeKind::AllOfInts,
                     Broadcast::ScriptFlush => MergeKind::AllOk,
                     Broadcast::DbSize => MergeKind::Sum,
+                    Broadcast::Keys => MergeKind::Concat,
+                    Broadcast::RandomKey => MergeKind::AnyKey,
+                    Broadcast::InfoKeyspace => MergeKind::InfoKeyspace {
+                        head: info_keyspace::head(req, snapshot),
+                        db: snapshot.config.redis_db,
+                        proto,
+                    },
                 };
-                let seq = self.client.reserve_merge(Merge::new(kind, servers.len()));
+                let merge = Merge::new(merge_kind, servers.len());
+                let seq = self.client.reserve_merge(merge);
                 for (part, &server) in servers.iter().enumerate() {
                     let waiter = waiter(&self.client, seq, part as u32, false);
                     let conn = pool.conn(snapshot, server as usize, self.client_id, proto);
-                    conn.send_with(|b| req.encode_whole(b), waiter);
+                    conn.send_with(|b| kind.encode(req, b), waiter);
                 }
+            }
+            Route::Scan(scan) => {
+                let seq = self.client.reserve_rewrite(Rewrite::ScanCursor(scan));
+                let waiter = waiter(&self.client, seq, WHOLE, false);
+                let conn = pool.conn(snapshot, scan.server, self.client_id, proto);
+                conn.send_with(|b| scan.encode(req, b), waiter);
             }
             Route::Refused(e) => {
                 let config = &snapshot.config;

@@ -13,7 +13,8 @@ mod tests;
 
 use bytes::BytesMut;
 
-pub use command::{lookup, Action, CommandSpec, Keys, Local, Refusal, Split};
+pub use command::{lookup, Action, CommandSpec, Keys, Keyspace, Local, Refusal, Split};
+pub use scan::{ScanError, ScanRoute};
 
 use crate::pool::Placement;
 use crate::protocol::encode;
@@ -28,6 +29,9 @@ pub enum Route<'r> {
     Split(SplitRoute<'r>),
     /// The request to every live server, replies merged.
     All { kind: Broadcast, servers: &'r [u32] },
+    /// SCAN: to the server its cursor names (config index), with that
+    /// server's own cursor; the reply's cursor is rewritten for the client.
+    Scan(ScanRoute),
     /// Not sent anywhere.
     Refused(RouteError),
 }
@@ -43,6 +47,36 @@ pub enum Broadcast {
     ScriptFlush,
     /// DBSIZE: the counts summed.
     DbSize,
+    /// KEYS: the arrays concatenated.
+    Keys,
+    /// RANDOMKEY: a key from one of the servers that have any.
+    RandomKey,
+    /// INFO with the keyspace section: the servers' sections combined.
+    InfoKeyspace,
+}
+
+impl Broadcast {
+    /// What each server is sent: the request as it came, but for INFO,
+    /// which asks the servers for their keyspace section alone.
+    pub fn encode(self, req: &Request<'_>, out: &mut BytesMut) {
+        match self {
+            Broadcast::InfoKeyspace => {
+                encode::command(out, [&b"INFO"[..], b"keyspace"].into_iter())
+            }
+            _ => req.encode_whole(out),
+        }
+    }
+}
+
+/// Whether an INFO request needs the servers: when it asks for the keyspace
+/// section by name or with `all` / `everything`. Plain INFO (Redis's
+/// "default") is the proxy's own, answered without a round trip.
+pub fn info_asks_servers(req: &Request<'_>) -> bool {
+    req.args().skip(1).any(|s| {
+        s.eq_ignore_ascii_case(b"keyspace")
+            || s.eq_ignore_ascii_case(b"all")
+            || s.eq_ignore_ascii_case(b"everything")
+    })
 }
 
 /// Why a request cannot be routed. Data only: the texts a client sees are
@@ -63,6 +97,12 @@ pub enum RouteError {
     Arity,
     /// A SCRIPT subcommand other than LOAD, EXISTS, FLUSH and HELP.
     ScriptSubcommand(String),
+    /// A SCAN cursor that is no number, or not one of this pool's layout.
+    Scan(ScanError),
+    /// The server a SCAN cursor names is ejected (its name).
+    Ejected(String),
+    /// KEYS or RANDOMKEY on a pool without `allow_keys`.
+    KeysNotAllowed,
 }
 
 /// A multi-key command split per server: `servers[part]` receives the keys
@@ -135,7 +175,8 @@ impl Router {
     }
 
     /// Routes a request whose command the proxy sends on (`Forward`, `Split`,
-    /// `Script`, `SumAll`, or a hosted command passed through); arity already
+    /// `Script`, `SumAll`, `Keyspace`, a hosted command passed through, or
+    /// an INFO that [asks the servers](info_asks_servers)); arity already
     /// checked.
     pub fn route<'r>(
         &'r mut self,
@@ -147,6 +188,13 @@ impl Router {
             Action::Split(kind) => self.split(kind, req, placement),
             Action::Script => self.script(spec, req, placement),
             Action::SumAll => self.all(Broadcast::DbSize, placement),
+            Action::Keyspace(Keyspace::Scan) => scan(req, placement),
+            Action::Keyspace(_) if !placement.allows_keys() => {
+                Route::Refused(RouteError::KeysNotAllowed)
+            }
+            Action::Keyspace(Keyspace::Keys) => self.all(Broadcast::Keys, placement),
+            Action::Keyspace(Keyspace::RandomKey) => self.all(Broadcast::RandomKey, placement),
+            Action::Local(Local::Info) => self.all(Broadcast::InfoKeyspace, placement),
             Action::Forward | Action::Hosted(_) | Action::Local(_) | Action::Refuse(_) => {
                 self.forward(spec, req, placement)
             }
@@ -259,6 +307,19 @@ impl Router {
             kind,
             servers: &self.servers,
         }
+    }
+}
+
+/// SCAN walks every server of the config in order, live or not: a server
+/// left out would leave its keys out. An ejected one stops the walk with
+/// an error naming it (the same cursor works again once it is back).
+fn scan<'r>(req: &Request<'_>, placement: &Placement) -> Route<'r> {
+    match ScanRoute::new(req.arg(1), placement.layout(), placement.server_count()) {
+        Ok(route) if placement.is_live(route.server) => Route::Scan(route),
+        Ok(route) => Route::Refused(RouteError::Ejected(
+            placement.label(route.server).to_string(),
+        )),
+        Err(e) => Route::Refused(RouteError::Scan(e)),
     }
 }
 
