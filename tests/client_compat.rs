@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 
+use common::clients::{clients_dir, require, run_script};
 use common::servers::{pool_config, Conn, RedisServer, Redshard, Reply};
 
 fn servers(n: usize, extra: &[&str]) -> Vec<RedisServer> {
@@ -264,52 +264,16 @@ fn redis_crate_with_default_settings() {
     });
 }
 
-/// Where scripts/test.sh installs the client libraries.
-fn clients_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/clients")
-}
-
-fn require(path: &std::path::Path) -> bool {
-    if path.exists() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("REDSHARD_SKIP_CLIENT_LIBS").is_some(),
-        "{} is missing: run scripts/test.sh, which installs the client libraries \
-         (or set REDSHARD_SKIP_CLIENT_LIBS=1 to skip these tests)",
-        path.display()
-    );
-    false
-}
-
 fn run_client_script(
-    program: &std::path::Path,
+    program: &Path,
     script: &str,
     port: u16,
     password: Option<&str>,
     env: &[(&str, PathBuf)],
 ) {
-    let mut cmd = Command::new(program);
-    cmd.arg(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/clients")
-            .join(script),
-    );
-    cmd.arg(port.to_string());
-    if let Some(p) = password {
-        cmd.arg(p);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run client script");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("ALL OK"),
-        "{} {script} failed:\n{stdout}\n{stderr}",
-        program.display()
-    );
+    let mut args = vec![port.to_string()];
+    args.extend(password.map(str::to_string));
+    run_script(program, script, &args, env);
 }
 
 /// Runs `check` against a fresh proxy and three servers, without and then
@@ -347,7 +311,7 @@ fn ioredis_and_node_redis_with_default_settings() {
     }
     with_and_without_auth(|port, auth| {
         run_client_script(
-            std::path::Path::new("node"),
+            Path::new("node"),
             "node_check.js",
             port,
             auth,

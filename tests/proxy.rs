@@ -281,7 +281,7 @@ fn unsupported_commands_are_refused_and_the_pipeline_goes_on() {
     assert_eq!(c.read(), Reply::ok());
     assert_eq!(
         c.read().error_text(),
-        "ERR redshard does not support 'keys': it needs the whole keyspace of every server; run it on each server directly"
+        "ERR redshard does not support 'keys' on pool 'alpha': it needs the whole keyspace of every server; use SCAN, or set allow_keys: true on the pool (one KEYS on a large keyspace stalls every server while it runs)"
     );
     assert_eq!(c.read(), Reply::bulk("v"));
     assert_eq!(

@@ -109,6 +109,9 @@ pub struct PoolConfig {
     pub max_dedicated_connections: u32,
     /// How a MULTI whose keys span servers runs.
     pub multi: MultiMode,
+    /// KEYS and RANDOMKEY go to every server (off: refused, as one KEYS on
+    /// a large keyspace stalls every server while it runs).
+    pub allow_keys: bool,
 }
 
 /// How a transaction whose keys live on several servers is run.
@@ -339,6 +342,7 @@ fn build_pool(
             .max_dedicated_connections
             .map_or(defaults::MAX_DEDICATED_CONNECTIONS, Bounded::get),
         multi: raw.multi.unwrap_or_default(),
+        allow_keys: raw.allow_keys.unwrap_or(false),
         name,
     })
 }

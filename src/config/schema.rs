@@ -80,6 +80,8 @@ pub(super) struct RawPool {
     /// up to 512 MB; the filter BF.ADD makes on a missing key takes 120 bytes.
     #[serde(default)]
     pub bloom_max_bytes: Option<Size<KIB, { 512 * MIB }>>,
+    #[serde(default, deserialize_with = "boolean")]
+    pub allow_keys: Option<bool>,
 }
 
 /// A `servers:` entry, parsed as it is read.

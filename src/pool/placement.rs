@@ -1,5 +1,7 @@
 //! Key -> hash tag -> hash -> distribution -> server index, as nutcracker's
-//! `server_pool_idx` does it.
+//! `server_pool_idx` does it; and what the router needs to know of the pool
+//! besides: its servers' names and layout, and whether whole-keyspace
+//! commands may run.
 
 use crate::config::PoolConfig;
 use crate::distribution::{Ring, RingMember};
@@ -22,6 +24,12 @@ pub struct Placement {
     /// Which servers take keys (the others are ejected).
     live: Vec<bool>,
     ring: Ring,
+    /// Each server's name as errors show it, by config index.
+    labels: Vec<String>,
+    /// Fingerprint of the server list (names, addresses, order) and db.
+    layout: u32,
+    /// `allow_keys`: KEYS and RANDOMKEY go to every server.
+    allow_keys: bool,
 }
 
 impl Placement {
@@ -50,7 +58,28 @@ impl Placement {
             server_count: pool.servers.len(),
             live: (0..pool.servers.len()).map(&is_live).collect(),
             ring: Ring::build(pool.distribution, &live),
+            labels: pool.servers.iter().map(|s| s.label()).collect(),
+            layout: layout_fingerprint(pool),
+            allow_keys: pool.allow_keys,
         }
+    }
+
+    /// Server `index`'s name as errors show it.
+    pub fn label(&self, index: usize) -> &str {
+        self.labels.get(index).map_or("?", String::as_str)
+    }
+
+    /// A fingerprint of which servers the pool has, in which order, at
+    /// which addresses, and of its db: a SCAN cursor carries it, so one made
+    /// before a reload that changed any of these is refused. Ejections do
+    /// not change it.
+    pub fn layout(&self) -> u32 {
+        self.layout
+    }
+
+    /// Whether KEYS and RANDOMKEY may go to every server (`allow_keys`).
+    pub fn allows_keys(&self) -> bool {
+        self.allow_keys
     }
 
     /// Servers in the pool's config, live or not.
@@ -93,4 +122,17 @@ impl Placement {
         }
         self.ring.dispatch(self.hash_key(key))
     }
+}
+
+/// FNV-1a over the db and each server's name and address, each field ended
+/// by a byte that cannot occur in it.
+fn layout_fingerprint(pool: &PoolConfig) -> u32 {
+    let mut text = format!("{}\0", pool.redis_db).into_bytes();
+    for s in &pool.servers {
+        text.extend_from_slice(s.name.as_bytes());
+        text.push(b'\0');
+        text.extend_from_slice(s.addr.to_string().as_bytes());
+        text.push(b'\n');
+    }
+    Hash::Fnv1a_32.hash(&text)
 }

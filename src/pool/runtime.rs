@@ -285,7 +285,8 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         hosted,
         bloom_max_bytes,
         max_dedicated_connections,
-        multi
+        multi,
+        allow_keys
     );
     out
 }

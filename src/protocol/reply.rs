@@ -381,19 +381,23 @@ fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// The elements of a complete array reply (`*n`): their byte ranges, in order.
-/// `None` when `reply` is not an array (an error, or a null array).
-pub fn array_elements(reply: &[u8], out: &mut Vec<std::ops::Range<usize>>) -> Option<()> {
-    out.clear();
+/// A complete array reply (`*n`) as its element count and the bytes of its
+/// elements, without reading them. `None` when `reply` is not an array.
+pub fn array_body(reply: &[u8]) -> Option<(usize, &[u8])> {
     if reply.first() != Some(&b'*') {
         return None;
     }
     let line_end = find_crlf(reply, 1)?;
     let n = super::framer::parse_i64(&reply[1..line_end])?;
-    if n < 0 {
-        return None;
-    }
-    let mut pos = line_end + 2;
+    Some((usize::try_from(n).ok()?, &reply[line_end + 2..]))
+}
+
+/// The elements of a complete array reply (`*n`): their byte ranges, in order.
+/// `None` when `reply` is not an array (an error, or a null array).
+pub fn array_elements(reply: &[u8], out: &mut Vec<std::ops::Range<usize>>) -> Option<()> {
+    out.clear();
+    let (n, body) = array_body(reply)?;
+    let mut pos = reply.len() - body.len();
     let mut skipper = ReplySkipper::new();
     for _ in 0..n {
         let len = skipper.next_reply(&reply[pos..]).ok()??;

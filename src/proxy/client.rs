@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use super::error::ClientError;
 use super::merge::Merge;
 use super::reply_queue::{ReplyQueue, WHOLE};
+use super::rewrite::Rewrite;
 use crate::backend::{BackendError, ReplySink, Tag, Unsent};
 use crate::memory::{budget, ClientAccount};
 
@@ -84,6 +85,11 @@ impl Client {
     /// Takes the next reply slot, for a reply merged from `merge`'s parts.
     pub fn reserve_merge(&self, merge: Merge) -> u64 {
         self.queue.borrow_mut().reserve_merge(merge)
+    }
+
+    /// Takes the next reply slot, for a reply `rewrite` changes.
+    pub fn reserve_rewrite(&self, rewrite: Rewrite) -> u64 {
+        self.queue.borrow_mut().reserve_rewrite(rewrite)
     }
 
     /// Fills slot `seq` (part `part`) and wakes the session when bytes are

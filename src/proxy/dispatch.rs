@@ -16,10 +16,12 @@ use std::rc::Rc;
 use super::client::{Client, HOSTED};
 use super::error::ClientError;
 use super::hosted_call::{CallStep, HostedCall, Pause};
+use super::info_keyspace;
 use super::local::ClientState;
 use super::merge::{Merge, MergeKind};
 use super::owned::Owned;
 use super::reply_queue::WHOLE;
+use super::rewrite::Rewrite;
 use super::worker_pool::WorkerPool;
 use crate::backend::{ReplySink, Tag, Waiter};
 use crate::hosted::{Hosted, Limits};
@@ -27,7 +29,8 @@ use crate::pool::counters::{add, Group};
 use crate::pool::PoolSnapshot;
 use crate::protocol::{encode, FrameLimits, Proto, RequestFramer};
 use crate::route::{
-    lookup, server_of_keys, Action, Broadcast, CommandSpec, Local, Request, Route, Router, Split,
+    info_asks_servers, lookup, server_of_keys, Action, Broadcast, CommandSpec, Keyspace, Local,
+    Request, Route, Router, Split,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +140,7 @@ impl Dispatcher {
             return next;
         }
         match spec.action {
-            Action::Local(local) => {
+            Action::Local(local) if !(local == Local::Info && info_asks_servers(req)) => {
                 self.count(Group::Local);
                 self.local(local, req)
             }
@@ -170,7 +173,11 @@ impl Dispatcher {
             _ => {
                 self.count(match spec.action {
                     Action::Split(_) => Group::Split,
-                    Action::Script | Action::Function | Action::SumAll => Group::Broadcast,
+                    Action::Script
+                    | Action::Function
+                    | Action::SumAll
+                    | Action::Local(Local::Info)
+                    | Action::Keyspace(Keyspace::Keys | Keyspace::RandomKey) => Group::Broadcast,
                     Action::Hosted(_) => Group::Hosted,
                     _ => Group::Forwarded,
                 });
@@ -300,25 +307,39 @@ impl Dispatcher {
                 }
             }
             Route::All { kind, servers } => {
-                let merge = match kind {
+                let merge_kind = match kind {
                     Broadcast::ScriptLoad => MergeKind::First,
                     Broadcast::ScriptExists => MergeKind::AllOfInts,
                     Broadcast::ScriptFlush => MergeKind::AllOk,
                     Broadcast::DbSize => MergeKind::Sum,
                     Broadcast::ScriptKill | Broadcast::FunctionKill => MergeKind::Kill,
+                    Broadcast::Keys => MergeKind::Concat,
+                    Broadcast::RandomKey => MergeKind::AnyKey,
+                    Broadcast::InfoKeyspace => MergeKind::InfoKeyspace {
+                        head: info_keyspace::head(req, snapshot),
+                        db: snapshot.config.redis_db,
+                        proto,
+                    },
                 };
-                let seq = self.client.reserve_merge(Merge::new(merge, servers.len()));
+                let merge = Merge::new(merge_kind, servers.len());
+                let seq = self.client.reserve_merge(merge);
                 for (part, &server) in servers.iter().enumerate() {
                     let waiter = waiter(&self.client, seq, part as u32, false);
                     let conn = pool.conn(snapshot, server as usize, self.client_id, proto);
                     if kind.overtakes() {
                         // The one exception to per-client order, by design:
                         // a KILL must pass the script it stops.
-                        conn.send_aside(|b| req.encode_whole(b), waiter);
+                        conn.send_aside(|b| kind.encode(req, b), waiter);
                     } else {
-                        conn.send_with(|b| req.encode_whole(b), waiter);
+                        conn.send_with(|b| kind.encode(req, b), waiter);
                     }
                 }
+            }
+            Route::Scan(scan) => {
+                let seq = self.client.reserve_rewrite(Rewrite::ScanCursor(scan));
+                let waiter = waiter(&self.client, seq, WHOLE, false);
+                let conn = pool.conn(snapshot, scan.server, self.client_id, proto);
+                conn.send_with(|b| scan.encode(req, b), waiter);
             }
             Route::Refused(e) => {
                 let config = &snapshot.config;

@@ -69,6 +69,9 @@ pub enum ClientError {
     /// users' tests match on that; the part's own error follows.
     #[error("ERR Invalid argument: a part of the split command failed: {0}")]
     SplitPart(String),
+    /// A server's SCAN reply whose cursor the proxy's cannot carry.
+    #[error("ERR {0}")]
+    Scan(crate::route::ScanError),
     #[error("ERR max number of clients reached")]
     MaxClients,
     #[error("ERR redshard: request refused: the proxy holds more than its --max-memory ({} MiB) of client and server buffers; requests over {} KiB are refused until there is room again", .limit >> 20, crate::memory::LARGE_REQUEST >> 10)]
@@ -147,6 +150,15 @@ impl std::fmt::Display for Refusal {
                 f,
                 "ERR redshard does not support 'function {sub}': {}; FUNCTION KILL goes to every server",
                 crate::route::Refusal::Admin.reason()
+            ),
+            RouteError::Scan(e) => write!(f, "ERR {e}"),
+            RouteError::Ejected(server) => write!(
+                f,
+                "ERR redshard: SCAN walks every server of pool '{pool}' in turn, and server {server} is ejected after failing; retry this cursor once it is back"
+            ),
+            RouteError::KeysNotAllowed => write!(
+                f,
+                "ERR redshard does not support '{name}' on pool '{pool}': it needs the whole keyspace of every server; use SCAN, or set allow_keys: true on the pool (one KEYS on a large keyspace stalls every server while it runs)"
             ),
             RouteError::CrossServer => {
                 write!(f, "ERR '{name}' needs all its keys on one server, but they live on different servers of pool '{pool}'; ")?;

@@ -275,6 +275,12 @@ impl ClientState {
 
     /// `INFO [section]`: the proxy's own view.
     pub fn info(&self, snapshot: &PoolSnapshot, out: &mut Out) -> Answer {
+        encode::text(out, &Self::info_text(snapshot), self.proto);
+        Ok(())
+    }
+
+    /// The proxy's own INFO sections (Server, Proxy), as text.
+    pub fn info_text(snapshot: &PoolSnapshot) -> String {
         let facts = crate::stats::facts();
         let uptime = crate::stats::uptime_secs();
         let mut t = String::new();
@@ -315,8 +321,7 @@ impl ClientState {
                 s.name, s.addr, s.weight
             ));
         }
-        encode::text(out, &t, self.proto);
-        Ok(())
+        t
     }
 }
 

@@ -1,9 +1,10 @@
-//! Merging the replies of a request that was split across servers.
+//! Merging the replies of a request that was split across servers, or sent
+//! to every server.
 
 use bytes::{Bytes, BytesMut};
 
 use super::error::ClientError;
-use crate::protocol::{encode, reply::array_elements, Proto};
+use crate::protocol::{encode, reply::array_body, reply::array_elements, Proto};
 
 /// How the parts' replies combine into the client's reply.
 #[derive(Debug)]
@@ -27,6 +28,14 @@ pub enum MergeKind {
     /// whose array holds the result of the i-th command queued (each part's
     /// results in its own order).
     Exec { order: Vec<u32> },
+    /// KEYS: every part's array, one after the other.
+    Concat,
+    /// RANDOMKEY: the key of a part picked at random among those that have
+    /// one; nil only when every part is.
+    AnyKey,
+    /// INFO with the keyspace section: the proxy's own sections (`head`),
+    /// then the servers' keyspace lines for `db` combined.
+    InfoKeyspace { head: String, db: u32, proto: Proto },
 }
 
 #[derive(Debug)]
@@ -114,6 +123,37 @@ impl Merge {
                 }
             }
             MergeKind::First => out.extend_from_slice(parts[0]),
+            MergeKind::Concat => {
+                let mut total = 0;
+                for p in &parts {
+                    match array_body(p) {
+                        Some((n, _)) => total += n,
+                        None => return out.extend_from_slice(p),
+                    }
+                }
+                encode::array_header(out, total);
+                for p in &parts {
+                    out.extend_from_slice(array_body(p).map_or(&[][..], |(_, body)| body));
+                }
+            }
+            MergeKind::InfoKeyspace { head, db, proto } => {
+                if super::info_keyspace::merge(head, &parts, *db, *proto, out).is_none() {
+                    out.extend_from_slice(parts[0]);
+                }
+            }
+            MergeKind::AnyKey => {
+                // A nil is `$-1` in RESP2 and `_` in RESP3: a key is a bulk string.
+                let keys: Vec<&[u8]> = parts
+                    .iter()
+                    .copied()
+                    .filter(|p| p.first() == Some(&b'$') && !p.starts_with(b"$-1"))
+                    .collect();
+                let pick = match keys.len() {
+                    0 => parts[0],
+                    n => keys[fastrand::usize(..n)],
+                };
+                out.extend_from_slice(pick);
+            }
             MergeKind::Sum => {
                 let mut total = 0i64;
                 for p in &parts {
@@ -274,5 +314,38 @@ mod tests {
         assert_eq!(kill(&[ok, unkillable]), unkillable);
         assert_eq!(kill(&[ok, down]), ok);
         assert_eq!(kill(&[notbusy, down]), down);
+    }
+
+    #[test]
+    fn keys_are_concatenated_and_randomkey_is_nil_only_when_all_are() {
+        assert_eq!(
+            run(
+                MergeKind::Concat,
+                &[
+                    b"*1\r\n$1\r\na\r\n",
+                    b"*0\r\n",
+                    b"*2\r\n$1\r\nb\r\n$2\r\ncd\r\n"
+                ]
+            ),
+            b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$2\r\ncd\r\n"
+        );
+        assert_eq!(
+            run(MergeKind::Concat, &[b"*0\r\n", b"-ERR x\r\n"]),
+            b"-ERR x\r\n"
+        );
+        for nil in [&b"$-1\r\n"[..], b"_\r\n"] {
+            assert_eq!(run(MergeKind::AnyKey, &[nil, nil, nil]), nil);
+            for _ in 0..20 {
+                assert_eq!(
+                    run(MergeKind::AnyKey, &[nil, b"$1\r\nk\r\n", nil]),
+                    b"$1\r\nk\r\n"
+                );
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            seen.insert(run(MergeKind::AnyKey, &[b"$1\r\na\r\n", b"$1\r\nb\r\n"]));
+        }
+        assert_eq!(seen.len(), 2, "either server's key");
     }
 }

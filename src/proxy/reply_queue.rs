@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 
 use super::merge::Merge;
+use super::rewrite::Rewrite;
 
 /// A part index meaning "the whole request went to one server".
 pub const WHOLE: u32 = u32::MAX;
@@ -35,6 +36,11 @@ const HARD_LIMIT_FACTOR: usize = 2;
 enum Slot {
     /// Awaiting its reply, counted at `estimate` bytes until it comes.
     Waiting {
+        estimate: usize,
+    },
+    /// Awaiting a reply from one server that is changed on its way.
+    Rewriting {
+        rewrite: Rewrite,
         estimate: usize,
     },
     Ready(Bytes),
@@ -140,6 +146,14 @@ impl ReplyQueue {
         self.head + self.slots.len() as u64 - 1
     }
 
+    /// Takes the next slot for a reply that `rewrite` changes.
+    pub fn reserve_rewrite(&mut self, rewrite: Rewrite) -> u64 {
+        let estimate = self.estimate;
+        self.expected += estimate;
+        self.slots.push_back(Slot::Rewriting { rewrite, estimate });
+        self.head + self.slots.len() as u64 - 1
+    }
+
     /// A reply the proxy makes itself, in order after everything before it.
     /// True when bytes became ready to write.
     pub fn push_local(&mut self, write: impl FnOnce(&mut BytesMut)) -> bool {
@@ -181,16 +195,11 @@ impl ReplyQueue {
             }
             Some(Slot::Waiting { estimate }) if part == WHOLE => {
                 let estimate = *estimate;
-                self.settle(estimate, reply.len());
-                if at == 0 {
-                    self.seal_if_full(reply.len());
-                    self.out.extend_from_slice(reply);
-                    self.slots.pop_front();
-                    self.head += 1;
-                    self.drain_ready();
-                    return true;
-                }
-                Bytes::copy_from_slice(reply)
+                return self.fill_whole(at, estimate, None, reply);
+            }
+            Some(Slot::Rewriting { rewrite, estimate }) if part == WHOLE => {
+                let (rewrite, estimate) = (*rewrite, *estimate);
+                return self.fill_whole(at, estimate, Some(rewrite), reply);
             }
             _ => return false,
         };
@@ -200,6 +209,41 @@ impl ReplyQueue {
             self.drain_ready();
             return true;
         }
+        false
+    }
+
+    /// A whole reply for the slot at `at`: written out at once when it is
+    /// first in line, else kept aside.
+    fn fill_whole(
+        &mut self,
+        at: usize,
+        estimate: usize,
+        rewrite: Option<Rewrite>,
+        reply: &[u8],
+    ) -> bool {
+        self.settle(estimate, reply.len());
+        let write = |out: &mut BytesMut| match rewrite {
+            None => out.extend_from_slice(reply),
+            Some(r) => r.apply(reply, out),
+        };
+        if at == 0 {
+            self.seal_if_full(reply.len());
+            write(&mut self.out);
+            self.slots.pop_front();
+            self.head += 1;
+            self.drain_ready();
+            return true;
+        }
+        let complete = match rewrite {
+            None => Bytes::copy_from_slice(reply),
+            Some(_) => {
+                let mut buf = BytesMut::with_capacity(reply.len() + 32);
+                write(&mut buf);
+                buf.freeze()
+            }
+        };
+        self.held += complete.len();
+        self.slots[at] = Slot::Ready(complete);
         false
     }
 
@@ -298,6 +342,33 @@ mod tests {
         q.deliver(c, 1, b":5\r\n");
         assert_eq!(drain(&mut q), b":6\r\n");
         assert_eq!(q.pending(), 0);
+    }
+
+    #[test]
+    fn a_rewritten_reply_is_changed_whether_first_in_line_or_not() {
+        use crate::route::ScanRoute;
+        let route = ScanRoute::new(b"0", 1, 1).unwrap();
+        let mut q = ReplyQueue::new(1 << 20);
+        let a = q.reserve();
+        let b = q.reserve_rewrite(Rewrite::ScanCursor(route));
+        let c = q.reserve_rewrite(Rewrite::ScanCursor(route));
+        // The last server done: cursor 0 back, the keys as they came.
+        q.deliver(b, WHOLE, b"*2\r\n$1\r\n0\r\n*1\r\n$1\r\nk\r\n");
+        assert_eq!(drain(&mut q), b"");
+        q.deliver(a, WHOLE, b"+OK\r\n");
+        q.deliver(c, WHOLE, b"-ERR syntax error\r\n");
+        assert_eq!(
+            drain(&mut q),
+            b"+OK\r\n*2\r\n$1\r\n0\r\n*1\r\n$1\r\nk\r\n-ERR syntax error\r\n"
+        );
+        let d = q.reserve_rewrite(Rewrite::ScanCursor(route));
+        q.deliver(d, WHOLE, b"*2\r\n$2\r\n12\r\n*0\r\n");
+        let want = route.client_cursor(12).unwrap().to_string();
+        assert_eq!(
+            drain(&mut q),
+            format!("*2\r\n${}\r\n{want}\r\n*0\r\n", want.len()).into_bytes()
+        );
+        assert_eq!(q.accounted(), 0);
     }
 
     #[test]

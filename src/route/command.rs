@@ -46,6 +46,17 @@ pub enum Local {
     Reset,
 }
 
+/// Commands over the whole keyspace of every server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyspace {
+    /// SCAN: one server at a time, the server's index folded into the cursor.
+    Scan,
+    /// KEYS: every server, the arrays concatenated (only with `allow_keys`).
+    Keys,
+    /// RANDOMKEY: every server, one of their keys (only with `allow_keys`).
+    RandomKey,
+}
+
 /// Why a command is refused (the connection stays open).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -103,6 +114,8 @@ pub enum Action {
     Function,
     /// DBSIZE: sent to every server, the counts summed.
     SumAll,
+    /// SCAN, KEYS, RANDOMKEY.
+    Keyspace(Keyspace),
     /// A hosted command (a script run on the server of its tag); passed
     /// through unchanged when the pool disables its group.
     Hosted(crate::hosted::Hosted),
@@ -321,7 +334,7 @@ static TABLE: &[CommandSpec] = &[
     c("incrby", 3, K1, Forward),
     c("incrbyfloat", 3, K1, Forward),
     c("info", -1, NoKey, L(Local::Info)),
-    c("keys", 2, NoKey, R(Refusal::Keyspace)),
+    c("keys", 2, NoKey, Action::Keyspace(Keyspace::Keys)),
     c("lastsave", 1, NoKey, R(Refusal::Admin)),
     c("latency", -2, NoKey, R(Refusal::Admin)),
     c("lcs", -3, K12, Forward),
@@ -389,7 +402,7 @@ static TABLE: &[CommandSpec] = &[
     c("pubsub", -2, NoKey, R(Refusal::PubSub)),
     c("punsubscribe", -1, NoKey, R(Refusal::PubSub)),
     c("quit", -1, NoKey, L(Local::Quit)),
-    c("randomkey", 1, NoKey, R(Refusal::Keyspace)),
+    c("randomkey", 1, NoKey, Action::Keyspace(Keyspace::RandomKey)),
     c("readonly", 1, NoKey, R(Refusal::Cluster)),
     c("readwrite", 1, NoKey, R(Refusal::Cluster)),
     c("redpacket.create", -4, K1, Ho(H::RpCreate)),
@@ -411,7 +424,7 @@ static TABLE: &[CommandSpec] = &[
     c("rpushx", -3, K1, Forward),
     c("sadd", -3, K1, Forward),
     c("save", 1, NoKey, R(Refusal::Admin)),
-    c("scan", -2, NoKey, R(Refusal::Keyspace)),
+    c("scan", -2, NoKey, Action::Keyspace(Keyspace::Scan)),
     c("scard", 2, K1, Forward),
     c("script", -2, NoKey, Script),
     c("sdiff", -2, ALL, Forward),

@@ -8,12 +8,16 @@
 
 pub mod blocking;
 pub mod command;
+pub mod scan;
 #[cfg(test)]
 mod tests;
 
 use bytes::BytesMut;
 
-pub use command::{lookup, Action, BlockArg, CommandSpec, Keys, Local, Refusal, Split, TxnCmd};
+pub use command::{
+    lookup, Action, BlockArg, CommandSpec, Keys, Keyspace, Local, Refusal, Split, TxnCmd,
+};
+pub use scan::{ScanError, ScanRoute};
 
 use crate::pool::Placement;
 use crate::protocol::encode;
@@ -29,6 +33,9 @@ pub enum Route<'r> {
     /// The request to every live server (every server of the pool for the
     /// kinds that [overtake](Broadcast::overtakes)), replies merged.
     All { kind: Broadcast, servers: &'r [u32] },
+    /// SCAN: to the server its cursor names (config index), with that
+    /// server's own cursor; the reply's cursor is rewritten for the client.
+    Scan(ScanRoute),
     /// Not sent anywhere.
     Refused(RouteError),
 }
@@ -48,6 +55,12 @@ pub enum Broadcast {
     ScriptKill,
     /// FUNCTION KILL: the same.
     FunctionKill,
+    /// KEYS: the arrays concatenated.
+    Keys,
+    /// RANDOMKEY: a key from one of the servers that have any.
+    RandomKey,
+    /// INFO with the keyspace section: the servers' sections combined.
+    InfoKeyspace,
 }
 
 impl Broadcast {
@@ -60,6 +73,28 @@ impl Broadcast {
     pub fn overtakes(self) -> bool {
         matches!(self, Broadcast::ScriptKill | Broadcast::FunctionKill)
     }
+
+    /// What each server is sent: the request as it came, but for INFO,
+    /// which asks the servers for their keyspace section alone.
+    pub fn encode(self, req: &Request<'_>, out: &mut BytesMut) {
+        match self {
+            Broadcast::InfoKeyspace => {
+                encode::command(out, [&b"INFO"[..], b"keyspace"].into_iter())
+            }
+            _ => req.encode_whole(out),
+        }
+    }
+}
+
+/// Whether an INFO request needs the servers: when it asks for the keyspace
+/// section by name or with `all` / `everything`. Plain INFO (Redis's
+/// "default") is the proxy's own, answered without a round trip.
+pub fn info_asks_servers(req: &Request<'_>) -> bool {
+    req.args().skip(1).any(|s| {
+        s.eq_ignore_ascii_case(b"keyspace")
+            || s.eq_ignore_ascii_case(b"all")
+            || s.eq_ignore_ascii_case(b"everything")
+    })
 }
 
 /// Why a request cannot be routed. Data only: the texts a client sees are
@@ -80,6 +115,12 @@ pub enum RouteError {
     ScriptSubcommand(String),
     /// A FUNCTION subcommand other than KILL.
     FunctionSubcommand(String),
+    /// A SCAN cursor that is no number, or not one of this pool's layout.
+    Scan(ScanError),
+    /// The server a SCAN cursor names is ejected (its name).
+    Ejected(String),
+    /// KEYS or RANDOMKEY on a pool without `allow_keys`.
+    KeysNotAllowed,
 }
 
 /// A multi-key command split per server: `servers[part]` receives the keys
@@ -152,7 +193,8 @@ impl Router {
     }
 
     /// Routes a request whose command the proxy sends on (`Forward`, `Split`,
-    /// `Script`, `SumAll`, or a hosted command passed through); arity already
+    /// `Script`, `SumAll`, `Keyspace`, a hosted command passed through, or
+    /// an INFO that [asks the servers](info_asks_servers)); arity already
     /// checked.
     pub fn route<'r>(
         &'r mut self,
@@ -165,6 +207,13 @@ impl Router {
             Action::Script => self.script(spec, req, placement),
             Action::Function => self.function(req, placement),
             Action::SumAll => self.all(Broadcast::DbSize, placement),
+            Action::Keyspace(Keyspace::Scan) => scan(req, placement),
+            Action::Keyspace(_) if !placement.allows_keys() => {
+                Route::Refused(RouteError::KeysNotAllowed)
+            }
+            Action::Keyspace(Keyspace::Keys) => self.all(Broadcast::Keys, placement),
+            Action::Keyspace(Keyspace::RandomKey) => self.all(Broadcast::RandomKey, placement),
+            Action::Local(Local::Info) => self.all(Broadcast::InfoKeyspace, placement),
             Action::Forward
             | Action::Hosted(_)
             | Action::Local(_)
@@ -297,6 +346,19 @@ impl Router {
 /// A subcommand as an error message shows it: lower case, at most 64 bytes.
 fn shown(sub: &[u8]) -> String {
     String::from_utf8_lossy(&sub[..sub.len().min(64)]).to_ascii_lowercase()
+}
+
+/// SCAN walks every server of the config in order, live or not: a server
+/// left out would leave its keys out. An ejected one stops the walk with
+/// an error naming it (the same cursor works again once it is back).
+fn scan<'r>(req: &Request<'_>, placement: &Placement) -> Route<'r> {
+    match ScanRoute::new(req.arg(1), placement.layout(), placement.server_count()) {
+        Ok(route) if placement.is_live(route.server) => Route::Scan(route),
+        Ok(route) => Route::Refused(RouteError::Ejected(
+            placement.label(route.server).to_string(),
+        )),
+        Err(e) => Route::Refused(RouteError::Scan(e)),
+    }
 }
 
 /// The one server that holds every key in `keys`: what a script call (the

@@ -46,10 +46,14 @@ fn route_raw(raw: &[u8], placement: &Placement) -> Sent {
     req.encode_whole(&mut whole);
     match router.route(spec, &req, placement) {
         Route::One(s) => Ok(vec![(s, whole.to_vec())]),
-        Route::All { servers, .. } => Ok(servers
-            .iter()
-            .map(|&s| (s as usize, whole.to_vec()))
-            .collect()),
+        Route::All { kind, servers } => {
+            let mut sent = BytesMut::new();
+            kind.encode(&req, &mut sent);
+            Ok(servers
+                .iter()
+                .map(|&s| (s as usize, sent.to_vec()))
+                .collect())
+        }
         Route::Split(split) => Ok((0..split.parts())
             .map(|part| {
                 let mut out = BytesMut::new();
@@ -57,6 +61,11 @@ fn route_raw(raw: &[u8], placement: &Placement) -> Sent {
                 (split.server(part), out.to_vec())
             })
             .collect()),
+        Route::Scan(scan) => {
+            let mut out = BytesMut::new();
+            scan.encode(&req, &mut out);
+            Ok(vec![(scan.server, out.to_vec())])
+        }
         Route::Refused(e) => Err(e),
     }
 }
@@ -281,4 +290,142 @@ fn an_ejected_server_gets_no_keys() {
         panic!("refused")
     };
     assert_ne!(sent[0].0, gone);
+}
+
+/// The client's cursor for server `server` at that server's cursor `inner`.
+fn cursor(p: &Placement, server: usize, inner: u64) -> Vec<u8> {
+    let tag = scan::layout_tag(p.layout());
+    let c = if inner == 0 {
+        // `after` gives server s's start when server s - 1 is done.
+        scan::ScanCursor::after(server - 1, 0, tag, p.server_count())
+    } else {
+        scan::ScanCursor::after(server, inner, tag, p.server_count())
+    };
+    c.unwrap().to_string().into_bytes()
+}
+
+#[test]
+fn scan_goes_to_the_server_its_cursor_names_with_that_servers_cursor() {
+    let p = placement();
+    // Cursor 0: the first server's start; the options pass as sent.
+    let raw = resp(&[b"SCAN", b"0", b"MATCH", b"k*", b"COUNT", b"10"]);
+    assert_eq!(route_raw(&raw, &p), Ok(vec![(0, raw.clone())]));
+    assert_eq!(
+        route_raw(b"SCAN 0\r\n", &p),
+        Ok(vec![(0, b"*2\r\n$4\r\nSCAN\r\n$1\r\n0\r\n".to_vec())])
+    );
+    // Server 2, at its own cursor 1234: exactly these bytes.
+    let c = cursor(&p, 2, 1234);
+    assert_eq!(
+        route(&[b"scan", &c, b"TYPE", b"hash"], &p),
+        Ok(vec![(
+            2,
+            b"*4\r\n$4\r\nscan\r\n$4\r\n1234\r\n$4\r\nTYPE\r\n$4\r\nhash\r\n".to_vec()
+        )])
+    );
+    // Server 1's start.
+    let c = cursor(&p, 1, 0);
+    assert_eq!(
+        route(&[b"SCAN", &c], &p),
+        Ok(vec![(1, b"*2\r\n$4\r\nSCAN\r\n$1\r\n0\r\n".to_vec())])
+    );
+}
+
+#[test]
+fn a_bad_or_stale_scan_cursor_is_refused() {
+    let p = placement();
+    for bad in [&b"x"[..], b"-1", b"", b"99999999999999999999"] {
+        assert_eq!(
+            route(&[b"SCAN", bad], &p),
+            Err(RouteError::Scan(ScanError::NotANumber))
+        );
+    }
+    // Redis's own cursor, sent to the proxy: no layout tag.
+    assert_eq!(
+        route(&[b"SCAN", b"1536"], &p),
+        Err(RouteError::Scan(ScanError::OtherLayout))
+    );
+    let c = cursor(&p, 1, 77);
+    // The servers reordered, one moved, another db: another layout.
+    let reordered =
+        "  servers:\n   - 127.0.0.1:7002:1\n   - 127.0.0.1:7001:1\n   - 127.0.0.1:7003:1\n";
+    let moved =
+        "  servers:\n   - 127.0.0.1:7001:1 a\n   - 127.0.0.1:7009:1 b\n   - 127.0.0.1:7003:1 c\n";
+    let named =
+        "  servers:\n   - 127.0.0.1:7001:1 a\n   - 127.0.0.1:7002:1 b\n   - 127.0.0.1:7003:1 c\n";
+    let alone = |servers: &str| {
+        let yaml = format!("p:\n  listen: 127.0.0.1:22121\n{servers}");
+        let config = Config::parse(&yaml, Path::new("t.yml")).unwrap();
+        Placement::new(&config.pools[0])
+    };
+    let named_cursor = cursor(&alone(named), 1, 77);
+    for (other, c) in [
+        (alone(reordered), &c),
+        (Placement::new(&pool("  redis_db: 1\n")), &c),
+        (alone(moved), &named_cursor),
+    ] {
+        assert_eq!(
+            route(&[b"SCAN", c], &other),
+            Err(RouteError::Scan(ScanError::OtherLayout))
+        );
+    }
+    // Other settings (the hash, weights) and ejections keep the layout.
+    assert_eq!(Placement::new(&pool("  hash: md5\n")).layout(), p.layout());
+    let config = pool("  auto_eject_hosts: true\n");
+    let without_1 = Placement::with_live(&config, |i| i != 1);
+    assert_eq!(without_1.layout(), p.layout());
+    // The server a cursor names is ejected: refused, naming it.
+    assert_eq!(
+        route(&[b"SCAN", &c], &without_1),
+        Err(RouteError::Ejected("127.0.0.1:7002".into()))
+    );
+    assert_eq!(
+        route(&[b"SCAN", &cursor(&p, 2, 5)], &without_1).map(|s| s[0].0),
+        Ok(2)
+    );
+}
+
+#[test]
+fn keys_and_randomkey_go_to_every_live_server_only_when_allowed() {
+    let p = placement();
+    for cmd in [&[&b"KEYS"[..], b"*"][..], &[b"RANDOMKEY"]] {
+        assert_eq!(route(cmd, &p), Err(RouteError::KeysNotAllowed));
+    }
+    let config = pool("  allow_keys: true\n  auto_eject_hosts: true\n");
+    let on = Placement::new(&config);
+    let keys = resp(&[b"KEYS", b"user:*"]);
+    assert_eq!(
+        route_raw(&keys, &on),
+        Ok((0..3).map(|s| (s, keys.clone())).collect())
+    );
+    let without_0 = Placement::with_live(&config, |i| i != 0);
+    let random = resp(&[b"RANDOMKEY"]);
+    assert_eq!(
+        route_raw(&random, &without_0),
+        Ok(vec![(1, random.clone()), (2, random.clone())])
+    );
+}
+
+#[test]
+fn info_asks_every_live_server_for_its_keyspace_only_when_asked() {
+    let info = |args: &[&[u8]]| {
+        let raw = resp(args);
+        let mut framer = RequestFramer::new(FrameLimits::default());
+        let req = framer.next_frame(&raw).unwrap().unwrap();
+        info_asks_servers(&req)
+    };
+    assert!(!info(&[b"INFO"]));
+    assert!(!info(&[b"INFO", b"server"]));
+    assert!(!info(&[b"INFO", b"default"]));
+    assert!(info(&[b"INFO", b"KEYSPACE"]));
+    assert!(info(&[b"INFO", b"server", b"keyspace"]));
+    assert!(info(&[b"info", b"all"]));
+    assert!(info(&[b"INFO", b"everything"]));
+    let config = pool("  auto_eject_hosts: true\n");
+    let without_2 = Placement::with_live(&config, |i| i != 2);
+    let asked = b"*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n".to_vec();
+    assert_eq!(
+        route(&[b"INFO", b"all"], &without_2),
+        Ok(vec![(0, asked.clone()), (1, asked)])
+    );
 }

@@ -54,4 +54,5 @@ pub fn read_vectors(tsv: &std::path::Path) -> Vec<(String, usize)> {
         .collect()
 }
 
+pub mod clients;
 pub mod servers;

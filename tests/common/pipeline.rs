@@ -164,6 +164,16 @@ fn check(req: &Request<'_>, router: &mut Router, placement: &Placement) {
             check_whole(req);
         }
         Route::Split(split) => check_split(req, &split, placement),
+        Route::Scan(scan) => {
+            assert!(placement.is_live(scan.server), "SCAN to a server not live");
+            let mut out = BytesMut::new();
+            scan.encode(req, &mut out);
+            let args = reframe(&out);
+            assert_eq!(args.len(), req.argc());
+            assert!(args[1].iter().all(u8::is_ascii_digit), "a server cursor");
+            assert_eq!(args[0], req.arg(0));
+            assert_eq!(&args[2..], &owned(req)[2..], "SCAN's options as sent");
+        }
         Route::Refused(_) => {}
     }
 }

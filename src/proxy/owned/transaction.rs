@@ -216,6 +216,9 @@ impl Dispatcher {
                     let error = ClientError::route(e, spec.name, &config.name, config.hash_tag);
                     return self.abort_with(&error);
                 }
+                Route::Scan(_) => {
+                    return self.abort_with(&refuse("its cursor walks every server, which a transaction on one server cannot; SCAN before MULTI or after EXEC"))
+                }
                 Route::Split(_) | Route::All { .. } => {
                     let config = &snapshot.config;
                     let error = ClientError::route(
