@@ -23,14 +23,16 @@
 //!   request and a placement to a route (one server, a split, every server, a
 //!   SCAN to the server its cursor names, or refused); dispatch, retries and
 //!   hosted calls all use it. The SCAN cursor's encoding.
-//! - [`backend`]: a pipelined connection to one server, per worker, that knows
-//!   no client: it hands replies and failures to an opaque sink, and requests
+//! - [`backend`]: a pipelined connection to one server, per worker, or a
+//!   dedicated one a client owns (bounded per server), that knows no client: it hands replies and failures to an opaque sink, and requests
 //!   it never wrote back to their sender; discards replies over the limit;
 //!   sends a request on a short-lived connection of its own when it must
 //!   overtake the queue (SCRIPT KILL, the probe of a server busy in a script).
 //! - [`proxy`]: workers, listeners, client sessions (order, memory account),
 //!   dispatch, hosted calls in the pipeline, split/merge (and INFO keyspace's
-//!   sum), SCAN's reply rewrite, connection commands,
+//!   sum), SCAN's reply rewrite, connection commands, connections a client
+//!   owns (`proxy::owned`: transactions, blocking calls, and the subscriber
+//!   bookkeeping pub/sub will use),
 //!   the one `ClientError` that renders every error text, the ejection
 //!   supervisor.
 //! - [`reload`]: hot reload — parse, check and apply a new config; watch the file.
