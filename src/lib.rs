@@ -31,8 +31,7 @@
 //! - [`proxy`]: workers, listeners, client sessions (order, memory account),
 //!   dispatch, hosted calls in the pipeline, split/merge (and INFO keyspace's
 //!   sum), SCAN's reply rewrite, connection commands, connections a client
-//!   owns (`proxy::owned`: transactions, blocking calls, and the subscriber
-//!   bookkeeping pub/sub will use),
+//!   owns (`proxy::owned`: transactions, blocking calls),
 //!   the one `ClientError` that renders every error text, the ejection
 //!   supervisor.
 //! - [`reload`]: hot reload — parse, check and apply a new config; watch the file.

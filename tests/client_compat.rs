@@ -7,18 +7,14 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::clients::{clients_dir, require, run_script};
-use common::servers::{pool_config, Conn, RedisServer, Redshard, Reply};
+use common::servers::{Conn, RedisServer, Redshard, Reply};
 
 fn servers(n: usize, extra: &[&str]) -> Vec<RedisServer> {
-    (0..n).map(|_| RedisServer::start_with(extra)).collect()
+    common::servers::start_servers(n, extra)
 }
 
 fn proxy(servers: &[RedisServer], extra: &str) -> Redshard {
-    Redshard::start(&pool_config(
-        "alpha",
-        &servers.iter().collect::<Vec<_>>(),
-        extra,
-    ))
+    common::servers::alpha_proxy(servers, extra)
 }
 
 #[test]

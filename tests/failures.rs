@@ -8,20 +8,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::servers::{keys_on, pool_config, rss_kib, Conn, RedisServer, Redshard, Reply};
+use common::servers::{keys_on, rss_kib, Conn, RedisServer, Redshard, Reply};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 fn servers(n: usize) -> Vec<RedisServer> {
-    (0..n).map(|_| RedisServer::start()).collect()
+    common::servers::start_servers(n, &[])
 }
 
 fn proxy(servers: &[RedisServer], extra: &str) -> Redshard {
-    Redshard::start(&pool_config(
-        "alpha",
-        &servers.iter().collect::<Vec<_>>(),
-        extra,
-    ))
+    common::servers::alpha_proxy(servers, extra)
 }
 
 /// Resumes a stopped process when dropped, whatever the test does.

@@ -8,19 +8,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::servers::{command_calls, keys_on, pool_config, Conn, RedisServer, Redshard, Reply};
-
-fn servers(n: usize) -> Vec<RedisServer> {
-    (0..n).map(|_| RedisServer::start()).collect()
-}
-
-fn proxy(servers: &[RedisServer], extra: &str) -> Redshard {
-    Redshard::start(&pool_config(
-        "alpha",
-        &servers.iter().collect::<Vec<_>>(),
-        extra,
-    ))
-}
+use common::servers::{
+    alpha_proxy, command_calls, keys_on, start_servers, Conn, RedisServer, Reply,
+};
 
 /// Sends `commands` in one write and reads one reply each.
 fn pipeline(c: &mut Conn, commands: &[&[&str]]) -> Vec<Reply> {
@@ -39,8 +29,8 @@ fn queued() -> Reply {
 
 #[test]
 fn a_transaction_runs_on_the_server_of_its_keys() {
-    let s = servers(3);
-    let p = proxy(&s, "");
+    let s = start_servers(3, &[]);
+    let p = alpha_proxy(&s, "");
     let (keys, _) = keys_on(&p, 1, 2);
     let mut c = p.conn();
     let got = pipeline(
@@ -79,8 +69,8 @@ fn a_transaction_runs_on_the_server_of_its_keys() {
 /// Nothing of a refused transaction runs: checked on the servers directly.
 #[test]
 fn a_refused_transaction_runs_none_of_its_commands() {
-    let s = servers(3);
-    let p = proxy(&s, "");
+    let s = start_servers(3, &[]);
+    let p = alpha_proxy(&s, "");
     let (on0, _) = keys_on(&p, 0, 2);
     let (on2, _) = keys_on(&p, 2, 1);
     let mut c = p.conn();
@@ -135,8 +125,8 @@ fn a_refused_transaction_runs_none_of_its_commands() {
 
 #[test]
 fn a_full_dedicated_pool_refuses_the_transaction_at_once() {
-    let s = servers(1);
-    let p = proxy(&s, "  max_dedicated_connections: 1\n");
+    let s = start_servers(1, &[]);
+    let p = alpha_proxy(&s, "  max_dedicated_connections: 1\n");
     // One client holds the only dedicated connection, blocked.
     let mut blocked = p.conn();
     blocked.send(&[b"BLPOP", b"nothing", b"0"]);
@@ -169,8 +159,8 @@ fn a_full_dedicated_pool_refuses_the_transaction_at_once() {
 
 #[test]
 fn per_server_transactions_merge_exec_in_queue_order() {
-    let s = servers(3);
-    let p = proxy(&s, "  multi: per_server\n");
+    let s = start_servers(3, &[]);
+    let p = alpha_proxy(&s, "  multi: per_server\n");
     let keys: Vec<String> = (0..3).map(|i| keys_on(&p, i, 1).0.remove(0)).collect();
     let mut c = p.conn();
     let got = pipeline(
@@ -238,8 +228,8 @@ fn per_server_transactions_merge_exec_in_queue_order() {
 
 #[test]
 fn watch_retries_under_contention_count_exactly() {
-    let s = servers(3);
-    let p = proxy(&s, "");
+    let s = start_servers(3, &[]);
+    let p = alpha_proxy(&s, "");
     const CLIENTS: u64 = 10;
     const EACH: u64 = 30;
     let retries = Arc::new(AtomicU64::new(0));
@@ -289,8 +279,8 @@ fn watch_retries_under_contention_count_exactly() {
 
 #[test]
 fn blocked_clients_wait_on_their_own_connections() {
-    let s = servers(2);
-    let p = proxy(&s, "");
+    let s = start_servers(2, &[]);
+    let p = alpha_proxy(&s, "");
     const BLOCKED: usize = 50;
     let blocked: Vec<_> = (0..BLOCKED)
         .map(|i| {
@@ -352,8 +342,8 @@ fn blocked_clients_wait_on_their_own_connections() {
 
 #[test]
 fn a_blocking_call_times_out_on_its_own_timeout_not_the_pools() {
-    let s = servers(1);
-    let p = proxy(&s, "  timeout: 200\n");
+    let s = start_servers(1, &[]);
+    let p = alpha_proxy(&s, "  timeout: 200\n");
     let mut c = p.conn();
     let started = Instant::now();
     assert_eq!(c.cmd(&["BLPOP", "empty", "1"]), Reply::Nil);

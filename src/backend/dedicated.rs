@@ -18,13 +18,10 @@ pub struct Dedicated {
     conn: Rc<BackendConn>,
 }
 
-/// Why no dedicated connection could be had.
-pub type DedicatedError = BackendError;
-
 impl Dedicated {
     /// Opens (lazily, at its first request) a connection of its own to the
     /// server `spec` names, if fewer than `max` are open to it.
-    pub fn open(mut spec: BackendSpec, max: usize) -> Result<Dedicated, DedicatedError> {
+    pub fn open(mut spec: BackendSpec, max: usize) -> Result<Dedicated, BackendError> {
         if !spec.health.take_dedicated(max) {
             return Err(BackendError::NoDedicated {
                 server: spec.label.clone(),

@@ -35,7 +35,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::sync::Notify;
 
-pub use dedicated::{Dedicated, DedicatedError};
+pub use dedicated::Dedicated;
 pub use error::BackendError;
 
 use crate::config::ServerAddr;

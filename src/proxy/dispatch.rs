@@ -342,8 +342,7 @@ impl Dispatcher {
                 conn.send_with(|b| scan.encode(req, b), waiter);
             }
             Route::Refused(e) => {
-                let config = &snapshot.config;
-                let error = ClientError::route(e, spec.name, &config.name, config.hash_tag);
+                let error = ClientError::route(e, spec.name, &snapshot.config);
                 self.client.push_error(&error);
             }
         }
@@ -428,8 +427,7 @@ impl Dispatcher {
                 conn.send_with(|b| call.encode(b), waiter);
             }
             Err(e) => {
-                let config = &snapshot.config;
-                let error = ClientError::route(e, call.name, &config.name, config.hash_tag);
+                let error = ClientError::route(e, call.name, &snapshot.config);
                 self.end_hosted(Err(error));
             }
         }

@@ -7,6 +7,7 @@
 use bytes::BytesMut;
 
 use crate::backend::BackendError;
+use crate::config::PoolConfig;
 use crate::hashkit::HashTag;
 use crate::hosted::HostedError;
 use crate::protocol::{encode, ProtocolError};
@@ -85,17 +86,12 @@ impl ClientError {
     }
 
     /// A refused route, with what the text needs to name.
-    pub fn route(
-        error: RouteError,
-        command: &str,
-        pool: &str,
-        hash_tag: Option<HashTag>,
-    ) -> ClientError {
+    pub fn route(error: RouteError, command: &str, pool: &PoolConfig) -> ClientError {
         ClientError::Route(Refusal {
             error,
             command: command.to_string(),
-            pool: pool.to_string(),
-            hash_tag,
+            pool: pool.name.clone(),
+            hash_tag: pool.hash_tag,
         })
     }
 

@@ -567,3 +567,17 @@ pub fn command_calls(server: &RedisServer, command: &str) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
 }
+
+/// `n` redis-servers started with `extra` arguments.
+pub fn start_servers(n: usize, extra: &[&str]) -> Vec<RedisServer> {
+    (0..n).map(|_| RedisServer::start_with(extra)).collect()
+}
+
+/// A proxy with one pool, `alpha`, over `servers`, with `extra` pool keys.
+pub fn alpha_proxy(servers: &[RedisServer], extra: &str) -> Redshard {
+    Redshard::start(&pool_config(
+        "alpha",
+        &servers.iter().collect::<Vec<_>>(),
+        extra,
+    ))
+}

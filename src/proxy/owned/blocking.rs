@@ -11,7 +11,7 @@ use crate::proxy::dispatch::{waiter, Dispatcher, Next};
 use crate::proxy::error::ClientError;
 use crate::proxy::reply_queue::WHOLE;
 use crate::route::blocking::{blocks, Blocks};
-use crate::route::{BlockArg, CommandSpec, Request, Route};
+use crate::route::{BlockArg, CommandSpec, Request};
 
 /// How long past its own timeout a blocking call may wait for its reply
 /// when the pool sets no `timeout`: the server answers at the timeout, so
@@ -32,15 +32,8 @@ impl Dispatcher {
         if wait == Blocks::No {
             return self.send_whole(spec, req, &snapshot);
         }
-        let server = match self.router.route(spec, req, &snapshot.placement) {
-            Route::One(server) => server,
-            Route::Refused(e) => {
-                let config = &snapshot.config;
-                let error = ClientError::route(e, spec.name, &config.name, config.hash_tag);
-                self.client.push_error(&error);
-                return Next::Continue;
-            }
-            _ => unreachable!("a blocking command is never split"),
+        let Some(server) = self.one_server(spec, req, &snapshot) else {
+            return Next::Continue;
         };
         // Its earlier requests answered first: the dedicated connection
         // must not overtake them.

@@ -1,5 +1,5 @@
 //! Clients that own a backend connection: a transaction (MULTI ... EXEC, and
-//! WATCH before it), a blocking call (BLPOP, XREAD BLOCK, ...), a subscriber.
+//! WATCH before it), a blocking call (BLPOP, XREAD BLOCK, ...).
 //! One mechanism for all of them: a [`Dedicated`] connection to the server
 //! concerned, bounded per server (`max_dedicated_connections`), closed when
 //! the client lets go of it or leaves. Other clients never wait behind it.
@@ -11,10 +11,12 @@
 //! then the connection closes and they go the usual way.
 
 pub mod blocking;
-pub mod subscriptions;
 pub mod transaction;
 
 use crate::backend::Dedicated;
+use crate::pool::PoolSnapshot;
+use crate::proxy::error::ClientError;
+use crate::route::{CommandSpec, Request, Route};
 
 pub use transaction::Transaction;
 
@@ -45,6 +47,25 @@ impl super::dispatch::Dispatcher {
             self.owned = Owned::None;
         }
         true
+    }
+
+    /// The one server a command that is never split goes to (WATCH, a
+    /// blocking call); `None` once the client has the router's refusal.
+    pub(super) fn one_server(
+        &mut self,
+        spec: &CommandSpec,
+        req: &Request<'_>,
+        snapshot: &PoolSnapshot,
+    ) -> Option<usize> {
+        match self.router.route(spec, req, &snapshot.placement) {
+            Route::One(server) => Some(server),
+            Route::Refused(e) => {
+                let error = ClientError::route(e, spec.name, &snapshot.config);
+                self.client.push_error(&error);
+                None
+            }
+            _ => unreachable!("{} is never split", spec.name),
+        }
     }
 
     /// Closes drained connections whose last reply is in.

@@ -82,6 +82,14 @@ impl Transaction {
     }
 }
 
+/// The transaction a caller knows is open.
+fn open(owned: &mut Owned) -> &mut Transaction {
+    match owned {
+        Owned::Txn(t) => t,
+        _ => unreachable!("called inside a transaction"),
+    }
+}
+
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
 
 impl Dispatcher {
@@ -97,16 +105,10 @@ impl Dispatcher {
             TxnCmd::Multi if multi => self.plain_error("ERR MULTI calls can not be nested"),
             TxnCmd::Multi => {
                 let per_server = self.pool.runtime.snapshot().config.multi == MultiMode::PerServer;
-                let txn = match &mut self.owned {
-                    Owned::Txn(t) => t,
-                    _ => {
-                        self.owned = Owned::Txn(Transaction::new(per_server));
-                        let Owned::Txn(t) = &mut self.owned else {
-                            unreachable!("just set")
-                        };
-                        t
-                    }
-                };
+                if !matches!(self.owned, Owned::Txn(_)) {
+                    self.owned = Owned::Txn(Transaction::new(per_server));
+                }
+                let txn = open(&mut self.owned);
                 txn.multi = true;
                 // After WATCH: the watched connection enters MULTI too.
                 for conn in &txn.conns {
@@ -114,18 +116,14 @@ impl Dispatcher {
                     conn.conn().send(b"*1\r\n$5\r\nMULTI\r\n", ignored);
                 }
                 self.client.take_queued_error();
-                self.client
-                    .push_local(|o| crate::protocol::encode::simple(o, "OK"));
-                Next::Continue
+                self.ok()
             }
             TxnCmd::Exec if multi => self.exec(),
             TxnCmd::Exec => self.plain_error("ERR EXEC without MULTI"),
             TxnCmd::Discard if multi => {
                 // Closing the connections discards the transaction there.
                 self.let_go();
-                self.client
-                    .push_local(|o| crate::protocol::encode::simple(o, "OK"));
-                Next::Continue
+                self.ok()
             }
             TxnCmd::Discard => self.plain_error("ERR DISCARD without MULTI"),
             TxnCmd::Watch if multi => self.plain_error("ERR WATCH inside MULTI is not allowed"),
@@ -135,9 +133,7 @@ impl Dispatcher {
                 if let Owned::Txn(_) = self.owned {
                     self.let_go();
                 }
-                self.client
-                    .push_local(|o| crate::protocol::encode::simple(o, "OK"));
-                Next::Continue
+                self.ok()
             }
         }
     }
@@ -163,22 +159,26 @@ impl Dispatcher {
         }
         // Watching: what goes to the watched server goes on its connection.
         let watched = txn.conns.first()?.server();
-        let snapshot = self.pool.runtime.snapshot_arc();
         if !matches!(spec.action, Action::Forward | Action::Block(_)) {
             return None;
         }
+        let snapshot = self.pool.runtime.snapshot_arc();
         match self.router.route(spec, req, &snapshot.placement) {
             Route::One(s) if s == watched && spec.keys != Keys::None => {
                 let seq = self.client.reserve();
                 let w = waiter(&self.client, seq, WHOLE, false);
-                let Owned::Txn(txn) = &self.owned else {
-                    unreachable!("checked above")
-                };
+                let txn = open(&mut self.owned);
                 txn.conns[0].conn().send_with(|b| req.encode_whole(b), w);
                 Some(Next::Continue)
             }
             _ => None,
         }
+    }
+
+    fn ok(&mut self) -> Next {
+        self.client
+            .push_local(|o| crate::protocol::encode::simple(o, "OK"));
+        Next::Continue
     }
 
     /// An error reply that changes nothing.
@@ -212,37 +212,22 @@ impl Dispatcher {
                 Route::One(_) if keyless => None,
                 Route::One(s) => Some(s),
                 Route::Refused(e) => {
-                    let config = &snapshot.config;
-                    let error = ClientError::route(e, spec.name, &config.name, config.hash_tag);
+                    let error = ClientError::route(e, spec.name, &snapshot.config);
                     return self.abort_with(&error);
                 }
                 Route::Scan(_) => {
                     return self.abort_with(&refuse("its cursor walks every server, which a transaction on one server cannot; SCAN before MULTI or after EXEC"))
                 }
                 Route::Split(_) | Route::All { .. } => {
-                    let config = &snapshot.config;
-                    let error = ClientError::route(
-                        RouteError::CrossServer,
-                        spec.name,
-                        &config.name,
-                        config.hash_tag,
-                    );
+                    let error = ClientError::route(RouteError::CrossServer, spec.name, &snapshot.config);
                     return self.abort_with(&error);
                 }
             },
         };
-        let Owned::Txn(txn) = &mut self.owned else {
-            unreachable!("inside MULTI")
-        };
+        let txn = open(&mut self.owned);
         let target = match (server, txn.fixed()) {
             (Some(s), Some(f)) if s != f => {
-                let config = &snapshot.config;
-                let error = ClientError::route(
-                    RouteError::CrossServer,
-                    "multi",
-                    &config.name,
-                    config.hash_tag,
-                );
+                let error = ClientError::route(RouteError::CrossServer, "multi", &snapshot.config);
                 return self.abort_with(&error);
             }
             (Some(s), _) => s,
@@ -264,9 +249,7 @@ impl Dispatcher {
             Ok(i) => i,
             Err(next) => return next,
         };
-        let Owned::Txn(txn) = &mut self.owned else {
-            unreachable!("inside MULTI")
-        };
+        let txn = open(&mut self.owned);
         let part = if txn.per_server { QUEUED } else { WHOLE };
         let seq = self.client.reserve();
         let w = waiter(&self.client, seq, part, false);
@@ -280,9 +263,7 @@ impl Dispatcher {
     /// The transaction's connection to `server`, opened (with MULTI sent on
     /// it, and the early keyless commands on the first) if it is new.
     fn txn_conn(&mut self, server: usize) -> Result<usize, Next> {
-        let Owned::Txn(txn) = &self.owned else {
-            unreachable!("in a transaction")
-        };
+        let txn = open(&mut self.owned);
         if let Some(i) = txn.conn_index(server) {
             return Ok(i);
         }
@@ -298,9 +279,7 @@ impl Dispatcher {
             Ok(c) => c,
             Err(e) => return Err(self.abort_with(&ClientError::Backend(e))),
         };
-        let Owned::Txn(txn) = &mut self.owned else {
-            unreachable!("in a transaction")
-        };
+        let txn = open(&mut self.owned);
         if txn.multi {
             let ignored = waiter(&self.client, 0, IGNORED, false);
             conn.conn().send(b"*1\r\n$5\r\nMULTI\r\n", ignored);
@@ -329,11 +308,7 @@ impl Dispatcher {
     /// The client gets `error` for this command, and EXEC will answer
     /// EXECABORT (outside MULTI: just the error).
     fn abort_with(&mut self, error: &ClientError) -> Next {
-        if let Owned::Txn(t) = &mut self.owned {
-            if t.multi {
-                t.aborted = true;
-            }
-        }
+        self.txn_queuing_failed();
         self.client.push_error(error);
         Next::Continue
     }
@@ -349,9 +324,7 @@ impl Dispatcher {
     }
 
     fn exec(&mut self) -> Next {
-        let Owned::Txn(txn) = &mut self.owned else {
-            unreachable!("inside MULTI")
-        };
+        let txn = open(&mut self.owned);
         if txn.aborted {
             self.let_go();
             return self.plain_error(EXECABORT);
@@ -366,9 +339,7 @@ impl Dispatcher {
             let server = self.pool.runtime.snapshot().placement.server_for(b"");
             let Some(server) = server else {
                 let snapshot = self.pool.runtime.snapshot_arc();
-                let config = &snapshot.config;
-                let error =
-                    ClientError::route(RouteError::NoServer, "exec", &config.name, config.hash_tag);
+                let error = ClientError::route(RouteError::NoServer, "exec", &snapshot.config);
                 self.owned = Owned::None;
                 self.client.push_error(&error);
                 return Next::Continue;
@@ -383,9 +354,7 @@ impl Dispatcher {
                 return next;
             }
         }
-        let Owned::Txn(txn) = &mut self.owned else {
-            unreachable!("inside MULTI")
-        };
+        let txn = open(&mut self.owned);
         if txn.conns.len() == 1 {
             let seq = self.client.reserve();
             let w = waiter(&self.client, seq, WHOLE, false);
@@ -396,9 +365,7 @@ impl Dispatcher {
             if !self.all_answered() {
                 return Next::Hold;
             }
-            let Owned::Txn(txn) = &mut self.owned else {
-                unreachable!("inside MULTI")
-            };
+            let txn = open(&mut self.owned);
             if self.client.take_queued_error() {
                 self.let_go();
                 return self.plain_error(EXECABORT);
@@ -430,25 +397,12 @@ impl Dispatcher {
     /// WATCH keys: on the server of the keys, which fixes the transaction's.
     fn watch(&mut self, spec: &CommandSpec, req: &Request<'_>) -> Next {
         let snapshot = self.pool.runtime.snapshot_arc();
-        let server = match self.router.route(spec, req, &snapshot.placement) {
-            Route::One(s) => s,
-            Route::Refused(e) => {
-                let config = &snapshot.config;
-                let error = ClientError::route(e, spec.name, &config.name, config.hash_tag);
-                self.client.push_error(&error);
-                return Next::Continue;
-            }
-            _ => unreachable!("WATCH is never split"),
+        let Some(server) = self.one_server(spec, req, &snapshot) else {
+            return Next::Continue;
         };
         match &self.owned {
             Owned::Txn(t) if t.fixed().is_some_and(|f| f != server) => {
-                let config = &snapshot.config;
-                let error = ClientError::route(
-                    RouteError::CrossServer,
-                    "watch",
-                    &config.name,
-                    config.hash_tag,
-                );
+                let error = ClientError::route(RouteError::CrossServer, "watch", &snapshot.config);
                 self.client.push_error(&error);
                 return Next::Continue;
             }
@@ -470,9 +424,7 @@ impl Dispatcher {
                 return next;
             }
         };
-        let Owned::Txn(txn) = &mut self.owned else {
-            unreachable!("watching")
-        };
+        let txn = open(&mut self.owned);
         txn.watching = true;
         let seq = self.client.reserve();
         let w = waiter(&self.client, seq, WHOLE, false);
