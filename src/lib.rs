@@ -24,14 +24,17 @@
 //!   SCAN to the server its cursor names, or refused); dispatch, retries and
 //!   hosted calls all use it. The SCAN cursor's encoding.
 //! - [`backend`]: a pipelined connection to one server, per worker, or a
-//!   dedicated one a client owns (bounded per server), that knows no client: it hands replies and failures to an opaque sink, and requests
-//!   it never wrote back to their sender; discards replies over the limit;
+//!   dedicated one a client owns (bounded per server; a subscriber's hands
+//!   every unasked frame to a listener), that knows no client: it hands
+//!   replies and failures to an opaque sink, and requests it never wrote
+//!   back to their sender; discards replies over the limit;
 //!   sends a request on a short-lived connection of its own when it must
 //!   overtake the queue (SCRIPT KILL, the probe of a server busy in a script).
 //! - [`proxy`]: workers, listeners, client sessions (order, memory account),
 //!   dispatch, hosted calls in the pipeline, split/merge (and INFO keyspace's
 //!   sum), SCAN's reply rewrite, connection commands, connections a client
-//!   owns (`proxy::owned`: transactions, blocking calls),
+//!   owns (`proxy::owned`: transactions, blocking calls, subscribers and
+//!   their bookkeeping of confirmations across servers),
 //!   the one `ClientError` that renders every error text, the ejection
 //!   supervisor.
 //! - [`reload`]: hot reload — parse, check and apply a new config; watch the file.

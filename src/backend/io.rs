@@ -433,6 +433,12 @@ impl BackendConn {
                     rbuf.advance(len);
                     continue;
                 }
+                if self.state.borrow().closing {
+                    // The owner let go (a subscriber's listener is gone with
+                    // it): what is still coming is nobody's, not a stray.
+                    rbuf.clear();
+                    return Ok(());
+                }
             }
             let pending = self.state.borrow_mut().pop_answered();
             let Some(pending) = pending else {

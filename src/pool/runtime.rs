@@ -92,6 +92,9 @@ pub struct PoolRuntime {
     /// Clients in LOCK.ACQUIRE ... WAIT, on any worker, by lock: a release
     /// through any worker wakes one of them.
     pub lock_waiters: Arc<LockWaiters>,
+    /// The version of each new snapshot, for sessions that must look again
+    /// at where their channels live (subscribers) as soon as it changes.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl PoolRuntime {
@@ -103,7 +106,17 @@ impl PoolRuntime {
             next_client_id: AtomicU64::new(1),
             stats: Sharded::default(),
             lock_waiters: Arc::default(),
+            changes: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// Changes as they come: each new snapshot's version.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn announce(&self) {
+        self.changes.send_replace(self.snapshot.load().version);
     }
 
     /// The current snapshot. Cheap; do not hold it across an `.await`.
@@ -127,6 +140,7 @@ impl PoolRuntime {
                 current.version + 1,
             )
         });
+        self.announce();
     }
 
     /// Swaps in a new config for this pool (a reload). Servers present in
@@ -142,6 +156,7 @@ impl PoolRuntime {
             let generation = old.generation + u64::from(change.any);
             PoolSnapshot::build(config.clone(), health, generation, old.version + 1)
         });
+        self.announce();
         change
     }
 

@@ -29,6 +29,19 @@ pub const IGNORED: u32 = u32::MAX - 2;
 /// the transaction on every server.
 pub const QUEUED: u32 = u32::MAX - 3;
 
+/// The part index of what a subscriber connection sends unasked
+/// (confirmations, messages); the tag's `seq` is the server's index.
+pub const SUBSCRIBER: u32 = u32::MAX - 4;
+
+/// What came from one of the client's subscriber connections.
+#[derive(Debug)]
+pub enum PubsubEvent {
+    /// A frame (a confirmation or a message), from the server of this index.
+    Frame { server: usize, frame: Bytes },
+    /// The connection to this server ended.
+    Lost { server: usize, error: BackendError },
+}
+
 /// A request handed back by a failed connection before any of its bytes
 /// were written.
 #[derive(Debug)]
@@ -60,6 +73,8 @@ pub struct Client {
     step: RefCell<Option<StepOutcome>>,
     /// A command queued in a transaction across servers was refused.
     queued_error: std::cell::Cell<bool>,
+    /// Frames from subscriber connections, for the session to place.
+    pubsub: RefCell<Vec<PubsubEvent>>,
     /// The client's share of the proxy-wide memory bound.
     pub memory: ClientAccount,
 }
@@ -72,6 +87,7 @@ impl Client {
             returned: RefCell::new(Vec::new()),
             step: RefCell::new(None),
             queued_error: std::cell::Cell::new(false),
+            pubsub: RefCell::new(Vec::new()),
             memory: budget().client(),
         }
     }
@@ -152,6 +168,13 @@ impl Client {
         self.queued_error.replace(false)
     }
 
+    /// What came from subscriber connections since the last call, in order
+    /// (`into` is emptied first, and reused).
+    pub fn take_pubsub(&self, into: &mut Vec<PubsubEvent>) {
+        into.clear();
+        std::mem::swap(into, &mut *self.pubsub.borrow_mut());
+    }
+
     /// The outcome of the hosted step in flight, once it came.
     pub fn take_step(&self) -> Option<StepOutcome> {
         self.step.borrow_mut().take()
@@ -166,6 +189,13 @@ impl ReplySink for Client {
     fn reply(&self, tag: Tag, reply: &[u8]) {
         match tag.part {
             IGNORED => return,
+            SUBSCRIBER => {
+                self.pubsub.borrow_mut().push(PubsubEvent::Frame {
+                    server: tag.seq as usize,
+                    frame: Bytes::copy_from_slice(reply),
+                });
+                return self.wake();
+            }
             QUEUED => {
                 if reply.first() == Some(&b'-') {
                     self.queued_error.set(true);
@@ -184,6 +214,13 @@ impl ReplySink for Client {
     fn failed(&self, tag: Tag, error: &BackendError, unsent: Option<Unsent<'_>>) {
         match tag.part {
             IGNORED => return,
+            SUBSCRIBER => {
+                self.pubsub.borrow_mut().push(PubsubEvent::Lost {
+                    server: tag.seq as usize,
+                    error: error.clone(),
+                });
+                return self.wake();
+            }
             QUEUED => {
                 self.queued_error.set(true);
                 let error = ClientError::Backend(error.clone());

@@ -19,7 +19,7 @@ use super::hosted_call::{CallStep, HostedCall, Pause};
 use super::info_keyspace;
 use super::local::ClientState;
 use super::merge::{Merge, MergeKind};
-use super::owned::Owned;
+use super::owned::{Owned, Subscriber};
 use super::reply_queue::WHOLE;
 use super::rewrite::Rewrite;
 use super::worker_pool::WorkerPool;
@@ -59,6 +59,8 @@ pub struct Dispatcher {
     hosted: Option<HostedCall>,
     /// Connections the client owns (a transaction, a blocking call).
     pub(super) owned: Owned,
+    /// The client's subscriptions and their connections.
+    pub(super) subscriber: Option<Box<Subscriber>>,
 }
 
 impl Dispatcher {
@@ -76,6 +78,7 @@ impl Dispatcher {
             epoch,
             hosted: None,
             owned: Owned::None,
+            subscriber: None,
         }
     }
 
@@ -133,6 +136,23 @@ impl Dispatcher {
                 .push_error(&ClientError::Arity(spec.name.to_string()));
             return Next::Continue;
         }
+        if self.in_subscriber_mode() {
+            match spec.action {
+                Action::Sub(_) | Action::Local(Local::Quit | Local::Reset) => {}
+                Action::Local(Local::Ping) => {
+                    self.count(Group::Local);
+                    self.subscriber_pong(req);
+                    return Next::Continue;
+                }
+                _ => {
+                    self.count(Group::Refused);
+                    let name = super::error::full_name(spec.name, req);
+                    self.client
+                        .push_error(&ClientError::SubscriberContext(name));
+                    return Next::Continue;
+                }
+            }
+        }
         if let Some(next) = self.txn_request(spec, req) {
             if next == Next::Continue {
                 self.count(Group::Forwarded);
@@ -151,6 +171,10 @@ impl Dispatcher {
             Action::Block(arg) => {
                 self.count(Group::Forwarded);
                 self.blocking(arg, spec, req)
+            }
+            Action::Sub(cmd) => {
+                self.count(Group::Forwarded);
+                self.subscription(cmd, req)
             }
             Action::Refuse(why) => {
                 self.count(Group::Refused);
@@ -243,30 +267,55 @@ impl Dispatcher {
                 self.client.push_local(|o| encode::simple(o, "OK"));
                 return Next::Close;
             }
-            // Connection state: answered from the client's state and the pool's config.
-            _ => {
-                let snapshot = self.pool.runtime.snapshot_arc();
-                let words: Vec<&[u8]> = (1..req.argc()).map(|i| req.arg(i)).collect();
-                let (state, id, owned) = (&mut self.state, self.client_id, &mut self.owned);
-                self.client.push_local(|out| {
-                    let answer = match local {
-                        Local::Select => state.select(&snapshot, words[0], out),
-                        Local::Auth => state.auth(&snapshot, &words, out),
-                        Local::Hello => state.hello(&snapshot, id, &words, out),
-                        Local::Client => state.client(id, &words, out),
-                        Local::Info => state.info(&snapshot, out),
-                        Local::Reset => {
-                            *owned = Owned::None;
-                            state.reset(&snapshot, out)
-                        }
-                        Local::Ping | Local::Echo | Local::Quit => unreachable!("answered above"),
-                    };
-                    if let Err(e) = answer {
-                        e.write(out);
-                    }
-                });
+            Local::Hello if self.changes_protocol_while_subscribed(req) => {
+                self.client.push_error(&ClientError::HelloWhileSubscribed)
             }
+            Local::Reset => {
+                self.end_subscriber(None);
+                return self.local_state(local, req);
+            }
+            // Connection state: answered from the client's state and the pool's config.
+            _ => return self.local_state(local, req),
         }
+        Next::Continue
+    }
+
+    /// HELLO with another protocol than the one the subscriber connections
+    /// speak.
+    fn changes_protocol_while_subscribed(&self, req: &Request<'_>) -> bool {
+        let Some(sub) = &self.subscriber else {
+            return false;
+        };
+        let now: &[u8] = match sub.proto {
+            Proto::Resp2 => b"2",
+            Proto::Resp3 => b"3",
+        };
+        req.argc() > 1 && req.arg(1) != now
+    }
+
+    /// Commands about the connection's state, answered from the client's
+    /// state and the pool's config.
+    fn local_state(&mut self, local: Local, req: &Request<'_>) -> Next {
+        let snapshot = self.pool.runtime.snapshot_arc();
+        let words: Vec<&[u8]> = (1..req.argc()).map(|i| req.arg(i)).collect();
+        let (state, id, owned) = (&mut self.state, self.client_id, &mut self.owned);
+        self.client.push_local(|out| {
+            let answer = match local {
+                Local::Select => state.select(&snapshot, words[0], out),
+                Local::Auth => state.auth(&snapshot, &words, out),
+                Local::Hello => state.hello(&snapshot, id, &words, out),
+                Local::Client => state.client(id, &words, out),
+                Local::Info => state.info(&snapshot, out),
+                Local::Reset => {
+                    *owned = Owned::None;
+                    state.reset(&snapshot, out)
+                }
+                Local::Ping | Local::Echo | Local::Quit => unreachable!("answered above"),
+            };
+            if let Err(e) = answer {
+                e.write(out);
+            }
+        });
         Next::Continue
     }
 
@@ -315,6 +364,8 @@ impl Dispatcher {
                     Broadcast::ScriptKill | Broadcast::FunctionKill => MergeKind::Kill,
                     Broadcast::Keys => MergeKind::Concat,
                     Broadcast::RandomKey => MergeKind::AnyKey,
+                    Broadcast::PubsubChannels => MergeKind::Union,
+                    Broadcast::PubsubNumsub => MergeKind::PairSum,
                     Broadcast::InfoKeyspace => MergeKind::InfoKeyspace {
                         head: info_keyspace::head(req, snapshot),
                         db: snapshot.config.redis_db,

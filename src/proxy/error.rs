@@ -73,6 +73,14 @@ pub enum ClientError {
     /// A server's SCAN reply whose cursor the proxy's cannot carry.
     #[error("ERR {0}")]
     Scan(crate::route::ScanError),
+    #[error("ERR Can't execute '{0}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")]
+    SubscriberContext(String),
+    #[error("ERR redshard: a server refused the subscription ({0}); the connection is closed, subscribe again")]
+    SubscriptionRefused(String),
+    #[error("ERR redshard: the pool's servers changed (a reload, an ejection or a rejoin), so some of this client's channels are published elsewhere now; the connection is closed, subscribe again")]
+    SubscriptionMoved,
+    #[error("ERR redshard: HELLO cannot change the protocol of a client with subscriptions; unsubscribe first")]
+    HelloWhileSubscribed,
     #[error("ERR max number of clients reached")]
     MaxClients,
     #[error("ERR redshard: request refused: the proxy holds more than its --max-memory ({} MiB) of client and server buffers; requests over {} KiB are refused until there is room again", .limit >> 20, crate::memory::LARGE_REQUEST >> 10)]
@@ -107,6 +115,20 @@ impl ClientError {
             name: lossy(args.first().copied().unwrap_or(b"")),
             args: shown,
         }
+    }
+}
+
+/// A command's name as Redis gives it in errors: `pubsub|numsub` for a
+/// container command's subcommand.
+pub fn full_name(name: &str, req: &crate::route::Request<'_>) -> String {
+    const CONTAINERS: [&str; 12] = [
+        "acl", "client", "cluster", "command", "config", "function", "latency", "memory", "module",
+        "object", "pubsub", "script",
+    ];
+    if CONTAINERS.contains(&name) && req.argc() > 1 {
+        format!("{name}|{}", lossy(req.arg(1)).to_ascii_lowercase())
+    } else {
+        name.to_string()
     }
 }
 
@@ -146,6 +168,10 @@ impl std::fmt::Display for Refusal {
                 f,
                 "ERR redshard does not support 'function {sub}': {}; FUNCTION KILL goes to every server",
                 crate::route::Refusal::Admin.reason()
+            ),
+            RouteError::PubsubSubcommand(sub) => write!(
+                f,
+                "ERR redshard does not support 'pubsub {sub}': only PUBSUB CHANNELS, NUMSUB, NUMPAT, SHARDCHANNELS, SHARDNUMSUB and HELP"
             ),
             RouteError::Scan(e) => write!(f, "ERR {e}"),
             RouteError::Ejected(server) => write!(

@@ -30,6 +30,11 @@ pub enum MergeKind {
     Exec { order: Vec<u32> },
     /// KEYS: every part's array, one after the other.
     Concat,
+    /// PUBSUB CHANNELS: every part's array, each element once.
+    Union,
+    /// PUBSUB NUMSUB: `[name, count, ...]` alike from every part, the
+    /// counts summed.
+    PairSum,
     /// RANDOMKEY: the key of a part picked at random among those that have
     /// one; nil only when every part is.
     AnyKey,
@@ -134,6 +139,39 @@ impl Merge {
                 encode::array_header(out, total);
                 for p in &parts {
                     out.extend_from_slice(array_body(p).map_or(&[][..], |(_, body)| body));
+                }
+            }
+            MergeKind::Union => {
+                let Some(lists) = elements_of_all(&parts, out) else {
+                    return;
+                };
+                let mut seen = std::collections::HashSet::new();
+                let unique: Vec<&[u8]> = lists
+                    .iter()
+                    .zip(&parts)
+                    .flat_map(|(l, p)| l.iter().map(move |r| &p[r.clone()]))
+                    .filter(|e| seen.insert(*e))
+                    .collect();
+                encode::array_header(out, unique.len());
+                unique.iter().for_each(|e| out.extend_from_slice(e));
+            }
+            MergeKind::PairSum => {
+                let Some(lists) = elements_of_all(&parts, out) else {
+                    return;
+                };
+                let first = &lists[0];
+                encode::array_header(out, first.len());
+                for (i, r) in first.iter().enumerate() {
+                    if i % 2 == 0 {
+                        out.extend_from_slice(&parts[0][r.clone()]);
+                        continue;
+                    }
+                    let total: i64 = lists
+                        .iter()
+                        .zip(&parts)
+                        .filter_map(|(l, p)| parse_integer(&p[l.get(i)?.clone()]))
+                        .sum();
+                    encode::integer(out, total);
                 }
             }
             MergeKind::InfoKeyspace { head, db, proto } => {
@@ -298,6 +336,31 @@ mod tests {
                 &[b"*2\r\n:1\r\n:1\r\n", b"*2\r\n:1\r\n:0\r\n"]
             ),
             b"*2\r\n:1\r\n:0\r\n"
+        );
+    }
+
+    #[test]
+    fn pubsub_lists_are_united_and_counts_summed() {
+        assert_eq!(
+            run(
+                MergeKind::Union,
+                &[
+                    b"*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+                    b"*0\r\n",
+                    b"*2\r\n$1\r\nb\r\n$1\r\nc\r\n"
+                ]
+            ),
+            b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"
+        );
+        assert_eq!(
+            run(
+                MergeKind::PairSum,
+                &[
+                    b"*4\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n:0\r\n",
+                    b"*4\r\n$1\r\na\r\n:2\r\n$1\r\nb\r\n:5\r\n"
+                ]
+            ),
+            b"*4\r\n$1\r\na\r\n:3\r\n$1\r\nb\r\n:5\r\n"
         );
     }
 

@@ -156,8 +156,13 @@ impl ReplyQueue {
 
     /// A reply the proxy makes itself, in order after everything before it.
     /// True when bytes became ready to write.
+    /// (A subscriber's messages come this way too: the hard limit holds
+    /// for one that does not read them.)
     pub fn push_local(&mut self, write: impl FnOnce(&mut BytesMut)) -> bool {
-        if self.slots.is_empty() {
+        if self.closed {
+            return false;
+        }
+        let ready = if self.slots.is_empty() {
             self.seal_if_full(0);
             write(&mut self.out);
             true
@@ -167,7 +172,8 @@ impl ReplyQueue {
             self.held += buf.len();
             self.slots.push_back(Slot::Ready(buf.freeze()));
             false
-        }
+        };
+        ready | self.check_hard_limit()
     }
 
     /// A reply for slot `seq` (part `part` of a split request). True when

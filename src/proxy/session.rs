@@ -67,6 +67,8 @@ struct Session {
     input: Input,
     /// The input holds no complete request (the last look needed more bytes).
     starved: bool,
+    /// New pool snapshots: a subscriber's channels may have moved.
+    changes: tokio::sync::watch::Receiver<u64>,
 }
 
 async fn serve_io<R, W>(mut reader: R, mut writer: W, pool: Rc<WorkerPool>, client_id: u64)
@@ -95,6 +97,7 @@ where
         output_limit,
         input: Input::Open,
         starved: true,
+        changes: runtime.changes(),
     };
     let mut sending = Bytes::new();
     loop {
@@ -166,6 +169,11 @@ where
                 }
             }
             _ = pause_over(pause), if pausing => s.dispatcher.retry_hosted(),
+            changed = s.changes.changed(), if s.dispatcher.subscribed() => {
+                if changed.is_ok() && s.dispatcher.subscriber_misplaced() {
+                    s.close_input();
+                }
+            }
             _ = s.client.memory.until_evicted() => {}
         }
     }
@@ -196,6 +204,10 @@ impl Session {
     /// Everything that can move without waiting: requests handed back by a
     /// failed connection, the hosted call's progress, then new requests.
     fn work(&mut self, writing: usize, stats: &PoolCounters) {
+        if self.dispatcher.pump_subscriber() {
+            add(&stats.client_err, 1);
+            self.close_input();
+        }
         self.dispatcher.route_returned();
         self.dispatcher.advance_hosted(self.input != Input::Open);
         if self.input != Input::Open {

@@ -66,8 +66,6 @@ pub enum Refusal {
     Admin,
     /// MULTI/EXEC/WATCH: a transaction cannot span servers.
     Transaction,
-    /// Publish/subscribe.
-    PubSub,
     /// Blocking commands would stall a server connection shared by clients.
     Blocking,
     /// Cluster and replication commands.
@@ -87,7 +85,6 @@ impl Refusal {
             Refusal::Transaction => {
                 "transactions cannot span servers; use EVAL with keys that share a hash tag"
             }
-            Refusal::PubSub => "publish/subscribe is not proxied; connect to a server directly",
             Refusal::Blocking => {
                 "blocking commands would stall a server connection shared by many clients"
             }
@@ -127,6 +124,31 @@ pub enum Action {
     /// A command that may block (its timeout where `BlockArg` says): sent
     /// on a connection of the client's own, so nobody waits behind it.
     Block(BlockArg),
+    /// (P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE: on connections the client owns,
+    /// to the server of each channel (every server for a pattern).
+    Sub(SubCmd),
+    /// PUBSUB CHANNELS / NUMSUB / NUMPAT / SHARDCHANNELS / SHARDNUMSUB:
+    /// asked of every server (NUMPAT of one: patterns are on all) and merged.
+    Pubsub,
+}
+
+/// A subscription command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubCmd {
+    Subscribe(SubKind),
+    Unsubscribe(SubKind),
+}
+
+/// The three kinds of subscription Redis keeps apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubKind {
+    /// SUBSCRIBE: a channel, on the server of its name.
+    Channel,
+    /// PSUBSCRIBE: a pattern, on every server (a message is published where
+    /// its channel lives).
+    Pattern,
+    /// SSUBSCRIBE: a shard channel, on the server of its name, counted apart.
+    Shard,
 }
 
 /// The transaction commands.
@@ -184,7 +206,7 @@ impl CommandSpec {
 
 use crate::hosted::Hosted as H;
 use Action::{
-    Block as Bl, Forward, Hosted as Ho, Local as L, Refuse as R, Script, Split as S, Txn as Tx,
+    Block as Bl, Forward, Hosted as Ho, Local as L, Refuse as R, Script, Split as S, Sub, Txn as Tx,
 };
 use Keys::{At, None as NoKey, Numkeys, Range, Streams, WithStore};
 
@@ -395,12 +417,22 @@ static TABLE: &[CommandSpec] = &[
     c("pfselftest", 1, NoKey, R(Refusal::Admin)),
     c("ping", -1, NoKey, L(Local::Ping)),
     c("psetex", 4, K1, Forward),
-    c("psubscribe", -2, NoKey, R(Refusal::PubSub)),
+    c(
+        "psubscribe",
+        -2,
+        NoKey,
+        Sub(SubCmd::Subscribe(SubKind::Pattern)),
+    ),
     c("psync", -3, NoKey, R(Refusal::Cluster)),
     c("pttl", 2, K1, Forward),
     c("publish", 3, K1, Forward),
-    c("pubsub", -2, NoKey, R(Refusal::PubSub)),
-    c("punsubscribe", -1, NoKey, R(Refusal::PubSub)),
+    c("pubsub", -2, NoKey, Action::Pubsub),
+    c(
+        "punsubscribe",
+        -1,
+        NoKey,
+        Sub(SubCmd::Unsubscribe(SubKind::Pattern)),
+    ),
     c("quit", -1, NoKey, L(Local::Quit)),
     c("randomkey", 1, NoKey, Action::Keyspace(Keyspace::RandomKey)),
     c("readonly", 1, NoKey, R(Refusal::Cluster)),
@@ -455,13 +487,28 @@ static TABLE: &[CommandSpec] = &[
     c("srandmember", -2, K1, Forward),
     c("srem", -3, K1, Forward),
     c("sscan", -3, K1, Forward),
-    c("ssubscribe", -2, NoKey, R(Refusal::PubSub)),
+    c(
+        "ssubscribe",
+        -2,
+        NoKey,
+        Sub(SubCmd::Subscribe(SubKind::Shard)),
+    ),
     c("strlen", 2, K1, Forward),
-    c("subscribe", -2, NoKey, R(Refusal::PubSub)),
+    c(
+        "subscribe",
+        -2,
+        NoKey,
+        Sub(SubCmd::Subscribe(SubKind::Channel)),
+    ),
     c("substr", 4, K1, Forward),
     c("sunion", -2, ALL, Forward),
     c("sunionstore", -3, ALL, Forward),
-    c("sunsubscribe", -1, NoKey, R(Refusal::PubSub)),
+    c(
+        "sunsubscribe",
+        -1,
+        NoKey,
+        Sub(SubCmd::Unsubscribe(SubKind::Shard)),
+    ),
     c("swapdb", 3, NoKey, R(Refusal::Keyspace)),
     c("sync", 1, NoKey, R(Refusal::Cluster)),
     c("time", 1, NoKey, Forward),
@@ -469,7 +516,12 @@ static TABLE: &[CommandSpec] = &[
     c("ttl", 2, K1, Forward),
     c("type", 2, K1, Forward),
     c("unlink", -2, ALL, S(Split::Sum)),
-    c("unsubscribe", -1, NoKey, R(Refusal::PubSub)),
+    c(
+        "unsubscribe",
+        -1,
+        NoKey,
+        Sub(SubCmd::Unsubscribe(SubKind::Channel)),
+    ),
     c("unwatch", 1, NoKey, Tx(TxnCmd::Unwatch)),
     c("wait", 3, NoKey, R(Refusal::Cluster)),
     c("waitaof", 4, NoKey, R(Refusal::Cluster)),

@@ -15,7 +15,8 @@ mod tests;
 use bytes::BytesMut;
 
 pub use command::{
-    lookup, Action, BlockArg, CommandSpec, Keys, Keyspace, Local, Refusal, Split, TxnCmd,
+    lookup, Action, BlockArg, CommandSpec, Keys, Keyspace, Local, Refusal, Split, SubCmd, SubKind,
+    TxnCmd,
 };
 pub use scan::{ScanError, ScanRoute};
 
@@ -61,6 +62,10 @@ pub enum Broadcast {
     RandomKey,
     /// INFO with the keyspace section: the servers' sections combined.
     InfoKeyspace,
+    /// PUBSUB CHANNELS / SHARDCHANNELS: the servers' lists, each name once.
+    PubsubChannels,
+    /// PUBSUB NUMSUB / SHARDNUMSUB: the counts of each channel summed.
+    PubsubNumsub,
 }
 
 impl Broadcast {
@@ -115,6 +120,8 @@ pub enum RouteError {
     ScriptSubcommand(String),
     /// A FUNCTION subcommand other than KILL.
     FunctionSubcommand(String),
+    /// A PUBSUB subcommand the proxy does not know.
+    PubsubSubcommand(String),
     /// A SCAN cursor that is no number, or not one of this pool's layout.
     Scan(ScanError),
     /// The server a SCAN cursor names is ejected (its name).
@@ -214,12 +221,14 @@ impl Router {
             Action::Keyspace(Keyspace::Keys) => self.all(Broadcast::Keys, placement),
             Action::Keyspace(Keyspace::RandomKey) => self.all(Broadcast::RandomKey, placement),
             Action::Local(Local::Info) => self.all(Broadcast::InfoKeyspace, placement),
+            Action::Pubsub => self.pubsub(spec, req, placement),
             Action::Forward
             | Action::Hosted(_)
             | Action::Local(_)
             | Action::Refuse(_)
             | Action::Txn(_)
-            | Action::Block(_) => self.forward(spec, req, placement),
+            | Action::Block(_)
+            | Action::Sub(_) => self.forward(spec, req, placement),
         }
     }
 
@@ -324,6 +333,27 @@ impl Router {
             return Route::Refused(RouteError::FunctionSubcommand(shown(sub)));
         }
         self.all(Broadcast::FunctionKill, placement)
+    }
+
+    /// PUBSUB: the channel lists and counts of every server merged; NUMPAT
+    /// and HELP from any one (a pattern subscription is on every server).
+    fn pubsub<'r>(
+        &'r mut self,
+        spec: &CommandSpec,
+        req: &Request<'_>,
+        placement: &Placement,
+    ) -> Route<'r> {
+        let sub = req.arg(1);
+        let is = |name: &[u8]| sub.eq_ignore_ascii_case(name);
+        if is(b"channels") || is(b"shardchannels") {
+            self.all(Broadcast::PubsubChannels, placement)
+        } else if is(b"numsub") || is(b"shardnumsub") {
+            self.all(Broadcast::PubsubNumsub, placement)
+        } else if is(b"numpat") || is(b"help") {
+            self.forward(spec, req, placement)
+        } else {
+            Route::Refused(RouteError::PubsubSubcommand(shown(sub)))
+        }
     }
 
     fn all(&mut self, kind: Broadcast, placement: &Placement) -> Route<'_> {

@@ -1,5 +1,7 @@
 //! Clients that own a backend connection: a transaction (MULTI ... EXEC, and
-//! WATCH before it), a blocking call (BLPOP, XREAD BLOCK, ...).
+//! WATCH before it), a blocking call (BLPOP, XREAD BLOCK, ...), a subscriber
+//! (its channels' servers; kept beside the others, as a RESP3 client may
+//! subscribe and run a transaction at once).
 //! One mechanism for all of them: a [`Dedicated`] connection to the server
 //! concerned, bounded per server (`max_dedicated_connections`), closed when
 //! the client lets go of it or leaves. Other clients never wait behind it.
@@ -11,6 +13,8 @@
 //! then the connection closes and they go the usual way.
 
 pub mod blocking;
+pub mod subscriber;
+pub mod subscriptions;
 pub mod transaction;
 
 use crate::backend::Dedicated;
@@ -18,6 +22,7 @@ use crate::pool::PoolSnapshot;
 use crate::proxy::error::ClientError;
 use crate::route::{CommandSpec, Request, Route};
 
+pub use subscriber::Subscriber;
 pub use transaction::Transaction;
 
 /// What a client owns now.
@@ -79,11 +84,13 @@ impl super::dispatch::Dispatcher {
     }
 
     /// The client is gone: a blocking call it left is abandoned (its
-    /// connection closes, so the server forgets it); an EXEC in flight still
-    /// gets its reply, as the client may be reading it.
+    /// connection closes, so the server forgets it), and so are its
+    /// subscriptions; an EXEC in flight still gets its reply, as the client
+    /// may be reading it.
     pub fn client_left(&mut self) {
         if let Owned::Draining { blocked: true, .. } = self.owned {
             self.owned = Owned::None;
         }
+        self.end_subscriber(None);
     }
 }

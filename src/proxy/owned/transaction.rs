@@ -208,6 +208,9 @@ impl Dispatcher {
                 ))
             }
             Action::Refuse(why) => return self.abort_with(&refuse(why.reason())),
+            Action::Sub(_) => return self.abort_with(&refuse(
+                "a subscription cannot be queued inside MULTI; subscribe before MULTI or after EXEC",
+            )),
             _ => match self.router.route(spec, req, &snapshot.placement) {
                 Route::One(_) if keyless => None,
                 Route::One(s) => Some(s),

@@ -1,0 +1,399 @@
+//! A subscriber: (P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE on connections the
+//! client owns, one per server concerned: a channel's server (by the pool's
+//! hash and tag, where PUBLISH sends it), every live server for a pattern.
+//!
+//! The servers confirm each name; the client gets the proxy's confirmation,
+//! counted over all of its subscriptions, in the reply slot of its command
+//! once every server concerned confirmed (so a message published after the
+//! client saw a confirmation reaches it). Messages are written as they come,
+//! except that one from a server with a confirmation still to come is held
+//! just before that confirmation: the client sees each server's frames in the
+//! server's own order, so no message of a channel follows its UNSUBSCRIBE's
+//! confirmation.
+
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+use bytes::{Bytes, BytesMut};
+
+use super::subscriptions::{command_word, frame_kind, is_confirmation, Step, Subscriptions};
+use crate::backend::Dedicated;
+use crate::protocol::{encode, Proto};
+use crate::proxy::client::{PubsubEvent, SUBSCRIBER};
+use crate::proxy::dispatch::{waiter, Dispatcher, Next};
+use crate::proxy::error::ClientError;
+use crate::proxy::reply_queue::WHOLE;
+use crate::route::{Request, RouteError, SubCmd, SubKind};
+
+/// A client's subscriptions and the connections that carry them.
+#[derive(Debug)]
+pub struct Subscriber {
+    subs: Subscriptions,
+    conns: HashMap<usize, Dedicated>,
+    /// Per server, the steps it has yet to confirm, oldest first.
+    awaiting: HashMap<usize, VecDeque<StepRef>>,
+    /// Commands with confirmations still to come, oldest first.
+    commands: VecDeque<Pending>,
+    next_id: u64,
+    /// The protocol the connections speak (the client's when it subscribed).
+    pub proto: Proto,
+    /// Scratch for the events taken from the client.
+    events: Vec<PubsubEvent>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct StepRef {
+    command: u64,
+    step: usize,
+}
+
+#[derive(Debug)]
+struct Pending {
+    id: u64,
+    /// The client's reply slot.
+    seq: u64,
+    steps: Vec<PendingStep>,
+}
+
+#[derive(Debug)]
+struct PendingStep {
+    frame: Bytes,
+    /// Messages that came before this step's confirmation, from a server
+    /// that confirms it.
+    before: Vec<Bytes>,
+    remaining: usize,
+}
+
+impl Pending {
+    fn done(&self) -> bool {
+        self.steps.iter().all(|s| s.remaining == 0)
+    }
+
+    /// The slot's bytes: each confirmation, after the messages held for it.
+    fn reply(&self) -> BytesMut {
+        let mut out = BytesMut::new();
+        for s in &self.steps {
+            s.before.iter().for_each(|m| out.extend_from_slice(m));
+            out.extend_from_slice(&s.frame);
+        }
+        out
+    }
+}
+
+impl Subscriber {
+    fn new(proto: Proto) -> Subscriber {
+        Subscriber {
+            subs: Subscriptions::default(),
+            conns: HashMap::new(),
+            awaiting: HashMap::new(),
+            commands: VecDeque::new(),
+            next_id: 0,
+            proto,
+            events: Vec::new(),
+        }
+    }
+
+    /// Whether the client has any subscription (RESP2's subscriber mode).
+    pub fn subscribed(&self) -> bool {
+        !self.subs.is_empty()
+    }
+
+    /// Nothing subscribed and nothing in flight: the subscriber can go.
+    fn finished(&self) -> bool {
+        self.subs.is_empty() && self.commands.is_empty()
+    }
+
+    /// Whether the client's channels are still where `server_of` puts them
+    /// now, and its patterns on every live server (after a reload, an
+    /// ejection or a rejoin, a PUBLISH may go where it does not listen).
+    fn placed_as(&self, server_of: impl Fn(&[u8]) -> Option<usize>, live: &[usize]) -> bool {
+        let patterns = self.subs.patterns_on();
+        self.subs
+            .placed()
+            .all(|(name, s)| server_of(name) == Some(s))
+            && (patterns.is_empty() || patterns == live)
+    }
+}
+
+impl Dispatcher {
+    /// (P|S)SUBSCRIBE or (P|S)UNSUBSCRIBE.
+    pub(in crate::proxy) fn subscription(&mut self, cmd: SubCmd, req: &Request<'_>) -> Next {
+        let names: Vec<&[u8]> = (1..req.argc()).map(|i| req.arg(i)).collect();
+        let (kind, subscribe) = match cmd {
+            SubCmd::Subscribe(k) => (k, true),
+            SubCmd::Unsubscribe(k) => (k, false),
+        };
+        let snapshot = self.pool.runtime.snapshot_arc();
+        let placement = &snapshot.placement;
+        let live = live_servers(placement);
+        let proto = self.state.proto;
+        let sub = self
+            .subscriber
+            .get_or_insert_with(|| Box::new(Subscriber::new(proto)));
+        // The servers that must hear of it, known before anything changes,
+        // so a refusal leaves the client as it was.
+        let mut servers: Vec<usize> = Vec::new();
+        if subscribe {
+            for name in &names {
+                if sub.subs.has(kind, name) {
+                    continue;
+                }
+                let wanted = match kind {
+                    SubKind::Pattern => sub.subs.pattern_servers(&live).to_vec(),
+                    _ => placement.server_for(name).into_iter().collect(),
+                };
+                if wanted.is_empty() {
+                    let error =
+                        ClientError::route(RouteError::NoServer, spec_name(cmd), &snapshot.config);
+                    self.client.push_error(&error);
+                    self.drop_subscriber_if_done();
+                    return Next::Continue;
+                }
+                servers.extend(wanted);
+            }
+        }
+        servers.sort_unstable();
+        servers.dedup();
+        let mut opened = Vec::new();
+        for &server in &servers {
+            if sub.conns.contains_key(&server) {
+                continue;
+            }
+            match self.pool.dedicated(&snapshot, server, sub.proto) {
+                Ok(conn) => {
+                    let listener = waiter(&self.client, server as u64, SUBSCRIBER, false);
+                    conn.conn().listen(listener);
+                    sub.conns.insert(server, conn);
+                    opened.push(server);
+                }
+                Err(e) => {
+                    for s in opened {
+                        sub.conns.remove(&s);
+                    }
+                    self.client.push_error(&ClientError::Backend(e));
+                    self.drop_subscriber_if_done();
+                    return Next::Continue;
+                }
+            }
+        }
+        let steps = if subscribe {
+            // Every name was placed above, with this placement.
+            let server_of = |n: &[u8]| placement.server_for(n).unwrap_or_default();
+            sub.subs.subscribe(kind, &names, proto, server_of, &live)
+        } else {
+            sub.subs.unsubscribe(kind, &names, proto)
+        };
+        let seq = self.client.reserve();
+        let id = sub.next_id;
+        sub.next_id += 1;
+        send_steps(sub, kind, subscribe, id, &steps);
+        sub.commands.push_back(Pending {
+            id,
+            seq,
+            steps: steps
+                .into_iter()
+                .map(|s| PendingStep {
+                    frame: s.frame,
+                    before: Vec::new(),
+                    remaining: s.servers.len(),
+                })
+                .collect(),
+        });
+        self.settle_subscriber();
+        Next::Continue
+    }
+
+    /// Places what the subscriber connections sent. `true` when one of them
+    /// was lost: the client has the error and must be closed (it has missed
+    /// messages; its library reconnects and subscribes again).
+    pub fn pump_subscriber(&mut self) -> bool {
+        let Some(sub) = self.subscriber.as_mut() else {
+            return false;
+        };
+        let mut events = std::mem::take(&mut sub.events);
+        self.client.take_pubsub(&mut events);
+        let mut lost = None;
+        for event in events.drain(..) {
+            match event {
+                PubsubEvent::Frame { server, frame } => {
+                    if frame.first() == Some(&b'-') {
+                        let text =
+                            String::from_utf8_lossy(&frame[1..frame.len().saturating_sub(2)]);
+                        lost = Some(ClientError::SubscriptionRefused(text.into_owned()));
+                        break;
+                    }
+                    place_frame(sub, &self.client, server, frame);
+                }
+                PubsubEvent::Lost { server: _, error } => {
+                    lost = Some(ClientError::Backend(error));
+                    break;
+                }
+            }
+        }
+        sub.events = events;
+        if let Some(error) = lost {
+            self.end_subscriber(Some(&error));
+            return true;
+        }
+        self.settle_subscriber();
+        false
+    }
+
+    /// Whether the client has subscriptions (or some on their way).
+    pub fn subscribed(&self) -> bool {
+        self.subscriber.is_some()
+    }
+
+    /// Whether the client is in RESP2's subscriber mode, where only
+    /// subscription commands, PING, QUIT and RESET are allowed.
+    pub(in crate::proxy) fn in_subscriber_mode(&self) -> bool {
+        self.state.proto == Proto::Resp2 && self.subscriber.as_ref().is_some_and(|s| s.subscribed())
+    }
+
+    /// PING in RESP2's subscriber mode: `["pong", arg or ""]`.
+    pub(in crate::proxy) fn subscriber_pong(&mut self, req: &Request<'_>) {
+        let arg: &[u8] = if req.argc() > 1 { req.arg(1) } else { b"" };
+        self.client.push_local(|out| {
+            encode::array_header(out, 2);
+            encode::bulk(out, b"pong");
+            encode::bulk(out, arg);
+        });
+    }
+
+    /// Drops the subscriptions (RESET, the client gone, a lost connection):
+    /// commands still awaiting confirmations get theirs as they stand, or
+    /// `error`; the connections close, so the servers forget the client.
+    pub(in crate::proxy) fn end_subscriber(&mut self, error: Option<&ClientError>) {
+        let Some(sub) = self.subscriber.take() else {
+            return;
+        };
+        for cmd in &sub.commands {
+            match error {
+                Some(e) => self.client.deliver_error(cmd.seq, WHOLE, e),
+                None => self.client.deliver(cmd.seq, WHOLE, &cmd.reply()),
+            }
+        }
+        if sub.commands.is_empty() {
+            if let Some(e) = error {
+                self.client.push_error(e);
+            }
+        }
+    }
+
+    /// The client's channels moved (a reload, an ejection): a PUBLISH now
+    /// goes where it does not listen, so it is told and closed.
+    pub fn subscriber_misplaced(&mut self) -> bool {
+        let Some(sub) = self.subscriber.as_ref() else {
+            return false;
+        };
+        let snapshot = self.pool.runtime.snapshot();
+        let placement = &snapshot.placement;
+        if sub.placed_as(|name| placement.server_for(name), &live_servers(placement)) {
+            return false;
+        }
+        drop(snapshot);
+        self.end_subscriber(Some(&ClientError::SubscriptionMoved));
+        true
+    }
+
+    /// Answers the commands whose confirmations are all in; closes the
+    /// connections that hold nothing and await nothing.
+    fn settle_subscriber(&mut self) {
+        let Some(sub) = self.subscriber.as_mut() else {
+            return;
+        };
+        while sub.commands.front().is_some_and(Pending::done) {
+            if let Some(cmd) = sub.commands.pop_front() {
+                self.client.deliver(cmd.seq, WHOLE, &cmd.reply());
+            }
+        }
+        let (subs, awaiting) = (&sub.subs, &sub.awaiting);
+        sub.conns.retain(|&server, _| {
+            subs.holds(server) || awaiting.get(&server).is_some_and(|q| !q.is_empty())
+        });
+        self.drop_subscriber_if_done();
+    }
+
+    fn drop_subscriber_if_done(&mut self) {
+        if self
+            .subscriber
+            .as_ref()
+            .is_some_and(|s| s.finished() && s.conns.is_empty())
+        {
+            self.subscriber = None;
+        }
+    }
+}
+
+/// Sends each server its names, in one command, and notes the
+/// confirmations each server owes, in the order it will send them.
+fn send_steps(sub: &mut Subscriber, kind: SubKind, subscribe: bool, id: u64, steps: &[Step]) {
+    let word = command_word(kind, subscribe);
+    let mut per_server: Vec<(usize, Vec<&[u8]>)> = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        for &server in &step.servers {
+            sub.awaiting.entry(server).or_default().push_back(StepRef {
+                command: id,
+                step: i,
+            });
+            let name = step.name.as_deref().unwrap_or_default();
+            match per_server.iter_mut().find(|(s, _)| *s == server) {
+                Some((_, names)) => names.push(name),
+                None => per_server.push((server, vec![name])),
+            }
+        }
+    }
+    for (server, mut names) in per_server {
+        if let Some(conn) = sub.conns.get(&server) {
+            names.insert(0, word.as_bytes());
+            conn.conn()
+                .send_untracked(|b| encode::command(b, names.into_iter()));
+        }
+    }
+}
+
+/// A confirmation counts for the step its server owes first; a message
+/// goes out now, or just before the first confirmation its server owes.
+fn place_frame(
+    sub: &mut Subscriber,
+    client: &Rc<crate::proxy::client::Client>,
+    server: usize,
+    frame: Bytes,
+) {
+    let owed = sub.awaiting.get_mut(&server);
+    let confirmation = frame_kind(&frame).is_some_and(is_confirmation);
+    let Some(owed) = owed.filter(|q| !q.is_empty()) else {
+        if !confirmation {
+            client.push_local(|out| out.extend_from_slice(&frame));
+        }
+        return;
+    };
+    let first = owed[0];
+    if confirmation {
+        owed.pop_front();
+    }
+    let Some(cmd) = sub.commands.iter_mut().find(|c| c.id == first.command) else {
+        return;
+    };
+    let step = &mut cmd.steps[first.step];
+    if confirmation {
+        step.remaining -= 1;
+    } else {
+        step.before.push(frame);
+    }
+}
+
+fn live_servers(placement: &crate::pool::Placement) -> Vec<usize> {
+    (0..placement.server_count())
+        .filter(|&s| placement.is_live(s))
+        .collect()
+}
+
+/// The name a subscription command's errors give.
+fn spec_name(cmd: SubCmd) -> &'static str {
+    let (kind, subscribe) = match cmd {
+        SubCmd::Subscribe(k) => (k, true),
+        SubCmd::Unsubscribe(k) => (k, false),
+    };
+    command_word(kind, subscribe)
+}
