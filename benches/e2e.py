@@ -6,8 +6,9 @@ front of them with the same pool, then runs redis-benchmark
 (-c 50 -n 200000 -r 100000) for SET, GET, MSET (10 keys) and MGET (10 keys),
 at -P 1 and -P 16, against one Redis directly, nutcracker and redshard,
 interleaved, 3 rounds; prints the median rps, the ratios, p99 latency, each
-proxy's CPU time per request, and redshard's RSS after the run. Everything it
-starts it stops again.
+proxy's CPU time per request, and redshard's RSS after the run; then hosted
+commands against the same scripts through nutcracker, and publish/subscribe
+throughput against one Redis directly. Everything it starts it stops again.
 
 REDSHARD_BIN=path benchmarks another redshard binary; REDSHARD_BASE=path adds a
 second redshard (e.g. the previous build) to the same interleaved rounds, for
@@ -144,6 +145,57 @@ def hosted_bench(rs_port, nc_port, backend_ports):
     return runs
 
 
+def pubsub_rate(port, proc, messages, subscribers=3):
+    """Messages per second delivered to every one of `subscribers` on one
+    channel, published by one client pipelining 1,000 PUBLISHes per write;
+    and the proxy's CPU µs per message delivered (0 without a proxy)."""
+    import threading
+    payload = b"x" * 16
+    channel = b"bench:ch"
+    frame = b"*3\r\n$7\r\nmessage\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(channel), channel, len(payload), payload)
+    subs = []
+    for _ in range(subscribers):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"SUBSCRIBE %s\r\n" % channel)
+        got = b""
+        while not got.endswith(b":1\r\n"):
+            got += s.recv(4096)
+        subs.append(s)
+    want = len(frame) * messages
+    done = []
+
+    def drain(s):
+        n = 0
+        while n < want:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            n += len(chunk)
+        done.append(n)
+
+    readers = [threading.Thread(target=drain, args=(s,)) for s in subs]
+    before = cpu_seconds(proc.pid) if proc else 0
+    started = time.time()
+    for t in readers:
+        t.start()
+    pub = socket.create_connection(("127.0.0.1", port))
+    batch = b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(channel), channel, len(payload), payload) * 1000
+    reply = b":%d\r\n" % subscribers
+    for _ in range(messages // 1000):
+        pub.sendall(batch)
+        need = len(reply) * 1000
+        while need > 0:
+            need -= len(pub.recv(need))
+    for t in readers:
+        t.join(timeout=120)
+    took = time.time() - started
+    used = (cpu_seconds(proc.pid) - before) if proc else 0
+    for s in subs + [pub]:
+        s.close()
+    assert all(n == want for n in done), (done, want)
+    return messages / took, used * 1e6 / (messages * subscribers)
+
+
 def main():
     work = tempfile.mkdtemp(prefix="redshard-bench-")
     procs = []
@@ -192,6 +244,11 @@ def main():
                         cpu.setdefault((name, pipeline, target), []).append(used * 1e6 / REQUESTS)
         rss = rss_kib(rs.pid)
         hosted = hosted_bench(rs_port, nc_port, ports)
+        messages = 100000 if QUICK else 300000
+        pubsub = {"direct": [], "redshard": []}
+        for _ in range(ROUNDS):
+            pubsub["direct"].append(pubsub_rate(ports[0], None, messages))
+            pubsub["redshard"].append(pubsub_rate(rs_port, rs, messages))
         print("redis-benchmark -c 50 -n %d -r 100000, median of %d interleaved rounds; %d cores" %
               (REQUESTS, ROUNDS, os.cpu_count()))
         print()
@@ -233,6 +290,16 @@ def main():
         print("|---|---|---|---|")
         for name, rs_rps, nc_rps in hosted:
             print("| %s | %.0f | %.0f | %.2f |" % (name, rs_rps, nc_rps, rs_rps / nc_rps))
+        print()
+        print("Publish/subscribe: %d messages of 16 bytes, one publisher pipelining 1,000 PUBLISHes per write,"
+              " 3 subscribers on the channel (nutcracker has no pub/sub)" % messages)
+        print()
+        d = statistics.median(r[0] for r in pubsub["direct"])
+        r = statistics.median(r[0] for r in pubsub["redshard"])
+        cpu_us = statistics.median(x[1] for x in pubsub["redshard"])
+        print("| direct msgs/s | redshard msgs/s | redshard/direct | redshard CPU µs per message delivered |")
+        print("|---|---|---|---|")
+        print("| %.0f | %.0f | %.2f | %.2f |" % (d, r, r / d, cpu_us))
     finally:
         for p in procs:
             p.terminate()
