@@ -18,7 +18,11 @@
 //! - [`protocol`]: the wire only: resumable request framer and the
 //!   [`protocol::Request`] it frames (borrowing the framer, so a request's
 //!   arguments cannot go missing before it is routed), reply skipper, reply
-//!   encoding (RESP2 and RESP3).
+//!   encoding (RESP2 and RESP3), and a decoder of whole replies into a tree
+//!   for the control replies the proxy reads itself.
+//! - [`cluster`]: Redis Cluster, pure: a key's slot (CRC16 and the tag
+//!   rule of the specification), the slot map from CLUSTER SHARDS or
+//!   CLUSTER SLOTS, and MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies.
 //! - [`route`]: the command table and the one router, a pure function from a
 //!   request and a placement to a route (one server, a split, every server, a
 //!   SCAN to the server its cursor names, or refused); dispatch, retries and
@@ -57,6 +61,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backend;
+pub mod cluster;
 pub mod config;
 pub mod distribution;
 pub mod hashkit;

@@ -4,7 +4,7 @@
 //! hashes a byte >= 0x80 enters as a sign-extended value (0xffffff80 | b).
 //! `signed` is that conversion; each hash module says where it applies.
 
-mod crc16;
+pub(crate) mod crc16;
 mod crc32;
 mod fnv;
 mod hashtag;

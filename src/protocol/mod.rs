@@ -1,11 +1,13 @@
 //! The Redis protocol as the proxy needs it (wire format only): a resumable
-//! request framer and the requests it frames, a reply skipper and the
-//! encoding of the proxy's own replies.
+//! request framer and the requests it frames, a reply skipper, the encoding
+//! of the proxy's own replies, and a decoder for the replies the proxy reads
+//! itself (control replies, off the request path).
 
 pub mod encode;
 pub mod framer;
 pub mod reply;
 pub mod request;
+pub mod value;
 
 pub use encode::Proto;
 pub use framer::{FrameLimits, ProtocolError, RequestFramer};
