@@ -361,3 +361,32 @@ fn a_blocking_call_times_out_on_its_own_timeout_not_the_pools() {
     };
     assert_eq!(streams.len(), 1);
 }
+
+/// A client that half-closes while blocked (ioredis's `disconnect()`, which
+/// BullMQ's QueueEvents uses to stop its XREAD BLOCK) gets no reply, as from
+/// Redis: not the error of the call the proxy abandons for it.
+#[test]
+fn a_client_that_leaves_while_blocked_gets_no_reply() {
+    let s = start_servers(1, &[]);
+    let p = alpha_proxy(&s, "");
+    let stream = std::net::TcpStream::connect(("127.0.0.1", p.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut c = Conn::from_tcp(stream.try_clone().unwrap());
+    assert_eq!(c.cmd(&["SET", "k", "v"]), Reply::ok());
+    c.send(&[b"XREAD", b"BLOCK", b"10000", b"STREAMS", b"events", b"$"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while command_calls(&s[0], "xread") == 0 {
+        assert!(Instant::now() < deadline, "XREAD never reached the server");
+        thread::sleep(Duration::from_millis(5));
+    }
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let (closed, rest) = c.closed_within(Duration::from_secs(5));
+    assert!(closed, "the proxy kept the connection open");
+    assert_eq!(
+        String::from_utf8_lossy(&rest),
+        "",
+        "a reply after the client left"
+    );
+}

@@ -300,7 +300,7 @@ impl Dispatcher {
         if let Owned::Txn(txn) = std::mem::take(&mut self.owned) {
             self.owned = Owned::Draining {
                 conns: txn.conns,
-                blocked: false,
+                blocked: None,
             };
         }
     }
@@ -389,7 +389,7 @@ impl Dispatcher {
         };
         self.owned = Owned::Draining {
             conns: txn.conns,
-            blocked: false,
+            blocked: None,
         };
         Next::Continue
     }
