@@ -1,13 +1,15 @@
 //! A pool as the workers share it: an immutable snapshot (config, placement,
 //! server health) behind an ArcSwap, so an ejection or a reload can swap it
-//! while requests read it, the pool-wide counters the client limit needs, and
-//! the clients waiting for its locks.
+//! while requests read it, the pool-wide counters the client limit needs,
+//! the clients waiting for its locks, and its clients as CLIENT LIST shows
+//! them.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use super::client_list::ClientList;
 use super::health::ServerHealth;
 use super::Placement;
 use crate::config::PoolConfig;
@@ -76,6 +78,7 @@ impl Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
+        self.runtime.client_list.remove(self.id);
         self.runtime.clients.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -92,6 +95,9 @@ pub struct PoolRuntime {
     /// Clients in LOCK.ACQUIRE ... WAIT, on any worker, by lock: a release
     /// through any worker wakes one of them.
     pub lock_waiters: Arc<LockWaiters>,
+    /// Its clients as CLIENT LIST shows them; a client's line goes when
+    /// its [`Admission`] does.
+    pub client_list: ClientList,
 }
 
 impl PoolRuntime {
@@ -103,6 +109,7 @@ impl PoolRuntime {
             next_client_id: AtomicU64::new(1),
             stats: Sharded::default(),
             lock_waiters: Arc::default(),
+            client_list: ClientList::default(),
         })
     }
 

@@ -17,7 +17,7 @@ use super::client::{Client, HOSTED};
 use super::error::ClientError;
 use super::hosted_call::{CallStep, HostedCall, Pause};
 use super::info_keyspace;
-use super::local::ClientState;
+use super::local::{ClientState, Peer};
 use super::merge::{Merge, MergeKind};
 use super::owned::Owned;
 use super::reply_queue::WHOLE;
@@ -62,9 +62,12 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(pool: Rc<WorkerPool>, client: Rc<Client>, client_id: u64) -> Self {
+    pub fn new(pool: Rc<WorkerPool>, client: Rc<Client>, client_id: u64, peer: Peer) -> Self {
         let snapshot = pool.runtime.snapshot();
-        let state = ClientState::new(&snapshot);
+        let state = ClientState::new(&snapshot, peer);
+        pool.runtime
+            .client_list
+            .set(client_id, state.info_line(client_id));
         let epoch = (snapshot.version, state.proto);
         drop(snapshot);
         Dispatcher {
@@ -248,12 +251,13 @@ impl Dispatcher {
                 let snapshot = self.pool.runtime.snapshot_arc();
                 let words: Vec<&[u8]> = (1..req.argc()).map(|i| req.arg(i)).collect();
                 let (state, id, owned) = (&mut self.state, self.client_id, &mut self.owned);
+                let clients = &self.pool.runtime.client_list;
                 self.client.push_local(|out| {
                     let answer = match local {
                         Local::Select => state.select(&snapshot, words[0], out),
                         Local::Auth => state.auth(&snapshot, &words, out),
                         Local::Hello => state.hello(&snapshot, id, &words, out),
-                        Local::Client => state.client(id, &words, out),
+                        Local::Client => state.client(id, &words, clients, out),
                         Local::Info => state.info(&snapshot, out),
                         Local::Reset => {
                             *owned = Owned::None;
@@ -265,6 +269,10 @@ impl Dispatcher {
                         e.write(out);
                     }
                 });
+                if matches!(local, Local::Client | Local::Hello | Local::Reset) {
+                    // What CLIENT LIST shows of this client may have changed.
+                    clients.set(id, state.info_line(id));
+                }
             }
         }
         Next::Continue
