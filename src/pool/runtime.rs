@@ -293,7 +293,8 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         bloom_max_bytes,
         max_dedicated_connections,
         multi,
-        allow_keys
+        allow_keys,
+        allow_flush
     );
     out
 }

@@ -180,7 +180,9 @@ impl Dispatcher {
                     | Action::Function
                     | Action::SumAll
                     | Action::Local(Local::Info)
-                    | Action::Keyspace(Keyspace::Keys | Keyspace::RandomKey) => Group::Broadcast,
+                    | Action::Keyspace(Keyspace::Keys | Keyspace::RandomKey | Keyspace::Flush) => {
+                        Group::Broadcast
+                    }
                     Action::Hosted(_) => Group::Hosted,
                     _ => Group::Forwarded,
                 });
@@ -318,7 +320,7 @@ impl Dispatcher {
                 let merge_kind = match kind {
                     Broadcast::ScriptLoad => MergeKind::First,
                     Broadcast::ScriptExists => MergeKind::AllOfInts,
-                    Broadcast::ScriptFlush => MergeKind::AllOk,
+                    Broadcast::ScriptFlush | Broadcast::Flush => MergeKind::AllOk,
                     Broadcast::DbSize => MergeKind::Sum,
                     Broadcast::ScriptKill | Broadcast::FunctionKill => MergeKind::Kill,
                     Broadcast::Keys => MergeKind::Concat,

@@ -156,6 +156,10 @@ impl std::fmt::Display for Refusal {
                 f,
                 "ERR redshard does not support '{name}' on pool '{pool}': it needs the whole keyspace of every server; use SCAN, or set allow_keys: true on the pool (one KEYS on a large keyspace stalls every server while it runs)"
             ),
+            RouteError::FlushNotAllowed => write!(
+                f,
+                "ERR redshard does not support '{name}' on pool '{pool}': it empties every server of the pool; set allow_flush: true on the pool to allow it"
+            ),
             RouteError::CrossServer => {
                 write!(f, "ERR '{name}' needs all its keys on one server, but they live on different servers of pool '{pool}'; ")?;
                 match self.hash_tag {
