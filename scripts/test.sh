@@ -41,6 +41,33 @@ if [ ! -d "$clients/node/node_modules/ioredis" ] || [ ! -d "$clients/node/node_m
     (cd "$clients/node" && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
         && npm install --silent --no-audit --no-fund ioredis redis >/dev/null)
 fi
+# Real applications through the proxy (tests/libraries.rs), each set in a
+# directory of its own and pinned, so that a new release cannot change what
+# the tests send; made again only when the list below changes.
+install_pinned() { # install_pinned py|npm NAME PACKAGE...
+    local kind=$1 dir="$clients/$2"; shift 2
+    [ "$(cat "$dir/.pinned" 2>/dev/null)" = "$*" ] && return
+    rm -rf "$dir"
+    if [ "$kind" = py ]; then
+        python3 -m venv "$dir"
+        "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+    else
+        mkdir -p "$dir"
+        echo '{"private":true}' > "$dir/package.json"
+        (cd "$dir" && npm install --silent --no-audit --no-fund --save-exact "$@" >/dev/null)
+    fi
+    echo "$*" > "$dir/.pinned"
+}
+# - huey 3.5.4 and rq 3.0.0: a Python job queue each;
+# - redis 8.1.0, not 8.2.0: with 8.2.0 rq's worker sometimes hangs for 60 s
+#   at the end of a burst (its pubsub thread's stop() joins the thread, which
+#   sits in get_message(timeout=60)); 8.1.0's stop() only clears a flag;
+# - django-redis 7.0.0 with Django 5.2.19, the newest Django for Python 3.11
+#   (Django 6 needs 3.12);
+# - bullmq 6.7.6 with ioredis 6.1.0, which BullMQ 6 no longer installs itself
+#   (an optional peer dependency).
+install_pinned py py-apps huey==3.5.4 rq==3.0.0 redis==8.1.0 django-redis==7.0.0 Django==5.2.19
+install_pinned npm node-apps bullmq@6.7.6 ioredis@6.1.0
 echo "clients: redis-py $("$clients/py-latest/bin/python" -c 'import redis; print(redis.__version__)')," \
     "redis-py $("$clients/py4/bin/python" -c 'import redis; print(redis.__version__)')," \
     "ioredis $(node -p "require('./$clients/node/node_modules/ioredis/package.json').version")," \

@@ -553,6 +553,13 @@ pub fn keys_on(proxy: &Redshard, server: usize, n: usize) -> (Vec<String>, Vec<S
     (on, off)
 }
 
+/// The server (config index) the proxy's first pool places `key` on.
+pub fn server_of(proxy: &Redshard, key: &str) -> usize {
+    let config = redshard::config::Config::load(&proxy.config).unwrap();
+    let placement = redshard::pool::Placement::new(&config.pools[0]);
+    placement.server_for(key.as_bytes()).unwrap()
+}
+
 /// A counter of a server's `INFO commandstats` (e.g. `cmdstat_multi`
 /// `calls`), 0 when the command never ran.
 pub fn command_calls(server: &RedisServer, command: &str) -> u64 {
