@@ -127,24 +127,29 @@ fn bullmq_with_a_hash_tagged_prefix() {
     }
 }
 
+/// Runs django_cache_app.py with KEY_PREFIX `prefix` through a proxy over
+/// three servers with `extra` pool keys, and KEYS and FLUSHDB allowed (its
+/// keys() and clear()).
+fn django(extra: &str, prefix: &str) -> Option<(Vec<RedisServer>, Redshard)> {
+    let python = python()?;
+    let s = start_servers(3, &[]);
+    let p = proxy(
+        &s,
+        &format!("{extra}  allow_keys: true\n  allow_flush: true\n"),
+    );
+    let n = N.to_string();
+    run(&python, "django_cache_app.py", p.port, &[prefix, &n], &[]);
+    Some((s, p))
+}
+
 /// django-redis with its default settings: untagged keys on every server,
 /// set_many and delete_pattern as one MULTI over all of them (so one per
 /// server, with `multi: per_server`), keys() as KEYS, clear() as FLUSHDB.
 #[test]
 fn django_redis_with_default_settings_on_a_per_server_pool() {
-    let Some(python) = python() else { return };
-    let s = start_servers(3, &[]);
-    let p = proxy(
-        &s,
-        "  multi: per_server\n  allow_keys: true\n  allow_flush: true\n",
-    );
-    run(
-        &python,
-        "django_cache_app.py",
-        p.port,
-        &["", &N.to_string()],
-        &[],
-    );
+    let Some((s, p)) = django("  multi: per_server\n", "") else {
+        return;
+    };
     // Where each of its keys lives (KEY_PREFIX:VERSION:key, the prefix
     // empty): N SETs of k*, N of m* (set_many), and the add() of k0 that
     // finds the key there.
@@ -178,19 +183,9 @@ fn django_redis_with_default_settings_on_a_per_server_pool() {
 /// MULTIs need no `per_server`; keys() and clear() still reach every server.
 #[test]
 fn django_redis_with_a_hash_tagged_prefix_on_a_same_server_pool() {
-    let Some(python) = python() else { return };
-    let s = start_servers(3, &[]);
-    let p = proxy(
-        &s,
-        "  hash_tag: \"{}\"\n  allow_keys: true\n  allow_flush: true\n",
-    );
-    run(
-        &python,
-        "django_cache_app.py",
-        p.port,
-        &["{dj}", &N.to_string()],
-        &[],
-    );
+    let Some((s, p)) = django("  hash_tag: \"{}\"\n", "{dj}") else {
+        return;
+    };
     let dj = server_of(&p, "{dj}:1:k0");
     assert_eq!(only_on(&s, "set", dj)[dj], 2 * N + 1);
     assert_eq!(only_on(&s, "exec", dj)[dj], 2);
