@@ -395,14 +395,28 @@ fn flushdb_and_flushall_empty_every_server_only_with_allow_flush() {
         );
     }
     assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(300));
-    let on = Redshard::start(&config(&s, "  allow_flush: true\n"));
+    let cfg = config(&s, "  allow_flush: true\n");
+    let on = Redshard::start(&cfg);
     let mut c = on.conn();
+    // A key on each server, whatever the ring makes of the k: keys.
+    let ring = placement(&cfg);
+    let spread: Vec<String> = (0..s.len())
+        .map(|server| {
+            (0..)
+                .map(|i| format!("spread:{i}"))
+                .find(|k| ring.server_for(k.as_bytes()) == Some(server))
+                .unwrap()
+        })
+        .collect();
     for cmd in [
         &["FLUSHDB"][..],
         &["FLUSHDB", "SYNC"],
         &["flushall", "async"],
     ] {
         fill(&mut c, "k:", 300);
+        for k in &spread {
+            assert_eq!(c.cmd(&["SET", k, "v"]), Reply::ok());
+        }
         assert!(
             s.iter().all(|srv| !srv.keys().is_empty()),
             "keys on every server"
