@@ -7,12 +7,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::thread;
-use std::time::{Duration, Instant};
 
 use common::clients::{clients_dir, require, run_script};
 use common::servers::{
-    alpha_proxy, command_calls, keys_on, server_of, start_servers, RedisServer, Reply,
+    alpha_proxy, command_calls, keys_on, server_of, start_servers, wait_blocked, RedisServer, Reply,
 };
 
 fn redis_py() -> Option<PathBuf> {
@@ -92,11 +90,7 @@ fn a_redis_py_transaction_refused_for_a_full_dedicated_pool_runs_nothing() {
     // Another client holds the only dedicated connection, blocked.
     let mut blocked = p.conn();
     blocked.send(&[b"BLPOP", b"nothing", b"0"]);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while command_calls(&s[0], "blpop") == 0 {
-        assert!(Instant::now() < deadline, "BLPOP never reached the server");
-        thread::sleep(Duration::from_millis(5));
-    }
+    wait_blocked(&s[0], 1);
     py(&python, p.port, "full", &["txn:a", "txn:b"]);
     nothing_ran(&s, &["txn:a", "txn:b"], "incr");
     assert_eq!(command_calls(&s[0], "set"), 0);

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::servers::{
-    alpha_proxy, command_calls, keys_on, start_servers, Conn, RedisServer, Reply,
+    alpha_proxy, command_calls, keys_on, start_servers, wait_blocked, Conn, RedisServer, Reply,
 };
 
 /// Sends `commands` in one write and reads one reply each.
@@ -127,19 +127,14 @@ fn a_refused_transaction_runs_none_of_its_commands() {
 fn a_full_dedicated_pool_refuses_the_transaction_at_once() {
     let s = start_servers(1, &[]);
     let p = alpha_proxy(&s, "  max_dedicated_connections: 1\n");
-    // One client holds the only dedicated connection, blocked.
+    // One client holds the only dedicated connection, blocked. (Until the
+    // server has it blocked, a transaction could take the connection first
+    // and the BLPOP be refused.)
     let mut blocked = p.conn();
     blocked.send(&[b"BLPOP", b"nothing", b"0"]);
+    wait_blocked(&s[0], 1);
     let mut c = p.conn();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let got = loop {
-        let got = pipeline(&mut c, &[&["MULTI"], &["INCR", "k"], &["EXEC"]]);
-        if got[1] != queued() || Instant::now() > deadline {
-            break got;
-        }
-        // The blocked client's connection was not open yet: again.
-        assert_eq!(c.cmd(&["DEL", "k"]), Reply::Int(1));
-    };
+    let got = pipeline(&mut c, &[&["MULTI"], &["INCR", "k"], &["EXEC"]]);
     assert!(
         got[1].error_text().contains("max_dedicated_connections"),
         "{:?}",
@@ -376,11 +371,7 @@ fn a_client_that_leaves_while_blocked_gets_no_reply() {
     let mut c = Conn::from_tcp(stream.try_clone().unwrap());
     assert_eq!(c.cmd(&["SET", "k", "v"]), Reply::ok());
     c.send(&[b"XREAD", b"BLOCK", b"10000", b"STREAMS", b"events", b"$"]);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while command_calls(&s[0], "xread") == 0 {
-        assert!(Instant::now() < deadline, "XREAD never reached the server");
-        thread::sleep(Duration::from_millis(5));
-    }
+    wait_blocked(&s[0], 1);
     stream.shutdown(std::net::Shutdown::Write).unwrap();
     let (closed, rest) = c.closed_within(Duration::from_secs(5));
     assert!(closed, "the proxy kept the connection open");
