@@ -41,6 +41,31 @@ if [ ! -d "$clients/node/node_modules/ioredis" ] || [ ! -d "$clients/node/node_m
     (cd "$clients/node" && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
         && npm install --silent --no-audit --no-fund ioredis redis >/dev/null)
 fi
+# Real applications through the proxy (tests/libraries.rs), each set in a
+# directory of its own and pinned, so that a new release cannot change what
+# the tests send; made again only when the list below changes.
+install_pinned() { # install_pinned py|npm NAME PACKAGE...
+    local kind=$1 dir="$clients/$2"; shift 2
+    [ "$(cat "$dir/.pinned" 2>/dev/null)" = "$*" ] && return
+    rm -rf "$dir"
+    if [ "$kind" = py ]; then
+        python3 -m venv "$dir"
+        "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+    else
+        mkdir -p "$dir"
+        echo '{"private":true}' > "$dir/package.json"
+        (cd "$dir" && npm install --silent --no-audit --no-fund --save-exact "$@" >/dev/null)
+    fi
+    echo "$*" > "$dir/.pinned"
+}
+# - huey 3.5.4: a Python job queue, with redis-py 8.1.0, the version it
+#   was checked with;
+# - django-redis 7.0.0 with Django 5.2.19, the newest Django for Python 3.11
+#   (Django 6 needs 3.12);
+# - bullmq 6.7.6 with ioredis 6.1.0, which BullMQ 6 no longer installs itself
+#   (an optional peer dependency).
+install_pinned py py-apps huey==3.5.4 redis==8.1.0 django-redis==7.0.0 Django==5.2.19
+install_pinned npm node-apps bullmq@6.7.6 ioredis@6.1.0
 echo "clients: redis-py $("$clients/py-latest/bin/python" -c 'import redis; print(redis.__version__)')," \
     "redis-py $("$clients/py4/bin/python" -c 'import redis; print(redis.__version__)')," \
     "ioredis $(node -p "require('./$clients/node/node_modules/ioredis/package.json').version")," \

@@ -14,7 +14,7 @@
 //! - [`pool`]: a pool at run time; [`pool::Placement`] maps a key to its
 //!   server; server health (backoff, ejection) shared by all workers; the
 //!   per-worker counters, generated from one table of stats (name, kind,
-//!   help, one line each).
+//!   help, one line each); the pool's clients as CLIENT LIST shows them.
 //! - [`protocol`]: the wire only: resumable request framer and the
 //!   [`protocol::Request`] it frames (borrowing the framer, so a request's
 //!   arguments cannot go missing before it is routed), reply skipper, reply

@@ -220,23 +220,25 @@ fn tempdir() -> std::path::PathBuf {
 }
 
 #[test]
-fn test_conf_checks_allow_keys() {
+fn test_conf_checks_allow_keys_and_allow_flush() {
     let dir = tempdir();
     let file = dir.join("keys.yml");
-    let with = |value: &str| {
-        let yaml = format!("alpha:\n  listen: 127.0.0.1:1\n  allow_keys: {value}\n  servers:\n   - 127.0.0.1:7001:1\n");
-        std::fs::write(&file, yaml).unwrap();
-        redshard(&["-t", "-c", file.to_str().unwrap()], b"")
-    };
-    for ok in ["true", "false", "\"true\""] {
-        let out = with(ok);
-        assert!(out.status.success(), "{ok}: {}", text(&out.stderr));
+    for key in ["allow_keys", "allow_flush"] {
+        let with = |value: &str| {
+            let yaml = format!("alpha:\n  listen: 127.0.0.1:1\n  {key}: {value}\n  servers:\n   - 127.0.0.1:7001:1\n");
+            std::fs::write(&file, yaml).unwrap();
+            redshard(&["-t", "-c", file.to_str().unwrap()], b"")
+        };
+        for ok in ["true", "false", "\"true\""] {
+            let out = with(ok);
+            assert!(out.status.success(), "{key}: {ok}: {}", text(&out.stderr));
+        }
+        let out = with("sometimes");
+        assert_eq!(out.status.code(), Some(1));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!("keys.yml:3: pool 'alpha', key '{key}': 'sometimes' is not a boolean; expected true or false")),
+            "{err}"
+        );
     }
-    let out = with("sometimes");
-    assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
-    assert!(
-        err.contains("keys.yml:3: pool 'alpha', key 'allow_keys': 'sometimes' is not a boolean; expected true or false"),
-        "{err}"
-    );
 }

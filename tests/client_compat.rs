@@ -175,6 +175,92 @@ fn auth_select_client_info_answered_by_the_proxy() {
     assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
 }
 
+/// CLIENT INFO gives the client's address (rq reads `addr`); CLIENT LIST
+/// lists every client of the pool, on any worker, by name (BullMQ finds its
+/// workers so), until it leaves.
+#[test]
+fn client_info_and_client_list_show_the_pools_clients() {
+    let s = servers(1, &[]);
+    let p = proxy(&s, "");
+    let mut clients: Vec<(String, Conn)> = (0..6)
+        .map(|i| {
+            let stream = std::net::TcpStream::connect(("127.0.0.1", p.port)).unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let addr = stream.local_addr().unwrap().to_string();
+            let mut c = Conn::from_tcp(stream);
+            assert_eq!(
+                c.cmd(&["CLIENT", "SETNAME", &format!("app-{i}")]),
+                Reply::ok()
+            );
+            (addr, c)
+        })
+        .collect();
+    let (addr, c) = &mut clients[0];
+    let Reply::Bulk(info) = c.cmd(&["CLIENT", "INFO"]) else {
+        panic!("CLIENT INFO")
+    };
+    let info = String::from_utf8(info).unwrap();
+    assert!(
+        info.ends_with('\n') && info.lines().count() == 1,
+        "{info:?}"
+    );
+    let field = |line: &str, name: &str| {
+        line.split(' ')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        field(&info, "addr").as_deref(),
+        Some(addr.as_str()),
+        "{info}"
+    );
+    assert_eq!(
+        field(&info, "laddr"),
+        Some(format!("127.0.0.1:{}", p.port)),
+        "{info}"
+    );
+    assert_eq!(field(&info, "name").as_deref(), Some("app-0"), "{info}");
+    let list = |c: &mut Conn| {
+        let Reply::Bulk(list) = c.cmd(&["CLIENT", "LIST"]) else {
+            panic!("CLIENT LIST")
+        };
+        let list = String::from_utf8(list).unwrap();
+        let mut names: Vec<(String, String)> = list
+            .lines()
+            .map(|l| (field(l, "name").unwrap(), field(l, "addr").unwrap()))
+            .collect();
+        names.sort();
+        names
+    };
+    let expected: Vec<(String, String)> = clients
+        .iter()
+        .enumerate()
+        .map(|(i, (addr, _))| (format!("app-{i}"), addr.clone()))
+        .collect();
+    assert_eq!(list(&mut clients[5].1), expected);
+    // A renamed client shows its new name; a client that left, nothing.
+    assert_eq!(
+        clients[1].1.cmd(&["CLIENT", "SETNAME", "renamed"]),
+        Reply::ok()
+    );
+    let (_, gone) = clients.remove(2);
+    drop(gone);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let names = loop {
+        let names: Vec<String> = list(&mut clients[0].1)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        if names.len() == 5 || std::time::Instant::now() > deadline {
+            break names;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(names, ["app-0", "app-3", "app-4", "app-5", "renamed"]);
+}
+
 #[test]
 fn redis_auth_and_redis_db_are_enforced_and_passed_on() {
     let s = servers(2, &["--requirepass", "s3cret"]);

@@ -1,7 +1,8 @@
 //! SCAN, KEYS and RANDOMKEY across shards, against three real redis-servers:
 //! a walk over 100,000 keys returns each exactly once whatever its COUNT,
 //! server after server; MATCH and TYPE filter; bad, stale and ejected
-//! cursors get clear errors; KEYS and RANDOMKEY only with `allow_keys`;
+//! cursors get clear errors; KEYS and RANDOMKEY only with `allow_keys`,
+//! FLUSHDB and FLUSHALL only with `allow_flush`;
 //! client libraries' own SCAN iterators see every key.
 
 mod common;
@@ -378,6 +379,59 @@ fn keys_and_randomkey_only_with_allow_keys() {
         from.insert(ring.server_for(&k).unwrap());
     }
     assert_eq!(from, holding);
+}
+
+#[test]
+fn flushdb_and_flushall_empty_every_server_only_with_allow_flush() {
+    let s = servers(3);
+    let off = Redshard::start(&config(&s, "  allow_keys: true\n"));
+    let mut c = off.conn();
+    fill(&mut c, "k:", 300);
+    for cmd in [&["FLUSHDB"][..], &["FLUSHALL", "ASYNC"]] {
+        let name = cmd[0].to_ascii_lowercase();
+        assert_eq!(
+            c.cmd(cmd).error_text(),
+            format!("ERR redshard does not support '{name}' on pool 'alpha': it empties every server of the pool; set allow_flush: true on the pool to allow it")
+        );
+    }
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(300));
+    let cfg = config(&s, "  allow_flush: true\n");
+    let on = Redshard::start(&cfg);
+    let mut c = on.conn();
+    // A key on each server, whatever the ring makes of the k: keys.
+    let ring = placement(&cfg);
+    let spread: Vec<String> = (0..s.len())
+        .map(|server| {
+            (0..)
+                .map(|i| format!("spread:{i}"))
+                .find(|k| ring.server_for(k.as_bytes()) == Some(server))
+                .unwrap()
+        })
+        .collect();
+    for cmd in [
+        &["FLUSHDB"][..],
+        &["FLUSHDB", "SYNC"],
+        &["flushall", "async"],
+    ] {
+        fill(&mut c, "k:", 300);
+        for k in &spread {
+            assert_eq!(c.cmd(&["SET", k, "v"]), Reply::ok());
+        }
+        assert!(
+            s.iter().all(|srv| !srv.keys().is_empty()),
+            "keys on every server"
+        );
+        assert_eq!(c.cmd(cmd), Reply::ok(), "{cmd:?}");
+        for srv in &s {
+            assert_eq!(srv.conn().cmd(&["DBSIZE"]), Reply::Int(0), "{cmd:?}");
+        }
+    }
+    // A bad argument: the servers' own error, once.
+    assert_eq!(
+        c.cmd(&["FLUSHDB", "LATER"]).error_text(),
+        "ERR syntax error"
+    );
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
 }
 
 #[test]

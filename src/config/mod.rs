@@ -112,6 +112,9 @@ pub struct PoolConfig {
     /// KEYS and RANDOMKEY go to every server (off: refused, as one KEYS on
     /// a large keyspace stalls every server while it runs).
     pub allow_keys: bool,
+    /// FLUSHDB and FLUSHALL go to every server (off: refused, as one of
+    /// them empties every server of the pool).
+    pub allow_flush: bool,
 }
 
 /// How a transaction whose keys live on several servers is run.
@@ -343,6 +346,7 @@ fn build_pool(
             .map_or(defaults::MAX_DEDICATED_CONNECTIONS, Bounded::get),
         multi: raw.multi.unwrap_or_default(),
         allow_keys: raw.allow_keys.unwrap_or(false),
+        allow_flush: raw.allow_flush.unwrap_or(false),
         name,
     })
 }

@@ -82,6 +82,8 @@ pub(super) struct RawPool {
     pub bloom_max_bytes: Option<Size<KIB, { 512 * MIB }>>,
     #[serde(default, deserialize_with = "boolean")]
     pub allow_keys: Option<bool>,
+    #[serde(default, deserialize_with = "boolean")]
+    pub allow_flush: Option<bool>,
 }
 
 /// A `servers:` entry, parsed as it is read.

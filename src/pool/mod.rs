@@ -2,12 +2,14 @@
 //! swappable snapshot the workers route with, and the pools' and servers'
 //! counters with the one stats table that names them.
 
+mod client_list;
 pub mod counters;
 pub mod health;
 mod placement;
 mod runtime;
 pub mod stats_table;
 
+pub use client_list::ClientList;
 pub use health::{FailureOutcome, FailurePolicy, ServerHealth};
 pub use placement::Placement;
 pub use runtime::{Admission, PoolChange, PoolRuntime, PoolSnapshot};

@@ -30,6 +30,8 @@ pub struct Placement {
     layout: u32,
     /// `allow_keys`: KEYS and RANDOMKEY go to every server.
     allow_keys: bool,
+    /// `allow_flush`: FLUSHDB and FLUSHALL go to every server.
+    allow_flush: bool,
 }
 
 impl Placement {
@@ -61,6 +63,7 @@ impl Placement {
             labels: pool.servers.iter().map(|s| s.label()).collect(),
             layout: layout_fingerprint(pool),
             allow_keys: pool.allow_keys,
+            allow_flush: pool.allow_flush,
         }
     }
 
@@ -80,6 +83,11 @@ impl Placement {
     /// Whether KEYS and RANDOMKEY may go to every server (`allow_keys`).
     pub fn allows_keys(&self) -> bool {
         self.allow_keys
+    }
+
+    /// Whether FLUSHDB and FLUSHALL may go to every server (`allow_flush`).
+    pub fn allows_flush(&self) -> bool {
+        self.allow_flush
     }
 
     /// Servers in the pool's config, live or not.

@@ -1,13 +1,15 @@
 //! A pool as the workers share it: an immutable snapshot (config, placement,
 //! server health) behind an ArcSwap, so an ejection or a reload can swap it
-//! while requests read it, the pool-wide counters the client limit needs, and
-//! the clients waiting for its locks.
+//! while requests read it, the pool-wide counters the client limit needs,
+//! the clients waiting for its locks, and its clients as CLIENT LIST shows
+//! them.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use super::client_list::ClientList;
 use super::health::ServerHealth;
 use super::Placement;
 use crate::config::PoolConfig;
@@ -76,6 +78,7 @@ impl Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
+        self.runtime.client_list.remove(self.id);
         self.runtime.clients.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -95,6 +98,9 @@ pub struct PoolRuntime {
     /// The version of each new snapshot, for sessions that must look again
     /// at where their channels live (subscribers) as soon as it changes.
     changes: tokio::sync::watch::Sender<u64>,
+    /// Its clients as CLIENT LIST shows them; a client's line goes when
+    /// its [`Admission`] does.
+    pub client_list: ClientList,
 }
 
 impl PoolRuntime {
@@ -107,6 +113,7 @@ impl PoolRuntime {
             stats: Sharded::default(),
             lock_waiters: Arc::default(),
             changes: tokio::sync::watch::Sender::new(0),
+            client_list: ClientList::default(),
         })
     }
 
@@ -301,7 +308,8 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         bloom_max_bytes,
         max_dedicated_connections,
         multi,
-        allow_keys
+        allow_keys,
+        allow_flush
     );
     out
 }

@@ -17,7 +17,7 @@ use super::client::{Client, HOSTED};
 use super::error::ClientError;
 use super::hosted_call::{CallStep, HostedCall, Pause};
 use super::info_keyspace;
-use super::local::ClientState;
+use super::local::{ClientState, Peer};
 use super::merge::{Merge, MergeKind};
 use super::owned::{Owned, Subscriber};
 use super::reply_queue::WHOLE;
@@ -64,9 +64,12 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(pool: Rc<WorkerPool>, client: Rc<Client>, client_id: u64) -> Self {
+    pub fn new(pool: Rc<WorkerPool>, client: Rc<Client>, client_id: u64, peer: Peer) -> Self {
         let snapshot = pool.runtime.snapshot();
-        let state = ClientState::new(&snapshot);
+        let state = ClientState::new(&snapshot, peer);
+        pool.runtime
+            .client_list
+            .set(client_id, state.info_line(client_id));
         let epoch = (snapshot.version, state.proto);
         drop(snapshot);
         Dispatcher {
@@ -201,7 +204,9 @@ impl Dispatcher {
                     | Action::Function
                     | Action::SumAll
                     | Action::Local(Local::Info)
-                    | Action::Keyspace(Keyspace::Keys | Keyspace::RandomKey) => Group::Broadcast,
+                    | Action::Keyspace(Keyspace::Keys | Keyspace::RandomKey | Keyspace::Flush) => {
+                        Group::Broadcast
+                    }
                     Action::Hosted(_) => Group::Hosted,
                     _ => Group::Forwarded,
                 });
@@ -299,12 +304,13 @@ impl Dispatcher {
         let snapshot = self.pool.runtime.snapshot_arc();
         let words: Vec<&[u8]> = (1..req.argc()).map(|i| req.arg(i)).collect();
         let (state, id, owned) = (&mut self.state, self.client_id, &mut self.owned);
+        let clients = &self.pool.runtime.client_list;
         self.client.push_local(|out| {
             let answer = match local {
                 Local::Select => state.select(&snapshot, words[0], out),
                 Local::Auth => state.auth(&snapshot, &words, out),
                 Local::Hello => state.hello(&snapshot, id, &words, out),
-                Local::Client => state.client(id, &words, out),
+                Local::Client => state.client(id, &words, clients, out),
                 Local::Info => state.info(&snapshot, out),
                 Local::Reset => {
                     *owned = Owned::None;
@@ -316,6 +322,10 @@ impl Dispatcher {
                 e.write(out);
             }
         });
+        if matches!(local, Local::Client | Local::Hello | Local::Reset) {
+            // What CLIENT LIST shows of this client may have changed.
+            clients.set(id, state.info_line(id));
+        }
         Next::Continue
     }
 
@@ -359,7 +369,7 @@ impl Dispatcher {
                 let merge_kind = match kind {
                     Broadcast::ScriptLoad => MergeKind::First,
                     Broadcast::ScriptExists => MergeKind::AllOfInts,
-                    Broadcast::ScriptFlush => MergeKind::AllOk,
+                    Broadcast::ScriptFlush | Broadcast::Flush => MergeKind::AllOk,
                     Broadcast::DbSize => MergeKind::Sum,
                     Broadcast::ScriptKill | Broadcast::FunctionKill => MergeKind::Kill,
                     Broadcast::Keys => MergeKind::Concat,

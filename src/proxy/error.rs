@@ -81,6 +81,14 @@ pub enum ClientError {
     SubscriptionMoved,
     #[error("ERR redshard: HELLO cannot change the protocol of a client with subscriptions; unsubscribe first")]
     HelloWhileSubscribed,
+    /// A command queued in a one-server transaction whose key lives on
+    /// another server.
+    #[error("ERR '{command}' inside MULTI: its key lives on another server of pool '{pool}' than the transaction, which {pinned_by} fixed; a transaction runs on one server: give its keys the same hash tag (a MULTI without WATCH may also span servers with multi: per_server on the pool, atomic on each server only)")]
+    TxnOtherServer {
+        command: String,
+        pinned_by: &'static str,
+        pool: String,
+    },
     #[error("ERR max number of clients reached")]
     MaxClients,
     #[error("ERR redshard: request refused: the proxy holds more than its --max-memory ({} MiB) of client and server buffers; requests over {} KiB are refused until there is room again", .limit >> 20, crate::memory::LARGE_REQUEST >> 10)]
@@ -181,6 +189,10 @@ impl std::fmt::Display for Refusal {
             RouteError::KeysNotAllowed => write!(
                 f,
                 "ERR redshard does not support '{name}' on pool '{pool}': it needs the whole keyspace of every server; use SCAN, or set allow_keys: true on the pool (one KEYS on a large keyspace stalls every server while it runs)"
+            ),
+            RouteError::FlushNotAllowed => write!(
+                f,
+                "ERR redshard does not support '{name}' on pool '{pool}': it empties every server of the pool; set allow_flush: true on the pool to allow it"
             ),
             RouteError::CrossServer => {
                 write!(f, "ERR '{name}' needs all its keys on one server, but they live on different servers of pool '{pool}'; ")?;

@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::local::Peer;
 use crate::config::ListenAddr;
 
 pub enum Listener {
@@ -97,6 +98,31 @@ pub enum ClientStream {
 }
 
 impl ClientStream {
+    /// Where the client connects from and to, as CLIENT LIST shows them.
+    pub fn peer(&self) -> Peer {
+        let shown =
+            |a: io::Result<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
+        match self {
+            ClientStream::Tcp(s) => Peer {
+                addr: shown(s.peer_addr()),
+                laddr: shown(s.local_addr()),
+            },
+            ClientStream::Unix(s) => {
+                // A unix client has no address of its own: Redis shows the
+                // socket's path for both, with port 0.
+                let path = s
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_pathname().map(|p| format!("{}:0", p.display())))
+                    .unwrap_or_default();
+                Peer {
+                    addr: path.clone(),
+                    laddr: path,
+                }
+            }
+        }
+    }
+
     pub fn configure(&self, keepalive: bool) {
         if let ClientStream::Tcp(s) = self {
             let _ = s.set_nodelay(true);

@@ -8,16 +8,24 @@
 use bytes::BytesMut;
 
 use super::error::{lossy, ClientError};
-use crate::pool::PoolSnapshot;
+use crate::pool::{ClientList, PoolSnapshot};
 use crate::protocol::encode::{self, Proto};
 
 /// Redis version the proxy reports in HELLO and INFO: the command set it
 /// speaks is Redis 7's.
 pub const REDIS_VERSION: &str = "7.0.0";
 
+/// Where a client connects from and to (`addr`, `laddr` in CLIENT LIST).
+#[derive(Debug, Default, Clone)]
+pub struct Peer {
+    pub addr: String,
+    pub laddr: String,
+}
+
 /// What a client has told the proxy about itself.
 #[derive(Debug, Default)]
 pub struct ClientState {
+    pub peer: Peer,
     pub proto: Proto,
     pub authenticated: bool,
     pub name: Option<Vec<u8>>,
@@ -38,8 +46,9 @@ fn password_ok(expected: &str, user: Option<&[u8]>, password: &[u8]) -> bool {
 }
 
 impl ClientState {
-    pub fn new(snapshot: &PoolSnapshot) -> ClientState {
+    pub fn new(snapshot: &PoolSnapshot, peer: Peer) -> ClientState {
         ClientState {
+            peer,
             authenticated: snapshot.config.redis_auth.is_none(),
             ..ClientState::default()
         }
@@ -164,8 +173,14 @@ impl ClientState {
         Ok(())
     }
 
-    /// `CLIENT subcommand [args]`
-    pub fn client(&mut self, client_id: u64, args: &[&[u8]], out: &mut Out) -> Answer {
+    /// `CLIENT subcommand [args]`; LIST shows every client of the pool.
+    pub fn client(
+        &mut self,
+        client_id: u64,
+        args: &[&[u8]],
+        clients: &ClientList,
+        out: &mut Out,
+    ) -> Answer {
         let sub = args
             .first()
             .map(|s| s.to_ascii_uppercase())
@@ -199,9 +214,7 @@ impl ClientState {
             (b"INFO", []) => {
                 encode::text(out, &format!("{}\n", self.info_line(client_id)), self.proto)
             }
-            (b"LIST", _) => {
-                encode::text(out, &format!("{}\n", self.info_line(client_id)), self.proto)
-            }
+            (b"LIST", _) => encode::text(out, &clients.render(), self.proto),
             (b"NO-EVICT" | b"NO-TOUCH", [on_off])
                 if on_off.eq_ignore_ascii_case(b"on") || on_off.eq_ignore_ascii_case(b"off") =>
             {
@@ -250,7 +263,9 @@ impl ClientState {
         Ok(())
     }
 
-    fn info_line(&self, client_id: u64) -> String {
+    /// This client's line in CLIENT INFO and CLIENT LIST: the fields of
+    /// Redis's that the proxy knows, in Redis's order.
+    pub fn info_line(&self, client_id: u64) -> String {
         let s = |v: &Option<Vec<u8>>| {
             v.as_deref()
                 .map(String::from_utf8_lossy)
@@ -258,7 +273,9 @@ impl ClientState {
                 .into_owned()
         };
         format!(
-            "id={client_id} name={} resp={} lib-name={} lib-ver={}",
+            "id={client_id} addr={} laddr={} name={} resp={} lib-name={} lib-ver={}",
+            self.peer.addr,
+            self.peer.laddr,
             s(&self.name),
             self.proto.version(),
             s(&self.lib_name),
@@ -268,7 +285,7 @@ impl ClientState {
 
     /// RESET: back to a fresh connection's state.
     pub fn reset(&mut self, snapshot: &PoolSnapshot, out: &mut Out) -> Answer {
-        *self = ClientState::new(snapshot);
+        *self = ClientState::new(snapshot, std::mem::take(&mut self.peer));
         encode::simple(out, "RESET");
         Ok(())
     }

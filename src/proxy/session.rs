@@ -19,6 +19,7 @@ use super::dispatch::{Dispatcher, Next};
 use super::error::ClientError;
 use super::hosted_call::Pause;
 use super::listen::ClientStream;
+use super::local::Peer;
 use super::worker_pool::WorkerPool;
 use crate::memory::{budget, LARGE_REQUEST};
 use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
@@ -34,14 +35,15 @@ pub const MAX_IN_FLIGHT: usize = 1024;
 /// against the pool's `client_connections` until then.
 pub async fn serve(conn: ClientStream, pool: Rc<WorkerPool>, admission: Admission) {
     let client_id = admission.id();
+    let peer = conn.peer();
     match conn {
         ClientStream::Tcp(mut s) => {
             let (r, w) = s.split();
-            serve_io(r, w, pool, client_id).await
+            serve_io(r, w, pool, client_id, peer).await
         }
         ClientStream::Unix(mut s) => {
             let (r, w) = s.split();
-            serve_io(r, w, pool, client_id).await
+            serve_io(r, w, pool, client_id, peer).await
         }
     }
 }
@@ -71,8 +73,13 @@ struct Session {
     changes: tokio::sync::watch::Receiver<u64>,
 }
 
-async fn serve_io<R, W>(mut reader: R, mut writer: W, pool: Rc<WorkerPool>, client_id: u64)
-where
+async fn serve_io<R, W>(
+    mut reader: R,
+    mut writer: W,
+    pool: Rc<WorkerPool>,
+    client_id: u64,
+    peer: Peer,
+) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
@@ -91,7 +98,7 @@ where
     let chunk = read_chunk();
     let mut s = Session {
         framer: RequestFramer::with_key_rule(limits, command::first_arg_is_key),
-        dispatcher: Dispatcher::new(pool, client.clone(), client_id),
+        dispatcher: Dispatcher::new(pool, client.clone(), client_id, peer),
         client,
         inbuf: BytesMut::with_capacity(chunk),
         output_limit,

@@ -55,6 +55,9 @@ pub enum Keyspace {
     Keys,
     /// RANDOMKEY: every server, one of their keys (only with `allow_keys`).
     RandomKey,
+    /// FLUSHDB, FLUSHALL: every server of the pool, OK when each says OK
+    /// (only with `allow_flush`).
+    Flush,
 }
 
 /// Why a command is refused (the connection stays open).
@@ -316,8 +319,8 @@ static TABLE: &[CommandSpec] = &[
     c("failover", -1, NoKey, R(Refusal::Cluster)),
     c("fcall", -3, NUMKEYS_AT_2, Forward),
     c("fcall_ro", -3, NUMKEYS_AT_2, Forward),
-    c("flushall", -1, NoKey, R(Refusal::Keyspace)),
-    c("flushdb", -1, NoKey, R(Refusal::Keyspace)),
+    c("flushall", -1, NoKey, Action::Keyspace(Keyspace::Flush)),
+    c("flushdb", -1, NoKey, Action::Keyspace(Keyspace::Flush)),
     c("function", -2, NoKey, Action::Function),
     c("geoadd", -5, K1, Forward),
     c("geodist", -4, K1, Forward),

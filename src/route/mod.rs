@@ -32,7 +32,8 @@ pub enum Route<'r> {
     /// One sub-request per server, replies merged.
     Split(SplitRoute<'r>),
     /// The request to every live server (every server of the pool for the
-    /// kinds that [overtake](Broadcast::overtakes)), replies merged.
+    /// kinds that [reach ejected ones](Broadcast::reaches_ejected)),
+    /// replies merged.
     All { kind: Broadcast, servers: &'r [u32] },
     /// SCAN: to the server its cursor names (config index), with that
     /// server's own cursor; the reply's cursor is rewritten for the client.
@@ -66,6 +67,8 @@ pub enum Broadcast {
     PubsubChannels,
     /// PUBSUB NUMSUB / SHARDNUMSUB: the counts of each channel summed.
     PubsubNumsub,
+    /// FLUSHDB, FLUSHALL: OK when every server says OK.
+    Flush,
 }
 
 impl Broadcast {
@@ -77,6 +80,14 @@ impl Broadcast {
     /// ejected that server for timing out behind it.
     pub fn overtakes(self) -> bool {
         matches!(self, Broadcast::ScriptKill | Broadcast::FunctionKill)
+    }
+
+    /// Sent to every server of the pool, ejected ones too: the kinds that
+    /// overtake, and a flush, which must not leave an ejected server's keys
+    /// to come back when it rejoins (a server that is down answers with
+    /// its error, and so the client learns that not all were emptied).
+    pub fn reaches_ejected(self) -> bool {
+        self.overtakes() || self == Broadcast::Flush
     }
 
     /// What each server is sent: the request as it came, but for INFO,
@@ -128,6 +139,8 @@ pub enum RouteError {
     Ejected(String),
     /// KEYS or RANDOMKEY on a pool without `allow_keys`.
     KeysNotAllowed,
+    /// FLUSHDB or FLUSHALL on a pool without `allow_flush`.
+    FlushNotAllowed,
 }
 
 /// A multi-key command split per server: `servers[part]` receives the keys
@@ -215,6 +228,10 @@ impl Router {
             Action::Function => self.function(req, placement),
             Action::SumAll => self.all(Broadcast::DbSize, placement),
             Action::Keyspace(Keyspace::Scan) => scan(req, placement),
+            Action::Keyspace(Keyspace::Flush) if !placement.allows_flush() => {
+                Route::Refused(RouteError::FlushNotAllowed)
+            }
+            Action::Keyspace(Keyspace::Flush) => self.all(Broadcast::Flush, placement),
             Action::Keyspace(_) if !placement.allows_keys() => {
                 Route::Refused(RouteError::KeysNotAllowed)
             }
@@ -360,7 +377,7 @@ impl Router {
         self.servers.clear();
         self.servers.extend(
             (0..placement.server_count())
-                .filter(|&i| kind.overtakes() || placement.is_live(i))
+                .filter(|&i| kind.reaches_ejected() || placement.is_live(i))
                 .map(|i| i as u32),
         );
         if self.servers.is_empty() {

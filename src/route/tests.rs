@@ -407,6 +407,34 @@ fn keys_and_randomkey_go_to_every_live_server_only_when_allowed() {
 }
 
 #[test]
+fn flushdb_and_flushall_go_to_every_server_only_when_allowed() {
+    let p = placement();
+    for cmd in [&[&b"FLUSHDB"[..]][..], &[b"FLUSHALL", b"ASYNC"]] {
+        assert_eq!(route(cmd, &p), Err(RouteError::FlushNotAllowed));
+    }
+    let config = pool("  allow_flush: true\n  auto_eject_hosts: true\n");
+    // An ejected server is emptied too: its keys would come back with it.
+    let without_1 = Placement::with_live(&config, |i| i != 1);
+    for cmd in [&[&b"FLUSHDB"[..], b"SYNC"][..], &[b"flushall"]] {
+        let raw = resp(cmd);
+        assert_eq!(
+            route_raw(&raw, &without_1),
+            Ok((0..3).map(|s| (s, raw.clone())).collect())
+        );
+    }
+    // allow_keys does not allow a flush, nor allow_flush KEYS.
+    let keys_only = Placement::new(&pool("  allow_keys: true\n"));
+    assert_eq!(
+        route(&[b"FLUSHDB"], &keys_only),
+        Err(RouteError::FlushNotAllowed)
+    );
+    assert_eq!(
+        route(&[b"KEYS", b"*"], &without_1),
+        Err(RouteError::KeysNotAllowed)
+    );
+}
+
+#[test]
 fn info_asks_every_live_server_for_its_keyspace_only_when_asked() {
     let info = |args: &[&[u8]]| {
         let raw = resp(args);

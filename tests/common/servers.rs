@@ -553,6 +553,39 @@ pub fn keys_on(proxy: &Redshard, server: usize, n: usize) -> (Vec<String>, Vec<S
     (on, off)
 }
 
+/// The server (config index) the proxy's first pool places `key` on.
+pub fn server_of(proxy: &Redshard, key: &str) -> usize {
+    let config = redshard::config::Config::load(&proxy.config).unwrap();
+    let placement = redshard::pool::Placement::new(&config.pools[0]);
+    placement.server_for(key.as_bytes()).unwrap()
+}
+
+/// Waits (up to 5 s) until `n` clients are blocked on `server` (`INFO
+/// clients`: whatever the version, a blocked call is counted there while it
+/// waits, whereas its commandstats may count it only once it returns).
+pub fn wait_blocked(server: &RedisServer, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let Reply::Bulk(info) = server.conn().cmd(&["INFO", "clients"]) else {
+            panic!("INFO clients")
+        };
+        let blocked = String::from_utf8_lossy(&info)
+            .lines()
+            .find_map(|l| l.strip_prefix("blocked_clients:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if blocked >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{blocked} clients blocked on server {}, not {n}",
+            server.port
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// A counter of a server's `INFO commandstats` (e.g. `cmdstat_multi`
 /// `calls`), 0 when the command never ran.
 pub fn command_calls(server: &RedisServer, command: &str) -> u64 {

@@ -62,7 +62,7 @@ impl Dispatcher {
         conn.conn().send_timed(|b| req.encode_whole(b), w, deadline);
         self.owned = Owned::Draining {
             conns: vec![conn],
-            blocked: true,
+            blocked: Some(seq),
         };
         Next::Continue
     }

@@ -20,6 +20,7 @@ pub mod transaction;
 use crate::backend::Dedicated;
 use crate::pool::PoolSnapshot;
 use crate::proxy::error::ClientError;
+use crate::proxy::reply_queue::WHOLE;
 use crate::route::{CommandSpec, Request, Route};
 
 pub use subscriber::Subscriber;
@@ -32,10 +33,11 @@ pub enum Owned {
     None,
     /// Connections whose last request (EXEC, a blocking call) is in flight:
     /// the client's next requests wait for its reply, then they close.
-    /// `blocked`: a blocking call, which a client that leaves abandons.
+    /// `blocked`: the reply slot of a blocking call, which a client that
+    /// leaves abandons.
     Draining {
         conns: Vec<Dedicated>,
-        blocked: bool,
+        blocked: Option<u64>,
     },
     /// WATCH or MULTI seen, EXEC not yet.
     Txn(Transaction),
@@ -84,11 +86,16 @@ impl super::dispatch::Dispatcher {
     }
 
     /// The client is gone: a blocking call it left is abandoned (its
-    /// connection closes, so the server forgets it), and so are its
-    /// subscriptions; an EXEC in flight still gets its reply, as the client
-    /// may be reading it.
+    /// connection closes, so the server forgets it) and answered with
+    /// nothing, as Redis answers a client that closes while blocked, and so
+    /// are its subscriptions; an EXEC in flight still gets its reply, as the
+    /// client may be reading it.
     pub fn client_left(&mut self) {
-        if let Owned::Draining { blocked: true, .. } = self.owned {
+        if let Owned::Draining {
+            blocked: Some(seq), ..
+        } = self.owned
+        {
+            self.client.deliver(seq, WHOLE, b"");
             self.owned = Owned::None;
         }
         self.end_subscriber(None);

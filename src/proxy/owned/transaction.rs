@@ -230,7 +230,15 @@ impl Dispatcher {
         let txn = open(&mut self.owned);
         let target = match (server, txn.fixed()) {
             (Some(s), Some(f)) if s != f => {
-                let error = ClientError::route(RouteError::CrossServer, "multi", &snapshot.config);
+                let error = ClientError::TxnOtherServer {
+                    command: spec.name.to_string(),
+                    pinned_by: if txn.watching {
+                        "its WATCH"
+                    } else {
+                        "its first key"
+                    },
+                    pool: snapshot.config.name.clone(),
+                };
                 return self.abort_with(&error);
             }
             (Some(s), _) => s,
@@ -303,7 +311,7 @@ impl Dispatcher {
         if let Owned::Txn(txn) = std::mem::take(&mut self.owned) {
             self.owned = Owned::Draining {
                 conns: txn.conns,
-                blocked: false,
+                blocked: None,
             };
         }
     }
@@ -392,7 +400,7 @@ impl Dispatcher {
         };
         self.owned = Owned::Draining {
             conns: txn.conns,
-            blocked: false,
+            blocked: None,
         };
         Next::Continue
     }
