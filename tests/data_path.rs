@@ -12,7 +12,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::servers::{
-    encode, free_port, pool_config, rss_kib, wait_for_port, Conn, RedisServer, Redshard, Reply,
+    encode, free_port, info_field, pool_config, rss_kib, wait_for_port, Conn, RedisServer,
+    Redshard, Reply,
 };
 
 fn servers(n: usize) -> Vec<RedisServer> {
@@ -106,17 +107,6 @@ fn keys_per_server(c: &mut Conn, s: &[RedisServer], prefix: &str, n: usize) -> V
 fn holder(s: &[RedisServer], key: &str) -> Option<usize> {
     s.iter()
         .position(|srv| srv.conn().cmd(&["EXISTS", key]) == Reply::Int(1))
-}
-
-/// A field of a backend's `INFO <section>`, asked directly.
-fn info_field(srv: &RedisServer, section: &str, field: &str) -> Option<String> {
-    let Reply::Bulk(text) = srv.conn().cmd(&["INFO", section]) else {
-        panic!("INFO {section}")
-    };
-    let text = String::from_utf8(text).unwrap();
-    let prefix = format!("{field}:");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix).map(|v| v.to_string()))
 }
 
 /// After a backend came back: a GET, a pipeline of 50 SET/GET pairs over

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::servers::{pool_config, Conn, RedisServer, Redshard, Reply};
+use common::servers::{info_number, pool_config, Conn, RedisServer, Redshard, Reply};
 
 /// The back-off's cap (src/proxy/hosted_call.rs): a waiter's pause between
 /// attempts grows to this and stays there.
@@ -28,18 +28,6 @@ fn int(r: Reply) -> i64 {
         Reply::Int(n) => n,
         other => panic!("expected an integer, got {other:?}"),
     }
-}
-
-/// A field of the server's INFO.
-fn info_field(s: &RedisServer, section: &str, field: &str) -> u64 {
-    let Reply::Bulk(text) = s.conn().cmd(&["INFO", section]) else {
-        panic!("INFO {section}")
-    };
-    let text = String::from_utf8(text).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .map(|v| v.trim().parse().unwrap())
-        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
 }
 
 /// Calls of EVALSHA the server has run (0 before the first).
@@ -97,7 +85,7 @@ fn two_hundred_waiters_cost_the_lock_server_a_bounded_rate() {
     }
     std::thread::sleep(AT_CAP);
     let (commands, scripts) = (
-        info_field(&s, "stats", "total_commands_processed"),
+        info_number(&s, "stats", "total_commands_processed"),
         evalsha_calls(&s),
     );
     let started = Instant::now();
@@ -106,7 +94,7 @@ fn two_hundred_waiters_cost_the_lock_server_a_bounded_rate() {
     // Less this test's own INFO calls (two per read).
     let scripts = (evalsha_calls(&s) - scripts) as f64 / secs;
     let commands =
-        (info_field(&s, "stats", "total_commands_processed") - commands - 3) as f64 / secs;
+        (info_number(&s, "stats", "total_commands_processed") - commands - 3) as f64 / secs;
     eprintln!(
         "200 waiters: {commands:.0} commands/s, {scripts:.0} attempts (EVALSHA)/s at the lock's server"
     );

@@ -9,7 +9,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::servers::{
-    alpha_proxy, command_calls, keys_on, start_servers, wait_blocked, Conn, RedisServer, Reply,
+    alpha_proxy, command_calls, info_number, keys_on, start_servers, wait_blocked, Conn,
+    RedisServer, Reply,
 };
 
 /// Sends `commands` in one write and reads one reply each.
@@ -295,13 +296,17 @@ fn blocked_clients_wait_on_their_own_connections() {
     }
     eprintln!("slowest SET+GET beside {BLOCKED} blocked clients: {slowest:?}");
     assert!(slowest < Duration::from_secs(2), "{slowest:?}");
+    // Blocked connections (flag b) on a server.
     let dedicated = |server: &RedisServer| {
         let Reply::Bulk(list) = server.conn().cmd(&["CLIENT", "LIST"]) else {
             panic!("CLIENT LIST")
         };
         String::from_utf8_lossy(&list)
             .lines()
-            .filter(|l| l.contains("cmd=blpop"))
+            .filter(|l| {
+                l.split(' ')
+                    .any(|f| f.strip_prefix("flags=").is_some_and(|v| v.contains('b')))
+            })
             .count()
     };
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -325,8 +330,12 @@ fn blocked_clients_wait_on_their_own_connections() {
         assert_eq!(c.cmd(&["GET", &format!("k{i}")]), Reply::bulk("v"));
     }
     drop(blocked);
+    // Those that left closed theirs; of those answered, each worker keeps
+    // at most 4 idle per server: with its 2 workers' shared connections and
+    // the one asking, at most 11 per server.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while s.iter().map(dedicated).sum::<usize>() > 0 {
+    let connected = |r: &RedisServer| info_number(r, "clients", "connected_clients");
+    while s.iter().map(dedicated).sum::<usize>() > 0 || s.iter().any(|r| connected(r) > 11) {
         assert!(
             Instant::now() < deadline,
             "a blocked client that left kept its server connection"
@@ -380,4 +389,51 @@ fn a_client_that_leaves_while_blocked_gets_no_reply() {
         "",
         "a reply after the client left"
     );
+}
+
+#[test]
+fn connections_left_clean_serve_the_next_call_and_the_others_close() {
+    let s = start_servers(1, &[]);
+    let p = alpha_proxy(&s, "");
+    // Connections the server accepted; each asking is one more.
+    let opened = || info_number(&s[0], "stats", "total_connections_received");
+    let mut c = p.conn();
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+    let before = opened();
+    // A worker looping on a blocking pop, as job queues do, and on
+    // transactions: one dedicated connection serves them all.
+    for i in 0..30 {
+        assert_eq!(c.cmd(&["BLPOP", "empty", "0.01"]), Reply::Nil, "call {i}");
+        let got = pipeline(&mut c, &[&["MULTI"], &["INCR", "n"], &["EXEC"]]);
+        assert_eq!(
+            got[2],
+            Reply::Array(vec![Reply::Int(i + 1)]),
+            "transaction {i}"
+        );
+    }
+    assert_eq!(
+        opened() - before,
+        1 + 1,
+        "one connection for 60 calls, one to ask"
+    );
+    // DISCARD leaves the transaction to the server to drop: that connection
+    // closes, and the next transaction takes a new one.
+    let got = pipeline(&mut c, &[&["MULTI"], &["INCR", "n"], &["DISCARD"]]);
+    assert_eq!(got[2], Reply::ok());
+    let got = pipeline(&mut c, &[&["MULTI"], &["INCR", "n"], &["EXEC"]]);
+    assert_eq!(got[2], Reply::Array(vec![Reply::Int(31)]));
+    assert_eq!(
+        opened() - before,
+        2 + 2,
+        "one more after DISCARD, two to ask"
+    );
+    // An idle connection the server closed is not handed out again.
+    assert_eq!(
+        s[0].conn()
+            .cmd(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]),
+        Reply::Int(info_number(&s[0], "clients", "connected_clients") as i64 - 1)
+    );
+    assert_eq!(c.cmd(&["BLPOP", "empty", "0.01"]), Reply::Nil);
+    let got = pipeline(&mut c, &[&["MULTI"], &["INCR", "n"], &["EXEC"]]);
+    assert_eq!(got[2], Reply::Array(vec![Reply::Int(32)]));
 }

@@ -35,7 +35,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::sync::Notify;
 
-pub use dedicated::Dedicated;
+pub use dedicated::{Dedicated, IdleConns};
 pub use error::BackendError;
 
 use crate::config::ServerAddr;
@@ -276,6 +276,32 @@ impl BackendConn {
     /// so does the end of the connection (as a failure).
     pub fn listen(&self, listener: Waiter) {
         *self.listener.borrow_mut() = Some(listener);
+    }
+
+    /// Whether it speaks RESP3 (HELLO 3 in its handshake).
+    pub fn speaks_resp3(&self) -> bool {
+        self.spec.resp3
+    }
+
+    /// Connected and left clean by its owner: nothing queued or awaited,
+    /// not lost, closing or retiring, no listener. Another client may own it
+    /// next.
+    pub fn reusable(&self) -> bool {
+        let st = self.state.borrow();
+        st.status == Status::Running
+            && !st.lost
+            && !st.closing
+            && !st.retiring
+            && st.busy.is_none()
+            && st.queue.is_empty()
+            && st.queue.unsent_bytes() == 0
+            && self.listener.borrow().is_none()
+    }
+
+    /// Stops handing unasked frames to the listener (a subscriber left
+    /// every subscription, confirmed).
+    pub fn detach_listener(&self) {
+        self.listener.borrow_mut().take();
     }
 
     /// The owner let go: closes the connection now, dropping what is in

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{BackendConn, BackendError, BackendSpec, Dedicated};
+use crate::backend::{BackendConn, BackendError, BackendSpec, Dedicated, IdleConns};
 use crate::pool::{FailurePolicy, PoolRuntime, PoolSnapshot};
 use crate::protocol::Proto;
 
@@ -17,6 +17,8 @@ pub struct WorkerPool {
     /// Which worker this is (its counter shard).
     pub index: usize,
     conns: RefCell<Conns>,
+    /// Dedicated connections clients left clean, for the next ones.
+    idle: Rc<IdleConns>,
 }
 
 struct Conns {
@@ -41,6 +43,7 @@ impl WorkerPool {
             }),
             runtime,
             index,
+            idle: Rc::default(),
         })
     }
 
@@ -94,7 +97,8 @@ impl WorkerPool {
             server,
             proto == Proto::Resp3,
         );
-        Dedicated::open(spec, snapshot.config.max_dedicated_connections as usize)
+        let max = snapshot.config.max_dedicated_connections as usize;
+        Dedicated::open(spec, max, &self.idle, snapshot.generation)
     }
 }
 

@@ -588,6 +588,24 @@ pub fn wait_blocked(server: &RedisServer, n: u64) {
 
 /// A counter of a server's `INFO commandstats` (e.g. `cmdstat_multi`
 /// `calls`), 0 when the command never ran.
+/// A field of a server's `INFO <section>`, asked directly.
+pub fn info_field(server: &RedisServer, section: &str, field: &str) -> Option<String> {
+    let Reply::Bulk(text) = server.conn().cmd(&["INFO", section]) else {
+        panic!("INFO {section}")
+    };
+    let text = String::from_utf8(text).unwrap();
+    let prefix = format!("{field}:");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(|v| v.trim().to_string()))
+}
+
+/// A numeric field of a server's `INFO <section>`.
+pub fn info_number(server: &RedisServer, section: &str, field: &str) -> u64 {
+    info_field(server, section, field)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no number {field} in INFO {section}"))
+}
+
 pub fn command_calls(server: &RedisServer, command: &str) -> u64 {
     let Reply::Bulk(info) = server.conn().cmd(&["INFO", "commandstats"]) else {
         panic!("INFO commandstats")

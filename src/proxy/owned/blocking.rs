@@ -63,6 +63,7 @@ impl Dispatcher {
         self.owned = Owned::Draining {
             conns: vec![conn],
             blocked: Some(seq),
+            clean: true,
         };
         Next::Continue
     }

@@ -34,10 +34,13 @@ pub enum Owned {
     /// Connections whose last request (EXEC, a blocking call) is in flight:
     /// the client's next requests wait for its reply, then they close.
     /// `blocked`: the reply slot of a blocking call, which a client that
-    /// leaves abandons.
+    /// leaves abandons. `clean`: that last request leaves nothing on the
+    /// connections (EXEC, a blocking call), so they may serve another
+    /// client; else (DISCARD, UNWATCH, a refused EXEC) they close.
     Draining {
         conns: Vec<Dedicated>,
         blocked: Option<u64>,
+        clean: bool,
     },
     /// WATCH or MULTI seen, EXEC not yet.
     Txn(Transaction),
@@ -51,7 +54,12 @@ impl super::dispatch::Dispatcher {
             if self.client.queue.borrow().pending() > 0 || self.client.has_returned() {
                 return false;
             }
-            self.owned = Owned::None;
+            if let Owned::Draining {
+                conns, clean: true, ..
+            } = std::mem::take(&mut self.owned)
+            {
+                conns.into_iter().for_each(Dedicated::recycle);
+            }
         }
         true
     }

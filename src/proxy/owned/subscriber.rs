@@ -308,9 +308,20 @@ impl Dispatcher {
             }
         }
         let (subs, awaiting) = (&sub.subs, &sub.awaiting);
-        sub.conns.retain(|&server, _| {
-            subs.holds(server) || awaiting.get(&server).is_some_and(|q| !q.is_empty())
-        });
+        let done: Vec<usize> = sub
+            .conns
+            .keys()
+            .copied()
+            .filter(|&s| !subs.holds(s) && awaiting.get(&s).is_none_or(VecDeque::is_empty))
+            .collect();
+        // Every subscription there confirmed gone: the server sends nothing
+        // more on it, and another client may own it.
+        for server in done {
+            if let Some(conn) = sub.conns.remove(&server) {
+                conn.conn().detach_listener();
+                conn.recycle();
+            }
+        }
         self.drop_subscriber_if_done();
     }
 

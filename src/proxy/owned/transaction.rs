@@ -312,6 +312,7 @@ impl Dispatcher {
             self.owned = Owned::Draining {
                 conns: txn.conns,
                 blocked: None,
+                clean: false,
             };
         }
     }
@@ -398,9 +399,11 @@ impl Dispatcher {
         let Owned::Txn(txn) = std::mem::take(&mut self.owned) else {
             unreachable!("inside MULTI")
         };
+        // EXEC ends MULTI and WATCH on each connection.
         self.owned = Owned::Draining {
             conns: txn.conns,
             blocked: None,
+            clean: true,
         };
         Next::Continue
     }
