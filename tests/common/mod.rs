@@ -55,4 +55,5 @@ pub fn read_vectors(tsv: &std::path::Path) -> Vec<(String, usize)> {
 }
 
 pub mod clients;
+pub mod cluster;
 pub mod servers;
