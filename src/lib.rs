@@ -4,6 +4,10 @@
 //!
 //! # Layout
 //!
+//! - [`auth`]: users and permissions on the client side: a pool's `users:`
+//!   (or nutcracker's `redis_auth` as the one `default` user), ACL-style
+//!   command rules over Redis's categories, key patterns, passwords compared
+//!   in constant time, and the one permission check of a request.
 //! - [`config`]: nutcracker's YAML schema, `"host:port:weight [name]"` parsing,
 //!   defaults, a range for every number, validation with file/line/pool/key
 //!   errors; the file read within a size bound.
@@ -53,6 +57,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod backend;
 pub mod config;
 pub mod distribution;
