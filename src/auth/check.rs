@@ -12,7 +12,7 @@ use super::rules::entry;
 use super::users::Perms;
 use crate::hosted::namespace;
 use crate::route::category::{ADMIN, PUBSUB, SCRIPTING, WRITE};
-use crate::route::{CommandSpec, Request, Router};
+use crate::route::{Action, CommandSpec, Request, Router};
 
 /// Why a request is refused. Data only: the texts are `ClientError`'s.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,14 +38,16 @@ pub fn check(
     hosted: bool,
     router: &mut Router,
 ) -> Result<(), Denied> {
-    if perms.unrestricted {
+    // Refused whatever the user (with the proxy's own reason).
+    if perms.unrestricted || matches!(spec.action, Action::Refuse(_)) {
         return Ok(());
     }
     let sub = (req.argc() > 1).then(|| req.arg(1));
     let cmd = entry(spec, sub);
-    // An @admin command needs every @admin command: SCRIPT FLUSH and KILL
-    // reach every server, whatever else the rules allow.
-    if !perms.commands.has(cmd.id) || (cmd.categories.has(ADMIN) && !perms.admin) {
+    // An @admin command that reaches the servers needs every @admin
+    // command: SCRIPT FLUSH and KILL reach every server of the pool.
+    let gated = cmd.categories.has(ADMIN) && !matches!(spec.action, Action::Local(_));
+    if !perms.commands.has(cmd.id) || (gated && !perms.admin) {
         return Err(Denied::Command(cmd.name));
     }
     let patterns = perms.keys.is_some() && !spec.categories.has(PUBSUB);

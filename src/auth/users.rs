@@ -4,7 +4,9 @@
 //!
 //! Without `users:` the pool has one user, `default`, as nutcracker had:
 //! its password is `redis_auth` (none: every client is `default` from the
-//! start), and it may run every command but those of `@admin`.
+//! start), and it may run every command, but is no administrator (SCRIPT
+//! FLUSH and KILL, and plain writes to the hosted state, need a user of
+//! `users:` that holds `@admin`).
 
 use std::sync::Arc;
 
@@ -80,10 +82,10 @@ pub const DEFAULT: &str = "default";
 
 impl Users {
     /// The pool without `users:`: `default`, with `redis_auth` as its
-    /// password, every command but `@admin`'s, every key.
+    /// password, every command and key, but not holding `@admin`: SCRIPT
+    /// FLUSH and KILL and plain writes to `rs:` are refused, the rest is as
+    /// under nutcracker.
     pub fn implicit(redis_auth: Option<&str>) -> Users {
-        let mut commands = CommandSet::all();
-        let _ = commands.apply("-@admin");
         // nutcracker compares redis_auth as written, so a value that looks
         // like `sha256:<hex>` is a password all the same.
         let password = redis_auth.map_or(Password::Nopass, |p| Password::plain(p.as_bytes()));
@@ -91,7 +93,14 @@ impl Users {
             list: vec![Arc::new(User {
                 name: DEFAULT.into(),
                 password,
-                perms: Perms::new(commands, None),
+                perms: Perms {
+                    commands: CommandSet::all(),
+                    keys: None,
+                    // Not an admin, though every command is allowed: an
+                    // administrator is a user `users:` defines.
+                    admin: false,
+                    unrestricted: false,
+                },
             })],
             implicit: true,
         }
@@ -206,6 +215,7 @@ mod tests {
         assert!(open.without_passwords());
         let d = open.at_connect().unwrap();
         assert!(!d.perms.admin && !d.perms.unrestricted && d.perms.keys.is_none());
+        assert!(d.perms.commands.is_all());
         let closed = Users::implicit(Some("sha256:x"));
         assert!(closed.at_connect().is_none() && !closed.without_passwords());
         assert!(closed

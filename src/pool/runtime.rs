@@ -286,7 +286,10 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         bloom_max_bytes,
         max_dedicated_connections,
         multi,
-        allow_keys
+        allow_keys,
+        users,
+        redis_username,
+        max_auth_failures
     );
     out
 }

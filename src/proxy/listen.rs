@@ -97,6 +97,21 @@ pub enum ClientStream {
 }
 
 impl ClientStream {
+    /// Who is at the other end, for the log of failed logins.
+    pub fn peer(&self) -> Option<crate::auth::Peer> {
+        use crate::auth::Peer;
+        match self {
+            ClientStream::Tcp(s) => s.peer_addr().ok().map(Peer::Tcp),
+            ClientStream::Unix(s) => {
+                let cred = s.peer_cred().ok();
+                Some(Peer::Unix {
+                    pid: cred.and_then(|c| c.pid()),
+                    uid: cred.map(|c| c.uid()),
+                })
+            }
+        }
+    }
+
     pub fn configure(&self, keepalive: bool) {
         if let ClientStream::Tcp(s) = self {
             let _ = s.set_nodelay(true);

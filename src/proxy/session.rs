@@ -20,6 +20,7 @@ use super::error::ClientError;
 use super::hosted_call::Pause;
 use super::listen::ClientStream;
 use super::worker_pool::WorkerPool;
+use crate::auth::Peer;
 use crate::memory::{budget, LARGE_REQUEST};
 use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
 use crate::pool::counters::{add, PoolCounters};
@@ -34,14 +35,15 @@ pub const MAX_IN_FLIGHT: usize = 1024;
 /// against the pool's `client_connections` until then.
 pub async fn serve(conn: ClientStream, pool: Rc<WorkerPool>, admission: Admission) {
     let client_id = admission.id();
+    let peer = conn.peer();
     match conn {
         ClientStream::Tcp(mut s) => {
             let (r, w) = s.split();
-            serve_io(r, w, pool, client_id).await
+            serve_io(r, w, pool, client_id, peer).await
         }
         ClientStream::Unix(mut s) => {
             let (r, w) = s.split();
-            serve_io(r, w, pool, client_id).await
+            serve_io(r, w, pool, client_id, peer).await
         }
     }
 }
@@ -69,8 +71,13 @@ struct Session {
     starved: bool,
 }
 
-async fn serve_io<R, W>(mut reader: R, mut writer: W, pool: Rc<WorkerPool>, client_id: u64)
-where
+async fn serve_io<R, W>(
+    mut reader: R,
+    mut writer: W,
+    pool: Rc<WorkerPool>,
+    client_id: u64,
+    peer: Option<Peer>,
+) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
@@ -89,7 +96,7 @@ where
     let chunk = read_chunk();
     let mut s = Session {
         framer: RequestFramer::with_key_rule(limits, command::first_arg_is_key),
-        dispatcher: Dispatcher::new(pool, client.clone(), client_id),
+        dispatcher: Dispatcher::new(pool, client.clone(), client_id, peer),
         client,
         inbuf: BytesMut::with_capacity(chunk),
         output_limit,

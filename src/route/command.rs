@@ -44,6 +44,8 @@ pub enum Local {
     Client,
     Info,
     Reset,
+    /// ACL WHOAMI (the other subcommands are refused).
+    Acl,
 }
 
 /// Commands over the whole keyspace of every server.
@@ -254,7 +256,7 @@ const PAIRS: Keys = Range {
 /// `@slow`).
 #[rustfmt::skip]
 static TABLE: &[CommandSpec] = &[
-    c("acl", -2, NoKey, R(Refusal::Admin), SLOW | SUBS),
+    c("acl", -2, NoKey, L(Local::Acl), SLOW | SUBS),
     c("append", 3, K1, Forward, WRITE | STRING | FAST),
     c("asking", 1, NoKey, R(Refusal::Cluster), FAST | CONNECTION),
     c("auth", -2, NoKey, L(Local::Auth), FAST | CONNECTION),

@@ -162,3 +162,18 @@ fn hosted_state_is_written_by_hosted_commands_only() {
     let admin = user(&["+@all"], None);
     assert_eq!(check_words(&admin, &["DEL", "rs:lock:{L1}"]), Ok(()));
 }
+
+#[test]
+fn what_the_proxy_refuses_anyway_keeps_its_own_reason() {
+    let reader = user(&["+@read"], None);
+    assert_eq!(check_words(&reader, &["CONFIG", "GET", "x"]), Ok(()));
+    assert_eq!(check_words(&reader, &["FLUSHALL"]), Ok(()));
+    assert_eq!(
+        check_words(&reader, &["CLIENT", "KILL", "ID", "1"]),
+        Err(Denied::Command("client|kill"))
+    );
+    assert_eq!(
+        check_words(&reader, &["PING"]),
+        Err(Denied::Command("ping"))
+    );
+}
