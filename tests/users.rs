@@ -36,18 +36,6 @@ fn info(c: &mut Conn) -> String {
     }
 }
 
-fn wait_logged(p: &Redshard, want: &str) {
-    let started = Instant::now();
-    while !p.log_text().contains(want) {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "not logged: {want}\n{}",
-            p.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn a_read_only_user_reads_its_keys_and_nothing_else() {
     let s = [RedisServer::start(), RedisServer::start()];
@@ -166,10 +154,9 @@ fn wrong_passwords_close_the_connection_and_are_counted_and_logged() {
     );
     // Each failure logged with the client's address and the user, never
     // the password.
-    wait_logged(
-        &p,
-        &format!("failed login from {client_addr} as app (3 of 3; closing"),
-    );
+    p.wait_logged(&format!(
+        "failed login from {client_addr} as app (3 of 3; closing"
+    ));
     let log = p.log_text();
     assert!(!log.contains("guess-"), "a password in the log:\n{log}");
     // Counted in INFO and /metrics.

@@ -16,7 +16,10 @@ fn user(commands: &[&str], keys: Option<&[&str]>) -> Users {
 }
 
 fn check_words(users: &Users, words: &[&str]) -> Result<(), Denied> {
-    let perms = &users.find(b"u").unwrap().perms;
+    check_as(&users.find(b"u").unwrap().perms, words)
+}
+
+fn check_as(perms: &Perms, words: &[&str]) -> Result<(), Denied> {
     let mut raw = bytes::BytesMut::new();
     crate::protocol::encode::command(&mut raw, words.iter().map(|w| w.as_bytes()));
     let mut framer = RequestFramer::new(FrameLimits::default());
@@ -87,15 +90,7 @@ fn scripts_need_scripting_and_flush_needs_admin() {
 fn hosted_state_is_written_by_hosted_commands_only() {
     let d = Users::implicit(None);
     let perms = &d.at_connect().unwrap().perms;
-    let check_d = |words: &[&str]| {
-        let mut raw = bytes::BytesMut::new();
-        crate::protocol::encode::command(&mut raw, words.iter().map(|w| w.as_bytes()));
-        let mut framer = RequestFramer::new(FrameLimits::default());
-        let req = framer.next_frame(&raw).unwrap().unwrap();
-        let spec = lookup(req.arg(0)).unwrap();
-        let hosted = matches!(spec.action, crate::route::Action::Hosted(_));
-        check(perms, spec, &req, hosted, &mut Router::new())
-    };
+    let check_d = |words: &[&str]| check_as(perms, words);
     let hosted = |key: &str, writers: &'static str| {
         Err(Denied::Hosted {
             key: key.as_bytes().to_vec(),
