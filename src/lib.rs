@@ -23,7 +23,8 @@
 //!   [`protocol::Request`] it frames (borrowing the framer, so a request's
 //!   arguments cannot go missing before it is routed), reply skipper, reply
 //!   encoding (RESP2 and RESP3).
-//! - [`route`]: the command table and the one router, a pure function from a
+//! - [`route`]: the command table (each command's Redis ACL categories, and
+//!   its subcommands' in their own table) and the one router, a pure function from a
 //!   request and a placement to a route (one server, a split, every server, a
 //!   SCAN to the server its cursor names, or refused); dispatch, retries and
 //!   hosted calls all use it. The SCAN cursor's encoding.
@@ -35,14 +36,17 @@
 //! - [`proxy`]: workers, listeners, client sessions (order, memory account),
 //!   dispatch, hosted calls in the pipeline, split/merge (and INFO keyspace's
 //!   sum), SCAN's reply rewrite, connection commands, connections a client
-//!   owns (`proxy::owned`: transactions, blocking calls),
+//!   owns (`proxy::owned`: transactions, blocking calls), where each
+//!   request meets the client's user (`proxy::permit`: the one permission
+//!   check, failed logins),
 //!   the one `ClientError` that renders every error text, the ejection
 //!   supervisor.
 //! - [`reload`]: hot reload — parse, check and apply a new config; watch the file.
 //! - [`hosted`]: locks, red packets, flash sales and Bloom filters: each
 //!   command's arguments checked (against the pool's limits) and planned as
 //!   one Lua script call, one file per group; the register of lock waiters
-//!   that a release wakes.
+//!   that a release wakes; the `rs:` namespace (which keys are hosted
+//!   state, which commands write them).
 //! - [`stats`]: what the outside sees of the counters: `-D`, nutcracker's
 //!   stats JSON and the Prometheus text, on the stats and metrics ports (each
 //!   capped in connections, a newcomer taking the place of the oldest idle
