@@ -3,7 +3,7 @@
 //! HELLO, and the one permission check every request passes before it is
 //! sent anywhere.
 //!
-//! Pure: no I/O. The proxy calls [`check`] on its request path and keeps a
+//! Pure: no I/O. The proxy calls [`check()`] on its request path and keeps a
 //! [`Login`] per client; the refusal texts are `ClientError`'s.
 //!
 //! - [`users`]: the users, built from the config and checked there.
@@ -11,7 +11,7 @@
 //! - [`glob`]: key patterns, as Redis matches them.
 //! - [`password`]: digests compared in constant time.
 //! - [`login`]: who a connection is, across reloads; failed logins.
-//! - [`check`]: the check of one request.
+//! - [`check`](mod@check): the check of one request.
 
 pub mod check;
 pub mod glob;
