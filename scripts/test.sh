@@ -75,7 +75,7 @@ cargo build --all-targets --quiet
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --quiet -- --test-threads="${TEST_THREADS:-4}" 2>&1 | tee "$log" || status=$?
+cargo test --quiet --no-fail-fast -- --test-threads="${TEST_THREADS:-4}" 2>&1 | tee "$log" || status=$?
 # One closing line for the whole suite (cargo prints one per test binary,
 # the last being the doc tests).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

@@ -4,6 +4,10 @@
 //!
 //! # Layout
 //!
+//! - [`auth`]: users and permissions on the client side: a pool's `users:`
+//!   (or nutcracker's `redis_auth` as the one `default` user), ACL-style
+//!   command rules over Redis's categories, key patterns, passwords compared
+//!   in constant time, and the one permission check of a request.
 //! - [`config`]: nutcracker's YAML schema, `"host:port:weight [name]"` parsing,
 //!   defaults, a range for every number, validation with file/line/pool/key
 //!   errors; the file read within a size bound.
@@ -23,7 +27,8 @@
 //! - [`cluster`]: Redis Cluster, pure: a key's slot (CRC16 and the tag
 //!   rule of the specification), the slot map from CLUSTER SHARDS or
 //!   CLUSTER SLOTS, and MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies.
-//! - [`route`]: the command table and the one router, a pure function from a
+//! - [`route`]: the command table (each command's Redis ACL categories, and
+//!   its subcommands' in their own table) and the one router, a pure function from a
 //!   request and a placement to a route (one server, a split, every server, a
 //!   SCAN to the server its cursor names, or refused); dispatch, retries and
 //!   hosted calls all use it. The SCAN cursor's encoding.
@@ -38,14 +43,17 @@
 //!   dispatch, hosted calls in the pipeline, split/merge (and INFO keyspace's
 //!   sum), SCAN's reply rewrite, connection commands, connections a client
 //!   owns (`proxy::owned`: transactions, blocking calls, subscribers and
-//!   their bookkeeping of confirmations across servers),
+//!   their bookkeeping of confirmations across servers), where each
+//!   request meets the client's user (`proxy::permit`: the one permission
+//!   check, failed logins),
 //!   the one `ClientError` that renders every error text, the ejection
 //!   supervisor.
 //! - [`reload`]: hot reload — parse, check and apply a new config; watch the file.
 //! - [`hosted`]: locks, red packets, flash sales and Bloom filters: each
 //!   command's arguments checked (against the pool's limits) and planned as
 //!   one Lua script call, one file per group; the register of lock waiters
-//!   that a release wakes.
+//!   that a release wakes; the `rs:` namespace (which keys are hosted
+//!   state, which commands write them).
 //! - [`stats`]: what the outside sees of the counters: `-D`, nutcracker's
 //!   stats JSON and the Prometheus text, on the stats and metrics ports (each
 //!   capped in connections, a newcomer taking the place of the oldest idle
@@ -60,6 +68,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod backend;
 pub mod cluster;
 pub mod config;

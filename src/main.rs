@@ -15,6 +15,9 @@ use redshard::tools::{self, dist, route};
 
 const DEFAULT_CONF: &str = "conf/nutcracker.yml";
 
+/// Where the stats port listens without `-a`: nutcracker's default.
+const DEFAULT_STATS_ADDR: &str = "0.0.0.0";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "redshard",
@@ -58,9 +61,10 @@ struct Cli {
     #[arg(short = 's', long = "stats-port", default_value_t = 22222)]
     stats_port: u16,
 
-    /// Stats monitoring address.
-    #[arg(short = 'a', long = "stats-addr", default_value = "0.0.0.0")]
-    stats_addr: String,
+    /// Stats monitoring address [default: 0.0.0.0, nutcracker's; said in the
+    /// log at warn level, as other hosts can then read the stats].
+    #[arg(short = 'a', long = "stats-addr")]
+    stats_addr: Option<String>,
 
     /// Stats aggregation interval in ms.
     #[arg(short = 'i', long = "stats-interval", default_value_t = 30_000)]
@@ -292,9 +296,15 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
     let pools = proxy.pools();
     let reloader = reload::Reloader::new(proxy, &cli.conf_file, loaded);
     // `-a` with a port: an IPv6 address (`-a ::1`) needs its brackets.
-    let on_stats_host = |port: u16| match cli.stats_addr.contains(':') {
-        true => format!("[{}]:{port}", cli.stats_addr),
-        false => format!("{}:{port}", cli.stats_addr),
+    let stats_host = cli.stats_addr.as_deref().unwrap_or(DEFAULT_STATS_ADDR);
+    if cli.stats_addr.is_none() {
+        tracing::warn!(
+            "stats on {DEFAULT_STATS_ADDR} (every interface), nutcracker's default as no -a was given: other hosts can read them; -a 127.0.0.1 keeps them local"
+        );
+    }
+    let on_stats_host = |port: u16| match stats_host.contains(':') {
+        true => format!("[{stats_host}]:{port}"),
+        false => format!("{stats_host}:{port}"),
     };
     let stats_addr = on_stats_host(cli.stats_port);
     let metrics_addr = cli.metrics.as_ref().map(|m| match m {

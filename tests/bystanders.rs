@@ -16,12 +16,13 @@ use std::time::{Duration, Instant};
 use common::servers::{encode, free_port, pool_config, Conn, RedisServer, Redshard, Reply};
 
 /// One worker, one connection per server: every client's requests to a
-/// server travel on the same connection.
+/// server travel on the same connection. Its `default` user holds @admin,
+/// as SCRIPT KILL needs.
 fn shared_proxy(servers: &[&RedisServer], extra: &str) -> Redshard {
     let config = pool_config(
         "alpha",
         servers,
-        &format!("  hash_tag: \"{{}}\"\n  server_connections: 1\n{extra}"),
+        &format!("  hash_tag: \"{{}}\"\n  server_connections: 1\n  users: [{{name: default, commands: [\"+@all\"]}}]\n{extra}"),
     );
     let stats = free_port().to_string();
     Redshard::start_args(

@@ -84,9 +84,11 @@ fn locks_exclude_reenter_expire_and_wait() {
     // WAIT acquires as soon as the holder releases, and never blocks others.
     assert_eq!(int(c.cmd(&["LOCK.ACQUIRE", "w", "holder", "10000"])), 1);
     let port = p.port;
+    // Timed from here: the release below comes 300 ms after this, however
+    // late the waiter's thread starts.
+    let started = Instant::now();
     let waiter = std::thread::spawn(move || {
         let mut c = Conn::tcp(port);
-        let started = Instant::now();
         let got = int(c.cmd(&["LOCK.ACQUIRE", "w", "waiter", "10000", "WAIT", "5000"]));
         (got, started.elapsed())
     });

@@ -55,15 +55,7 @@ fn wait_applied(c: &mut Conn, part: &str) -> Duration {
 
 /// Waits until the log contains `want`.
 fn wait_logged(p: &Redshard, want: &str) {
-    let started = Instant::now();
-    while !p.log_text().contains(want) {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "not logged: {want}\n{}",
-            p.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    p.wait_logged(want)
 }
 
 /// Keys written through the proxy land where the file's ring says.

@@ -1,5 +1,5 @@
 //! The proxy's own commands in front of a new connection: AUTH with the
-//! pool's password, HELLO 3 for RESP3 connections, SELECT for `redis_db`;
+//! pool's password (and `redis_username`, to log in as a Redis ACL user), HELLO 3 for RESP3 connections, SELECT for `redis_db`;
 //! AUTH alone in front of a side connection.
 
 use bytes::BytesMut;
@@ -37,8 +37,14 @@ fn build_steps(spec: &BackendSpec, full: bool) -> (BytesMut, Vec<(Step, usize)>)
         encode::command(out, args.iter().copied());
         steps.push((s, out.len() - before));
     };
-    if let Some(auth) = &spec.auth {
-        step(&mut out, Step::Auth, &[b"AUTH", auth.as_bytes()]);
+    match (&spec.username, &spec.auth) {
+        (Some(user), Some(auth)) => step(
+            &mut out,
+            Step::Auth,
+            &[b"AUTH", user.as_bytes(), auth.as_bytes()],
+        ),
+        (None, Some(auth)) => step(&mut out, Step::Auth, &[b"AUTH", auth.as_bytes()]),
+        _ => {}
     }
     if full && spec.resp3 {
         step(&mut out, Step::Hello, &[b"HELLO", b"3"]);
@@ -70,7 +76,7 @@ pub(super) fn check(spec: &BackendSpec, step: Step, reply: &[u8]) -> Result<(), 
         Step::Auth => {
             tracing::warn!(
                 server = %spec.label,
-                "server rejected the pool's redis_auth ({text}); its requests will be refused by the server"
+                "server rejected the pool's redis_auth (or redis_username) ({text}); its requests will be refused by the server"
             );
             Ok(())
         }

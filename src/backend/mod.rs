@@ -89,6 +89,9 @@ pub struct BackendSpec {
     pub label: String,
     pub addr: ServerAddr,
     pub auth: Option<String>,
+    /// The Redis ACL user to log in as (`AUTH user password`), with `auth`
+    /// as its password.
+    pub username: Option<String>,
     pub db: u32,
     /// Speak RESP3 (HELLO 3 on connect), for clients that chose RESP3: their
     /// replies then pass through unchanged.

@@ -49,6 +49,11 @@ pub enum ConfigErrorKind {
         first: usize,
         second: usize,
     },
+    /// A `users:` entry that cannot be used; the text says which and why.
+    #[error("{0}")]
+    Users(String),
+    #[error("'redis_username' needs 'redis_auth', the password of that user on the servers")]
+    UsernameWithoutPassword,
     #[error("pools '{first}' and '{second}' both listen on '{addr}'; each pool needs its own listen address")]
     DuplicateListen {
         addr: String,

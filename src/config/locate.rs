@@ -53,10 +53,21 @@ pub(super) fn line_of_item(
         return Some(key_line);
     };
     let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let key_indent = indent(lines[key_line - 1]);
+    // The key's own block: what is indented deeper, or list entries at its
+    // depth (not the next key's list).
+    let in_block = |l: &&str| {
+        let t = l.trim_start();
+        t.is_empty()
+            || t.starts_with('#')
+            || indent(l) > key_indent
+            || (indent(l) == key_indent && t.starts_with('-'))
+    };
     lines[key_line..]
         .iter()
         .enumerate()
-        .take_while(|(_, l)| l.trim().is_empty() || l.starts_with([' ', '\t', '-', '#']))
+        .take_while(|(_, l)| in_block(l))
         .filter(|(_, l)| l.trim_start().starts_with('-'))
         .nth(item)
         .map(|(i, _)| key_line + i + 1)
@@ -97,5 +108,9 @@ mod tests {
         assert_eq!(line_of_item(TEXT, "alpha", "servers", Some(1)), Some(5));
         assert_eq!(line_of_item(TEXT, "alpha", "servers", None), Some(3));
         assert_eq!(nth_top_level_line(TEXT, "beta", 0), Some(6));
+        // A flow-style list has no entry lines: its key's line, never the
+        // next key's list.
+        let flow = "a:\n  users: [{name: x}]\n  servers:\n   - 127.0.0.1:2:1\n";
+        assert_eq!(line_of_item(flow, "a", "users", Some(0)), Some(2));
     }
 }

@@ -8,6 +8,7 @@ mod listen;
 mod locate;
 mod schema;
 mod server;
+mod users;
 
 pub use bounded::show_size;
 pub use error::{ConfigError, ConfigErrorKind};
@@ -56,6 +57,9 @@ pub mod defaults {
     /// Room for a few hundred blocked workers and subscribers per server,
     /// far below Redis's `maxclients` (10,000).
     pub const MAX_DEDICATED_CONNECTIONS: u32 = 256;
+    /// Failed logins before a client connection is closed: room for a
+    /// typo, none for guessing at line rate.
+    pub const MAX_AUTH_FAILURES: u32 = 3;
 }
 
 /// A loaded, valid configuration.
@@ -115,6 +119,14 @@ pub struct PoolConfig {
     /// FLUSHDB and FLUSHALL go to every server (off: refused, as one of
     /// them empties every server of the pool).
     pub allow_flush: bool,
+    /// Who may log in and what each may do: `users:`, or without it the one
+    /// `default` user whose password is `redis_auth`.
+    pub users: std::sync::Arc<crate::auth::Users>,
+    /// The Redis ACL user the proxy logs in to the servers as, with
+    /// `redis_auth` as its password.
+    pub redis_username: Option<String>,
+    /// Failed logins a client connection gets before it is closed.
+    pub max_auth_failures: u32,
 }
 
 /// How a transaction whose keys live on several servers is run.
@@ -299,6 +311,24 @@ fn build_pool(
             return Err(fail(kind, Some("servers"), Some(&s.spec)));
         }
     }
+    let redis_auth = raw.redis_auth.filter(|a| !a.is_empty());
+    if raw.redis_username.is_some() && redis_auth.is_none() {
+        let kind = ConfigErrorKind::UsernameWithoutPassword;
+        return Err(fail(kind, Some("redis_username"), None));
+    }
+    let users = match raw.users {
+        None => crate::auth::Users::implicit(redis_auth.as_deref()),
+        Some(list) => {
+            let specs: Vec<crate::auth::UserSpec> = list.into_iter().map(Into::into).collect();
+            crate::auth::Users::build(&specs).map_err(|e| {
+                fail(
+                    ConfigErrorKind::Users(e.message),
+                    Some("users"),
+                    Some(&e.near),
+                )
+            })?
+        }
+    };
     Ok(PoolConfig {
         listen,
         hash: raw.hash.unwrap_or(defaults::HASH),
@@ -308,7 +338,7 @@ fn build_pool(
         backlog: raw.backlog.map_or(defaults::BACKLOG, Bounded::get),
         client_connections: raw.client_connections.map_or(0, Bounded::get),
         redis: raw.redis.unwrap_or(false),
-        redis_auth: raw.redis_auth.filter(|a| !a.is_empty()),
+        redis_auth,
         redis_db: raw.redis_db.map_or(0, Bounded::get),
         preconnect: raw.preconnect.unwrap_or(false),
         auto_eject_hosts: raw.auto_eject_hosts.unwrap_or(false),
@@ -347,6 +377,11 @@ fn build_pool(
         multi: raw.multi.unwrap_or_default(),
         allow_keys: raw.allow_keys.unwrap_or(false),
         allow_flush: raw.allow_flush.unwrap_or(false),
+        users: std::sync::Arc::new(users),
+        redis_username: raw.redis_username,
+        max_auth_failures: raw
+            .max_auth_failures
+            .map_or(defaults::MAX_AUTH_FAILURES, Bounded::get),
         name,
     })
 }

@@ -84,6 +84,12 @@ pub(super) struct RawPool {
     pub allow_keys: Option<bool>,
     #[serde(default, deserialize_with = "boolean")]
     pub allow_flush: Option<bool>,
+    #[serde(default)]
+    pub users: Option<Vec<super::users::RawUser>>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub redis_username: Option<String>,
+    #[serde(default)]
+    pub max_auth_failures: Option<Count<u32, 1, 1_000>>,
 }
 
 /// A `servers:` entry, parsed as it is read.

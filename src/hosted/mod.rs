@@ -15,6 +15,7 @@
 mod bloom;
 mod error;
 mod lock;
+pub mod namespace;
 mod plan;
 mod redpacket;
 mod scripts;

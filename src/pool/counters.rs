@@ -53,6 +53,20 @@ pub const GROUPS: [&str; 6] = [
     "hosted",
 ];
 
+/// What a user was refused, for `redshard_acl_access_denied_total{reason}`
+/// and INFO's `acl_access_denied_<reason>` (Redis's names).
+#[derive(Debug, Clone, Copy)]
+pub enum Denial {
+    /// A failed login: unknown user or wrong password.
+    Auth = 0,
+    /// A command the user may not run.
+    Cmd = 1,
+    /// A key the user may not use, or a plain write to hosted state.
+    Key = 2,
+}
+
+pub const DENIALS: [&str; 3] = ["auth", "cmd", "key"];
+
 stats_table! {
     /// A pool's counters, one shard per worker.
     pub struct PoolCounters: POOL_STATS for PoolRuntime.stats {
@@ -69,6 +83,9 @@ stats_table! {
         pub total_connections: AtomicU64,
         /// Requests by how they were handled, indexed by [`Group`].
         pub commands: [AtomicU64; GROUPS.len()],
+        /// Failed logins and refused requests, indexed by [`Denial`]
+        /// (not nutcracker's, so not in its JSON).
+        pub acl_denied: [AtomicU64; DENIALS.len()],
     }
 }
 

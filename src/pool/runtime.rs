@@ -309,7 +309,10 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         max_dedicated_connections,
         multi,
         allow_keys,
-        allow_flush
+        allow_flush,
+        users,
+        redis_username,
+        max_auth_failures
     );
     out
 }

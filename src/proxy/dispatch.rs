@@ -23,6 +23,7 @@ use super::owned::{Owned, Subscriber};
 use super::reply_queue::WHOLE;
 use super::rewrite::Rewrite;
 use super::worker_pool::WorkerPool;
+use crate::auth::Peer as LoginPeer;
 use crate::backend::{ReplySink, Tag, Waiter};
 use crate::hosted::{Hosted, Limits};
 use crate::pool::counters::{add, Group};
@@ -64,9 +65,15 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(pool: Rc<WorkerPool>, client: Rc<Client>, client_id: u64, peer: Peer) -> Self {
+    pub fn new(
+        pool: Rc<WorkerPool>,
+        client: Rc<Client>,
+        client_id: u64,
+        peer: Peer,
+        login_peer: Option<LoginPeer>,
+    ) -> Self {
         let snapshot = pool.runtime.snapshot();
-        let state = ClientState::new(&snapshot, peer);
+        let state = ClientState::new(&snapshot, peer, login_peer);
         pool.runtime
             .client_list
             .set(client_id, state.info_line(client_id));
@@ -127,7 +134,7 @@ impl Dispatcher {
             spec.action,
             Action::Local(Local::Auth | Local::Hello | Local::Quit | Local::Reset)
         );
-        if !self.state.authenticated && !open {
+        if !self.logged_in() && !open {
             self.count(Group::Refused);
             self.client.push_error(&ClientError::NoAuth);
             return Next::Continue;
@@ -137,6 +144,9 @@ impl Dispatcher {
             self.count(Group::Refused);
             self.client
                 .push_error(&ClientError::Arity(spec.name.to_string()));
+            return Next::Continue;
+        }
+        if !open && !self.permit(spec, req) {
             return Next::Continue;
         }
         if self.in_subscriber_mode() {
@@ -165,7 +175,11 @@ impl Dispatcher {
         match spec.action {
             Action::Local(local) if !(local == Local::Info && info_asks_servers(req)) => {
                 self.count(Group::Local);
-                self.local(local, req)
+                let next = self.local(local, req);
+                if self.login_failed() {
+                    return Next::Close;
+                }
+                next
             }
             Action::Txn(cmd) => {
                 self.count(Group::Local);
@@ -304,14 +318,16 @@ impl Dispatcher {
         let snapshot = self.pool.runtime.snapshot_arc();
         let words: Vec<&[u8]> = (1..req.argc()).map(|i| req.arg(i)).collect();
         let (state, id, owned) = (&mut self.state, self.client_id, &mut self.owned);
-        let clients = &self.pool.runtime.client_list;
+        let runtime = &self.pool.runtime;
+        let clients = &runtime.client_list;
         self.client.push_local(|out| {
             let answer = match local {
                 Local::Select => state.select(&snapshot, words[0], out),
-                Local::Auth => state.auth(&snapshot, &words, out),
+                Local::Auth => state.auth(&words, out),
+                Local::Acl => state.acl(&words, out),
                 Local::Hello => state.hello(&snapshot, id, &words, out),
                 Local::Client => state.client(id, &words, clients, out),
-                Local::Info => state.info(&snapshot, out),
+                Local::Info => state.info(&snapshot, &runtime.stats, out),
                 Local::Reset => {
                     *owned = Owned::None;
                     state.reset(&snapshot, out)
@@ -377,7 +393,7 @@ impl Dispatcher {
                     Broadcast::PubsubChannels => MergeKind::Union,
                     Broadcast::PubsubNumsub => MergeKind::PairSum,
                     Broadcast::InfoKeyspace => MergeKind::InfoKeyspace {
-                        head: info_keyspace::head(req, snapshot),
+                        head: info_keyspace::head(req, snapshot, &pool.runtime.stats),
                         db: snapshot.config.redis_db,
                         proto,
                     },

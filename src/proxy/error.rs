@@ -6,6 +6,7 @@
 
 use bytes::BytesMut;
 
+use crate::auth::Denied;
 use crate::backend::BackendError;
 use crate::config::PoolConfig;
 use crate::hashkit::HashTag;
@@ -89,6 +90,10 @@ pub enum ClientError {
         pinned_by: &'static str,
         pool: String,
     },
+    /// A user's permissions refuse the request (Redis's texts, but for
+    /// the hosted state's, which names the commands to use instead).
+    #[error("{}", NoPermText(.0))]
+    NoPerm(Denied),
     #[error("ERR max number of clients reached")]
     MaxClients,
     #[error("ERR redshard: request refused: the proxy holds more than its --max-memory ({} MiB) of client and server buffers; requests over {} KiB are refused until there is room again", .limit >> 20, crate::memory::LARGE_REQUEST >> 10)]
@@ -208,6 +213,32 @@ impl std::fmt::Display for Refusal {
                     ),
                 }
             }
+        }
+    }
+}
+
+/// The text of a permission refusal.
+struct NoPermText<'a>(&'a Denied);
+
+impl std::fmt::Display for NoPermText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Denied::Command(name) => write!(
+                f,
+                "NOPERM this user has no permissions to run the '{name}' command"
+            ),
+            Denied::Key => f.write_str(
+                "NOPERM this user has no permissions to access one of the keys used as arguments",
+            ),
+            Denied::Hosted { key, writers } => write!(
+                f,
+                "NOPERM this user has no permissions to write '{}': keys under rs: are redshard's hosted state, written only by its hosted commands; use {writers}",
+                lossy(key)
+            ),
+            Denied::SortOption(option) => write!(
+                f,
+                "ERR {option} option of SORT denied due to insufficient ACL permissions."
+            ),
         }
     }
 }

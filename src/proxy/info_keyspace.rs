@@ -11,11 +11,12 @@ use bytes::BytesMut;
 use super::local::ClientState;
 use crate::pool::PoolSnapshot;
 use crate::protocol::{encode, Proto};
+use crate::proxy::local::PoolStats;
 use crate::route::Request;
 
 /// What comes before the keyspace section: the proxy's own sections, unless
 /// the request asks for nothing but the keyspace.
-pub fn head(req: &Request<'_>, snapshot: &PoolSnapshot) -> String {
+pub fn head(req: &Request<'_>, snapshot: &PoolSnapshot, stats: &PoolStats) -> String {
     if req
         .args()
         .skip(1)
@@ -23,7 +24,7 @@ pub fn head(req: &Request<'_>, snapshot: &PoolSnapshot) -> String {
     {
         String::new()
     } else {
-        ClientState::info_text(snapshot)
+        ClientState::info_text(snapshot, stats)
     }
 }
 

@@ -1,9 +1,12 @@
 //! Listening sockets: bound in the main thread (so a bad address fails at
 //! start with a clear error), then handed to the workers. TCP gets one socket
-//! per worker with SO_REUSEPORT; a unix socket is bound once and shared.
+//! per worker with SO_REUSEPORT; a unix socket is bound once and shared,
+//! with its permissions from the start.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -45,19 +48,8 @@ pub fn bind(addr: &ListenAddr, backlog: u32, workers: usize) -> io::Result<Vec<L
                 .collect()
         }
         ListenAddr::Unix { path, perm } => {
-            // A socket file left by an earlier run would make bind fail; a
-            // regular file of that name is not ours to remove.
-            if let Ok(meta) = std::fs::symlink_metadata(path) {
-                use std::os::unix::fs::FileTypeExt;
-                if meta.file_type().is_socket() {
-                    std::fs::remove_file(path)?;
-                }
-            }
-            let listener = std::os::unix::net::UnixListener::bind(path)?;
+            let listener = bind_unix(path, *perm)?;
             listener.set_nonblocking(true)?;
-            if let Some(perm) = perm {
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(*perm))?;
-            }
             let mut all = Vec::with_capacity(workers);
             for _ in 1..workers {
                 all.push(Listener::Unix(listener.try_clone()?));
@@ -66,6 +58,48 @@ pub fn bind(addr: &ListenAddr, backlog: u32, workers: usize) -> io::Result<Vec<L
             Ok(all)
         }
     }
+}
+
+/// Binds a unix socket at `path` that has its permissions `perm` from the
+/// moment it can be reached: it is bound in a fresh directory beside `path`
+/// that only this user can enter (0700), given its mode there, then renamed
+/// into place, which is atomic and replaces a socket an earlier run left.
+/// Not a umask around bind: the umask is the whole process's, so the other
+/// threads' files (logs, other pools' sockets on a reload) would get it too,
+/// and it cannot grant more than 0777 & !umask anyway.
+fn bind_unix(path: &Path, perm: Option<u32>) -> io::Result<UnixListener> {
+    use std::os::unix::fs::{DirBuilderExt, FileTypeExt};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // A regular file of that name is not ours to replace.
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket", path.display()),
+            ));
+        }
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // Short, as a socket's path has at most 107 bytes; created, never
+    // reused, so nobody can have prepared it.
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = parent.join(format!(".rs{}-{n}", std::process::id()));
+    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    let inner = dir.join("s");
+    let bound = UnixListener::bind(&inner).and_then(|listener| {
+        if let Some(perm) = perm {
+            std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(perm))?;
+        }
+        std::fs::rename(&inner, path)?;
+        Ok(listener)
+    });
+    let _ = std::fs::remove_file(&inner);
+    let _ = std::fs::remove_dir(&dir);
+    bound
 }
 
 pub enum TokioListener {
@@ -119,6 +153,21 @@ impl ClientStream {
                     addr: path.clone(),
                     laddr: path,
                 }
+            }
+        }
+    }
+
+    /// Who is at the other end, for the log of failed logins.
+    pub fn login_peer(&self) -> Option<crate::auth::Peer> {
+        use crate::auth::Peer;
+        match self {
+            ClientStream::Tcp(s) => s.peer_addr().ok().map(Peer::Tcp),
+            ClientStream::Unix(s) => {
+                let cred = s.peer_cred().ok();
+                Some(Peer::Unix {
+                    pid: cred.and_then(|c| c.pid()),
+                    uid: cred.map(|c| c.uid()),
+                })
             }
         }
     }

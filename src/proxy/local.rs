@@ -8,6 +8,7 @@
 use bytes::BytesMut;
 
 use super::error::{lossy, ClientError};
+use crate::auth::{AuthError, Login, Peer as LoginPeer};
 use crate::pool::{ClientList, PoolSnapshot};
 use crate::protocol::encode::{self, Proto};
 
@@ -23,15 +24,19 @@ pub struct Peer {
 }
 
 /// What a client has told the proxy about itself.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ClientState {
     pub peer: Peer,
     pub proto: Proto,
-    pub authenticated: bool,
+    /// The user the client is, across reloads of the pool's users.
+    pub login: Login,
     pub name: Option<Vec<u8>>,
     pub lib_name: Option<Vec<u8>>,
     pub lib_ver: Option<Vec<u8>>,
 }
+
+/// A pool's counters, for INFO.
+pub type PoolStats = crate::pool::counters::Sharded<crate::pool::counters::PoolCounters>;
 
 /// The reply to a connection command, to queue in order.
 pub type Out = BytesMut;
@@ -39,38 +44,49 @@ pub type Out = BytesMut;
 /// What a connection command answers: its reply written to `Out`, or an error.
 pub type Answer = Result<(), ClientError>;
 
-/// Whether `password` (and `user`, if given) opens a pool whose password is
-/// `expected`. Only the default user exists behind a proxy.
-fn password_ok(expected: &str, user: Option<&[u8]>, password: &[u8]) -> bool {
-    user.is_none_or(|u| u == b"default") && password == expected.as_bytes()
-}
-
 impl ClientState {
-    pub fn new(snapshot: &PoolSnapshot, peer: Peer) -> ClientState {
+    /// `login_peer`: who is at the other end, for the log of failed logins.
+    pub fn new(snapshot: &PoolSnapshot, peer: Peer, login_peer: Option<LoginPeer>) -> ClientState {
         ClientState {
             peer,
-            authenticated: snapshot.config.redis_auth.is_none(),
-            ..ClientState::default()
+            proto: Proto::default(),
+            login: Login::new(&snapshot.config.users, login_peer),
+            name: None,
+            lib_name: None,
+            lib_ver: None,
         }
     }
 
     /// `AUTH [user] password`
-    pub fn auth(&mut self, snapshot: &PoolSnapshot, args: &[&[u8]], out: &mut Out) -> Answer {
-        let Some(expected) = &snapshot.config.redis_auth else {
-            return Err(ClientError::AuthWithoutPassword);
-        };
+    pub fn auth(&mut self, args: &[&[u8]], out: &mut Out) -> Answer {
         let (user, password) = match args {
             [password] => (None, *password),
             [user, password] => (Some(*user), *password),
             _ => return Err(ClientError::Syntax),
         };
-        if password_ok(expected, user, password) {
-            self.authenticated = true;
-            encode::simple(out, "OK");
-            Ok(())
-        } else {
-            self.authenticated = false;
-            Err(ClientError::WrongPass)
+        self.login.attempt(user, password).map_err(|e| match e {
+            AuthError::NoPasswordSet => ClientError::AuthWithoutPassword,
+            AuthError::DefaultNopass => ClientError::HelloAuthWithoutPassword,
+            AuthError::WrongPass => ClientError::WrongPass,
+        })?;
+        encode::simple(out, "OK");
+        Ok(())
+    }
+
+    /// `ACL WHOAMI`; the other ACL subcommands administer a server.
+    pub fn acl(&mut self, args: &[&[u8]], out: &mut Out) -> Answer {
+        match (args.first(), self.login.user()) {
+            (Some(sub), Some(user)) if sub.eq_ignore_ascii_case(b"whoami") && args.len() == 1 => {
+                encode::bulk(out, user.name.as_bytes());
+                Ok(())
+            }
+            (Some(sub), _) if sub.eq_ignore_ascii_case(b"whoami") => {
+                Err(ClientError::Arity("acl|whoami".into()))
+            }
+            _ => Err(ClientError::Unsupported {
+                command: "acl".into(),
+                reason: crate::route::Refusal::Admin.reason(),
+            }),
         }
     }
 
@@ -134,15 +150,16 @@ impl ClientState {
             }
         }
         if let Some((user, password)) = auth {
-            match &snapshot.config.redis_auth {
-                Some(expected) if password_ok(expected, Some(user), password) => {
-                    self.authenticated = true
-                }
-                Some(_) => return Err(ClientError::WrongPass),
-                None => return Err(ClientError::HelloAuthWithoutPassword),
-            }
+            self.login
+                .attempt(Some(user), password)
+                .map_err(|e| match e {
+                    AuthError::NoPasswordSet | AuthError::DefaultNopass => {
+                        ClientError::HelloAuthWithoutPassword
+                    }
+                    AuthError::WrongPass => ClientError::WrongPass,
+                })?;
         }
-        if !self.authenticated {
+        if self.login.user().is_none() {
             return Err(ClientError::HelloNoAuth);
         }
         if proto == Proto::Resp3 && snapshot.health.iter().any(|h| h.refuses_resp3()) {
@@ -285,19 +302,22 @@ impl ClientState {
 
     /// RESET: back to a fresh connection's state.
     pub fn reset(&mut self, snapshot: &PoolSnapshot, out: &mut Out) -> Answer {
-        *self = ClientState::new(snapshot, std::mem::take(&mut self.peer));
+        let mut login = self.login.clone();
+        login.reset();
+        *self = ClientState::new(snapshot, std::mem::take(&mut self.peer), None);
+        self.login = login;
         encode::simple(out, "RESET");
         Ok(())
     }
 
     /// `INFO [section]`: the proxy's own view.
-    pub fn info(&self, snapshot: &PoolSnapshot, out: &mut Out) -> Answer {
-        encode::text(out, &Self::info_text(snapshot), self.proto);
+    pub fn info(&self, snapshot: &PoolSnapshot, stats: &PoolStats, out: &mut Out) -> Answer {
+        encode::text(out, &Self::info_text(snapshot, stats), self.proto);
         Ok(())
     }
 
-    /// The proxy's own INFO sections (Server, Proxy), as text.
-    pub fn info_text(snapshot: &PoolSnapshot) -> String {
+    /// The proxy's own INFO sections (Server, Proxy, Stats), as text.
+    pub fn info_text(snapshot: &PoolSnapshot, stats: &PoolStats) -> String {
         let facts = crate::stats::facts();
         let uptime = crate::stats::uptime_secs();
         let mut t = String::new();
@@ -337,6 +357,12 @@ impl ClientState {
                 "server{i}:name={},addr={},weight={},state={state}\r\n",
                 s.name, s.addr, s.weight
             ));
+        }
+        // Redis's names for the same counts.
+        t.push_str("\r\n# Stats\r\n");
+        for (i, reason) in crate::pool::counters::DENIALS.iter().enumerate() {
+            let n = stats.sum_u64(|c| &c.acl_denied[i]);
+            t.push_str(&format!("acl_access_denied_{reason}:{n}\r\n"));
         }
         t
     }

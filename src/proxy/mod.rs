@@ -10,6 +10,7 @@ pub mod listen;
 pub mod local;
 pub mod merge;
 pub mod owned;
+mod permit;
 pub mod reply_queue;
 pub mod rewrite;
 pub mod session;

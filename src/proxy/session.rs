@@ -21,6 +21,7 @@ use super::hosted_call::Pause;
 use super::listen::ClientStream;
 use super::local::Peer;
 use super::worker_pool::WorkerPool;
+use crate::auth::Peer as LoginPeer;
 use crate::memory::{budget, LARGE_REQUEST};
 use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
 use crate::pool::counters::{add, PoolCounters};
@@ -35,15 +36,15 @@ pub const MAX_IN_FLIGHT: usize = 1024;
 /// against the pool's `client_connections` until then.
 pub async fn serve(conn: ClientStream, pool: Rc<WorkerPool>, admission: Admission) {
     let client_id = admission.id();
-    let peer = conn.peer();
+    let (peer, login_peer) = (conn.peer(), conn.login_peer());
     match conn {
         ClientStream::Tcp(mut s) => {
             let (r, w) = s.split();
-            serve_io(r, w, pool, client_id, peer).await
+            serve_io(r, w, pool, client_id, peer, login_peer).await
         }
         ClientStream::Unix(mut s) => {
             let (r, w) = s.split();
-            serve_io(r, w, pool, client_id, peer).await
+            serve_io(r, w, pool, client_id, peer, login_peer).await
         }
     }
 }
@@ -79,6 +80,7 @@ async fn serve_io<R, W>(
     pool: Rc<WorkerPool>,
     client_id: u64,
     peer: Peer,
+    login_peer: Option<LoginPeer>,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -98,7 +100,7 @@ async fn serve_io<R, W>(
     let chunk = read_chunk();
     let mut s = Session {
         framer: RequestFramer::with_key_rule(limits, command::first_arg_is_key),
-        dispatcher: Dispatcher::new(pool, client.clone(), client_id, peer),
+        dispatcher: Dispatcher::new(pool, client.clone(), client_id, peer, login_peer),
         client,
         inbuf: BytesMut::with_capacity(chunk),
         output_limit,

@@ -60,8 +60,15 @@ async fn probe(config: &PoolConfig, addr: &ServerAddr) -> Result<(), String> {
         .map(Duration::from_millis)
         .unwrap_or(DEFAULT_PROBE_TIMEOUT);
     let mut request = bytes::BytesMut::new();
-    if let Some(auth) = &config.redis_auth {
-        encode::command(&mut request, [&b"AUTH"[..], auth.as_bytes()].into_iter());
+    match (&config.redis_username, &config.redis_auth) {
+        (Some(user), Some(auth)) => encode::command(
+            &mut request,
+            [&b"AUTH"[..], user.as_bytes(), auth.as_bytes()].into_iter(),
+        ),
+        (None, Some(auth)) => {
+            encode::command(&mut request, [&b"AUTH"[..], auth.as_bytes()].into_iter())
+        }
+        _ => {}
     }
     encode::command(&mut request, [&b"PING"[..]].into_iter());
     let exchange = async {

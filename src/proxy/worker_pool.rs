@@ -181,6 +181,7 @@ fn spec(
         label: server.label(),
         addr: server.addr.clone(),
         auth: pool.redis_auth.clone(),
+        username: pool.redis_username.clone(),
         db: pool.redis_db,
         resp3,
         connect_timeout,

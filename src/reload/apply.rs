@@ -31,14 +31,14 @@ pub fn apply(proxy: &Proxy, config: &Config) -> Result<String, StartError> {
             .find(|(name, _)| *name == pool.name)
             .map(|(_, l)| std::mem::take(l));
         let runtime = match old.iter().find(|p| p.name == pool.name) {
-            Some(rt) => update_pool(proxy, rt, pool, listeners, &mut report),
+            Some(rt) => update_pool(proxy, rt, pool, listeners, config, &mut report),
             None => add_pool(proxy, pool, listeners, &mut report),
         };
         now.push(runtime);
     }
     for gone in old.iter().filter(|o| config.pool(&o.name).is_none()) {
         proxy.remove(&gone.name);
-        remove_socket_file(&gone.snapshot().config.listen);
+        remove_socket_file(&gone.snapshot().config.listen, config);
         report.push(format!("pool '{}' removed", gone.name));
     }
     *pools.lock().unwrap_or_else(|p| p.into_inner()) = now;
@@ -83,6 +83,7 @@ fn update_pool(
     runtime: &Arc<PoolRuntime>,
     pool: &PoolConfig,
     listeners: Option<Vec<Listener>>,
+    config: &Config,
     report: &mut Vec<String>,
 ) -> Arc<PoolRuntime> {
     let before = runtime.snapshot().config.listen.clone();
@@ -94,7 +95,7 @@ fn update_pool(
     if let Some(listeners) = listeners {
         proxy.hand_out(runtime, &pool.listen, listeners);
         proxy.stop_listening(&pool.name, &before);
-        remove_socket_file(&before);
+        remove_socket_file(&before, config);
     }
     runtime.clone()
 }
@@ -115,9 +116,17 @@ fn add_pool(
 }
 
 /// A unix socket's file outlives its listener; a pool that moved away or was
-/// removed must not leave it behind.
-fn remove_socket_file(addr: &ListenAddr) {
+/// removed must not leave it behind. Unless a pool of the new config listens
+/// on that path (a pool renamed, or another pool taking the path): its new
+/// socket replaced the old one there, and stays.
+fn remove_socket_file(addr: &ListenAddr, config: &Config) {
     if let ListenAddr::Unix { path, .. } = addr {
-        let _ = std::fs::remove_file(path);
+        let taken = config
+            .pools
+            .iter()
+            .any(|p| matches!(&p.listen, ListenAddr::Unix { path: q, .. } if q == path));
+        if !taken {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }

@@ -7,8 +7,10 @@
 //! [`Router`] so a multi-key command allocates nothing once they have grown.
 
 pub mod blocking;
+pub mod category;
 pub mod command;
 pub mod scan;
+pub mod subcommand;
 #[cfg(test)]
 mod tests;
 
@@ -247,6 +249,17 @@ impl Router {
             | Action::Block(_)
             | Action::Sub(_) => self.forward(spec, req, placement),
         }
+    }
+
+    /// The argument positions of the request's keys, as routing takes them
+    /// (in the router's scratch space: no allocation once it has grown).
+    pub fn key_positions(
+        &mut self,
+        spec: &CommandSpec,
+        req: &Request<'_>,
+    ) -> Result<&[usize], RouteError> {
+        collect_keys(spec.keys, req, &mut self.positions)?;
+        Ok(&self.positions)
     }
 
     fn forward<'r>(

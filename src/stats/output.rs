@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::{Stat, POOL_STATS, RELOADS, RELOAD_FAILURES, SERVER_STATS};
-use crate::pool::counters::{ServerCounters, GROUPS, LATENCY_BUCKETS_US};
+use crate::pool::counters::{ServerCounters, DENIALS, GROUPS, LATENCY_BUCKETS_US};
 use crate::pool::{PoolRuntime, ServerHealth};
 
 fn json_string(s: &str) -> String {
@@ -144,6 +144,7 @@ pub fn prometheus(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
         }
     }
     commands(&mut out, pools);
+    access_denied(&mut out, pools);
     for st in SERVER_STATS {
         let name = stat_head(&mut out, st);
         per_server(&mut out, pools, &name, st.read);
@@ -223,6 +224,26 @@ fn commands(out: &mut String, pools: &[Arc<PoolRuntime>]) {
             let _ = writeln!(
                 out,
                 "redshard_commands_total{{pool=\"{p}\",group=\"{group}\"}} {n}"
+            );
+        }
+    }
+}
+
+/// Failed logins and refused requests, by reason.
+fn access_denied(out: &mut String, pools: &[Arc<PoolRuntime>]) {
+    head(
+        out,
+        "redshard_acl_access_denied_total",
+        "counter",
+        "Failed logins (auth) and requests a user's permissions refused (cmd, key).",
+    );
+    for pool in pools {
+        let p = label(&pool.name);
+        for (i, reason) in DENIALS.iter().enumerate() {
+            let n = pool.stats.sum_u64(|c| &c.acl_denied[i]);
+            let _ = writeln!(
+                out,
+                "redshard_acl_access_denied_total{{pool=\"{p}\",reason=\"{reason}\"}} {n}"
             );
         }
     }

@@ -263,6 +263,19 @@ impl Redshard {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Waits (5 s at most) until the log contains `want`.
+    pub fn wait_logged(&self, want: &str) {
+        let started = Instant::now();
+        while !self.log_text().contains(want) {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "not logged: {want}\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for Redshard {

@@ -1,0 +1,74 @@
+//! The permission check allocates nothing per request: for the `default`
+//! user of a pool without `users:` (nutcracker's case, which still checks
+//! writes for the hosted state), for a user with every right, and for a
+//! user with rules and key patterns — single-key and multi-key commands,
+//! once the router's scratch space has grown. Counted by a global allocator
+//! wrapper; one test in this binary, so no other test allocates meanwhile.
+
+use std::alloc::System;
+use std::path::Path;
+
+use bytes::BytesMut;
+use redshard::auth::check;
+use redshard::config::Config;
+use redshard::protocol::{encode, FrameLimits, RequestFramer};
+use redshard::route::{lookup, Router};
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const CONFIG: &str = "p:
+  listen: 127.0.0.1:1
+  redis: true
+  servers:
+   - 127.0.0.1:2:1
+q:
+  listen: 127.0.0.1:3
+  redis: true
+  users:
+   - {name: ops, password: o, commands: [\"+@all\"]}
+   - {name: app, password: a, commands: [\"+@all\", \"-@dangerous\"], keys: [\"app:*\", \"{u*\"]}
+  servers:
+   - 127.0.0.1:2:1
+";
+
+#[test]
+fn the_check_allocates_nothing_per_request() {
+    let config = Config::parse(CONFIG, Path::new("t.yml")).unwrap();
+    let implicit = config.pools[0].users.at_connect().unwrap();
+    let ops = config.pools[1].users.find(b"ops").unwrap().clone();
+    let app = config.pools[1].users.find(b"app").unwrap().clone();
+    let requests: [&[&str]; 6] = [
+        &["GET", "app:1"],
+        &["SET", "app:1", "v"],
+        &["MSET", "app:1", "a", "app:2", "b", "app:3", "c"],
+        &["DEL", "app:1", "app:2"],
+        &["EVAL", "return 1", "2", "app:1", "app:2"],
+        &["SCRIPT", "LOAD", "return 1"],
+    ];
+    let mut router = Router::new();
+    for words in requests {
+        let mut raw = BytesMut::new();
+        encode::command(&mut raw, words.iter().map(|w| w.as_bytes()));
+        let mut framer = RequestFramer::new(FrameLimits::default());
+        let req = framer.next_frame(&raw).unwrap().unwrap();
+        let spec = lookup(req.arg(0)).unwrap();
+        for user in [&implicit, &ops, &app] {
+            // The scratch space grows once.
+            assert!(check(&user.perms, spec, &req, false, &mut router).is_ok());
+            let region = Region::new(GLOBAL);
+            for _ in 0..1000 {
+                let ok = check(&user.perms, spec, &req, false, &mut router).is_ok();
+                std::hint::black_box(ok);
+            }
+            let stats = region.change();
+            assert_eq!(
+                stats.allocations + stats.reallocations,
+                0,
+                "{words:?} as {}",
+                user.name
+            );
+        }
+    }
+}
