@@ -43,7 +43,7 @@ fn request(
     let req = framer.next_frame(bytes).unwrap().unwrap();
     let spec = lookup(req.arg(0)).unwrap();
     if let Some(user) = user {
-        assert!(check(&user.perms, spec, &req, false, router).is_ok());
+        assert!(check(&user.perms, spec, &req, false, router.scratch()).is_ok());
     }
     let parts = match router.route(spec, &req, placement) {
         redshard::route::Route::One(s) => s,

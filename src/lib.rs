@@ -27,8 +27,11 @@
 //! - [`cluster`]: Redis Cluster, pure: a key's slot (CRC16 and the tag
 //!   rule of the specification), the slot map from CLUSTER SHARDS or
 //!   CLUSTER SLOTS, and MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies.
-//! - [`route`]: the command table (each command's Redis ACL categories, and
-//!   its subcommands' in their own table) and the one router, a pure function from a
+//! - [`command`]: the command table (arity, where the keys are, what the
+//!   proxy does, each command's Redis ACL categories, and its subcommands' in
+//!   a table of their own) and the keys of a request; imports only `hosted`,
+//!   so the users' rules (`auth`, read by `config`) can name commands.
+//! - [`route`]: the one router, a pure function from a
 //!   request and a placement to a route (one server, a split, every server, a
 //!   SCAN to the server its cursor names, or refused); dispatch, retries and
 //!   hosted calls all use it. The SCAN cursor's encoding.
@@ -71,6 +74,7 @@
 pub mod auth;
 pub mod backend;
 pub mod cluster;
+pub mod command;
 pub mod config;
 pub mod distribution;
 pub mod hashkit;

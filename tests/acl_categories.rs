@@ -9,8 +9,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::servers::{RedisServer, Reply};
-use redshard::route::category::{Categories, NAMES, SUBS};
-use redshard::route::{command, subcommand};
+use redshard::command::category::{Categories, NAMES, SUBS};
+use redshard::command::{self, subcommand};
 
 /// Each command and subcommand of the server with its categories.
 fn server_categories(server: &RedisServer) -> BTreeMap<String, BTreeSet<String>> {

@@ -8,8 +8,8 @@ mod pipeline;
 
 use bytes::BytesMut;
 use proptest::prelude::*;
+use redshard::command;
 use redshard::protocol::encode;
-use redshard::route::command;
 
 use pipeline::{drive, placements, Driven};
 

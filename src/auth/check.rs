@@ -5,14 +5,16 @@
 //! holds `@admin`, and SORT's BY and GET only with every key allowed (they
 //! read keys the request does not name), as Redis rules.
 //!
-//! Allocates nothing: the keys are found in the router's scratch space, and
-//! a user with nothing to check returns at once.
+//! Allocates nothing: the keys are found in the caller's scratch space (the
+//! router's, on the request path), and a user with nothing to check returns
+//! at once.
 
 use super::rules::entry;
 use super::users::Perms;
+use crate::command::category::{ADMIN, PUBSUB, SCRIPTING, WRITE};
+use crate::command::{key_positions, Action, CommandSpec};
 use crate::hosted::namespace;
-use crate::route::category::{ADMIN, PUBSUB, SCRIPTING, WRITE};
-use crate::route::{Action, CommandSpec, Request, Router};
+use crate::protocol::Request;
 
 /// Why a request is refused. Data only: the texts are `ClientError`'s.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,14 +31,15 @@ pub enum Denied {
 }
 
 /// Checks `req` (command `spec`) for a user with `perms`. `hosted`: the
-/// command is one the pool hosts, which writes its own state.
+/// command is one the pool hosts, which writes its own state. `scratch`:
+/// room for the key positions.
 #[inline]
 pub fn check(
     perms: &Perms,
     spec: &'static CommandSpec,
     req: &Request<'_>,
     hosted: bool,
-    router: &mut Router,
+    scratch: &mut Vec<usize>,
 ) -> Result<(), Denied> {
     // Refused whatever the user (with the proxy's own reason).
     if perms.unrestricted || matches!(spec.action, Action::Refuse(_)) {
@@ -54,10 +57,10 @@ pub fn check(
     let protected = !perms.admin && !hosted && writes(spec);
     if patterns || protected {
         // Keys the router cannot take (a bad count) are refused there.
-        let Ok(positions) = router.key_positions(spec, req) else {
+        if key_positions(spec.keys, req, scratch).is_err() {
             return Ok(());
-        };
-        for &at in positions {
+        }
+        for &at in scratch.iter() {
             let key = req.arg(at);
             if patterns && !perms.key_ok(key) {
                 return Err(Denied::Key);

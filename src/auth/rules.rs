@@ -7,8 +7,8 @@
 //! `-command` (with its subcommands), `+command|subcommand` /
 //! `-command|subcommand`, `allcommands`, `nocommands`.
 
-use crate::route::category::{Categories, ADMIN, SUBS};
-use crate::route::{command, subcommand, CommandSpec};
+use crate::command::category::{Categories, ADMIN, SUBS};
+use crate::command::{self, subcommand, CommandSpec};
 
 /// The commands a user may run: bit `i` for command `i` of the table, bit
 /// `table length + j` for subcommand `j`.
@@ -156,7 +156,7 @@ impl CommandSet {
             None
         } else {
             Some(Categories::by_name(name).ok_or_else(|| {
-                let all: Vec<&str> = crate::route::category::NAMES
+                let all: Vec<&str> = crate::command::category::NAMES
                     .iter()
                     .map(|(n, _)| *n)
                     .collect();

@@ -78,7 +78,7 @@ impl Unit for Ms {
 impl Unit for Bytes {
     const EXPECTED: &'static str = "a size";
     fn read<'de, D: Deserializer<'de>>(d: D) -> Result<(u64, String), D::Error> {
-        let text = d.deserialize_any(super::schema::ScalarText)?;
+        let text = d.deserialize_any(super::scalar::ScalarText)?;
         let v = parse_size(&text).map_err(de::Error::custom)?;
         Ok((v, text.trim().to_string()))
     }

@@ -6,6 +6,7 @@ mod error;
 mod file;
 mod listen;
 mod locate;
+mod scalar;
 mod schema;
 mod server;
 mod users;

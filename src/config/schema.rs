@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::bounded::{Count, Millis, Size, GIB, HOUR_MS, KIB, MIB};
 use super::listen::ListenAddr;
+use super::scalar::ScalarText;
 use super::server::ServerConfig;
 use crate::distribution::Distribution;
 use crate::hashkit::{Hash, HashTag};
@@ -121,34 +122,6 @@ impl<'de> Deserialize<'de> for RawFile {
             }
         }
         d.deserialize_map(Pools)
-    }
-}
-
-/// Any YAML scalar as the text nutcracker would see.
-pub(super) struct ScalarText;
-
-impl Visitor<'_> for ScalarText {
-    type Value = String;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a single value (a string or number)")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
-        Ok(v)
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
-        Ok(v.to_string())
     }
 }
 

@@ -11,7 +11,7 @@
 use serde::de::{Deserializer, Error};
 use serde::Deserialize;
 
-use super::schema::ScalarText;
+use super::scalar::ScalarText;
 use crate::auth::UserSpec;
 
 #[derive(Debug, Deserialize)]

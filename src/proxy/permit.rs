@@ -40,7 +40,7 @@ impl Dispatcher {
                 .contains(&h.group()),
             _ => false,
         };
-        match auth::check(&user.perms, spec, req, hosted, &mut self.router) {
+        match auth::check(&user.perms, spec, req, hosted, self.router.scratch()) {
             Ok(()) => true,
             Err(denied) => {
                 self.refuse(denied);

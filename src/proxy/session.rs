@@ -22,12 +22,12 @@ use super::listen::ClientStream;
 use super::local::Peer;
 use super::worker_pool::WorkerPool;
 use crate::auth::Peer as LoginPeer;
+use crate::command;
 use crate::memory::{budget, LARGE_REQUEST};
 use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
 use crate::pool::counters::{add, PoolCounters};
 use crate::pool::Admission;
 use crate::protocol::{FrameLimits, RequestFramer};
-use crate::route::command;
 
 /// Requests of one client awaiting replies before the proxy takes no more.
 pub const MAX_IN_FLIGHT: usize = 1024;

@@ -7,16 +7,13 @@
 //! [`Router`] so a multi-key command allocates nothing once they have grown.
 
 pub mod blocking;
-pub mod category;
-pub mod command;
 pub mod scan;
-pub mod subcommand;
 #[cfg(test)]
 mod tests;
 
 use bytes::BytesMut;
 
-pub use command::{
+pub use crate::command::{
     lookup, Action, BlockArg, CommandSpec, Keys, Keyspace, Local, Refusal, Split, SubCmd, SubKind,
     TxnCmd,
 };
@@ -251,15 +248,10 @@ impl Router {
         }
     }
 
-    /// The argument positions of the request's keys, as routing takes them
-    /// (in the router's scratch space: no allocation once it has grown).
-    pub fn key_positions(
-        &mut self,
-        spec: &CommandSpec,
-        req: &Request<'_>,
-    ) -> Result<&[usize], RouteError> {
-        collect_keys(spec.keys, req, &mut self.positions)?;
-        Ok(&self.positions)
+    /// Room for a request's key positions, for a check that finds them
+    /// before routing (no allocation once it has grown).
+    pub fn scratch(&mut self) -> &mut Vec<usize> {
+        &mut self.positions
     }
 
     fn forward<'r>(
@@ -439,57 +431,5 @@ pub fn server_of_keys<'k>(
 
 /// Fills `out` with the argument positions of the request's keys.
 fn collect_keys(keys: Keys, req: &Request<'_>, out: &mut Vec<usize>) -> Result<(), RouteError> {
-    let argc = req.argc();
-    out.clear();
-    match keys {
-        Keys::None => {}
-        Keys::At(p) => {
-            if (p as usize) < argc {
-                out.push(p as usize);
-            }
-        }
-        Keys::Range { first, last, step } => {
-            let last = if last < 0 {
-                argc as i64 + last as i64
-            } else {
-                last as i64
-            };
-            let mut p = first as i64;
-            while p <= last && (p as usize) < argc {
-                out.push(p as usize);
-                p += step as i64;
-            }
-        }
-        Keys::Numkeys { count_at, dest } => {
-            let count_at = count_at as usize;
-            let count = std::str::from_utf8(req.arg(count_at))
-                .ok()
-                .and_then(|s| s.parse::<usize>().ok())
-                .ok_or(RouteError::BadNumkeys)?;
-            if count > argc || count_at + 1 + count > argc {
-                return Err(RouteError::BadNumkeys);
-            }
-            if dest {
-                out.push(1);
-            }
-            out.extend(count_at + 1..count_at + 1 + count);
-        }
-        Keys::Streams => {
-            let streams = (1..argc).find(|&i| req.arg(i).eq_ignore_ascii_case(b"streams"));
-            if let Some(at) = streams {
-                let n = (argc - at - 1) / 2;
-                out.extend(at + 1..at + 1 + n);
-            }
-        }
-        Keys::WithStore => {
-            out.push(1);
-            for i in 2..argc.saturating_sub(1) {
-                let word = req.arg(i);
-                if word.eq_ignore_ascii_case(b"store") || word.eq_ignore_ascii_case(b"storedist") {
-                    out.push(i + 1);
-                }
-            }
-        }
-    }
-    Ok(())
+    crate::command::key_positions(keys, req, out).map_err(|_| RouteError::BadNumkeys)
 }

@@ -7,10 +7,11 @@
 //! the library and its dependencies.
 
 use bytes::BytesMut;
+use redshard::command;
 use redshard::config::Config;
 use redshard::pool::Placement;
 use redshard::protocol::{FrameLimits, Request, RequestFramer};
-use redshard::route::{command, lookup, server_of_keys, Action, Route, RouteError, Router, Split};
+use redshard::route::{lookup, server_of_keys, Action, Route, RouteError, Router, Split};
 
 /// Small enough for a fuzzer, large enough to pass the 4,096 arguments
 /// past which the framer once lost a request's arguments.

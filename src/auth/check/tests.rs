@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::auth::users::{UserSpec, Users};
+use crate::command::lookup;
 use crate::protocol::{FrameLimits, RequestFramer};
-use crate::route::lookup;
 
 fn user(commands: &[&str], keys: Option<&[&str]>) -> Users {
     Users::build(&[UserSpec {
@@ -25,8 +25,8 @@ fn check_as(perms: &Perms, words: &[&str]) -> Result<(), Denied> {
     let mut framer = RequestFramer::new(FrameLimits::default());
     let req = framer.next_frame(&raw).unwrap().unwrap();
     let spec = lookup(req.arg(0)).unwrap();
-    let hosted = matches!(spec.action, crate::route::Action::Hosted(_));
-    check(perms, spec, &req, hosted, &mut Router::new())
+    let hosted = matches!(spec.action, crate::command::Action::Hosted(_));
+    check(perms, spec, &req, hosted, &mut Vec::new())
 }
 
 #[test]

@@ -3,28 +3,32 @@
 //! (its channels' servers; kept beside the others, as a RESP3 client may
 //! subscribe and run a transaction at once).
 //! One mechanism for all of them: a [`Dedicated`] connection to the server
-//! concerned, bounded per server (`max_dedicated_connections`), closed when
-//! the client lets go of it or leaves. Other clients never wait behind it.
+//! concerned, bounded per server (`max_dedicated_connections`), given back
+//! to its worker when the client leaves nothing on it, closed when it lets
+//! go mid-way or leaves. Other clients never wait behind it.
 //!
 //! Order is kept as for everything else: before a client's request goes to
 //! a connection of its own, the requests it sent on shared connections have
 //! their replies; and after it, the client's next requests wait until the
 //! owned connection's last request (EXEC, the blocking call) is answered,
-//! then the connection closes and they go the usual way.
+//! then the connection goes and they go the usual way.
+//!
+//! The records (`open_transaction`, `subscriber_conns`, `subscriptions`)
+//! know nothing of the dispatcher; the files that change them as requests
+//! come (`transaction`, `subscriber`, `blocking`, `settle`) extend it.
 
 pub mod blocking;
+pub mod open_transaction;
+pub mod settle;
 pub mod subscriber;
+pub mod subscriber_conns;
 pub mod subscriptions;
 pub mod transaction;
 
 use crate::backend::Dedicated;
-use crate::pool::PoolSnapshot;
-use crate::proxy::error::ClientError;
-use crate::proxy::reply_queue::WHOLE;
-use crate::route::{CommandSpec, Request, Route};
 
-pub use subscriber::Subscriber;
-pub use transaction::Transaction;
+pub use open_transaction::Transaction;
+pub use subscriber_conns::Subscriber;
 
 /// What a client owns now.
 #[derive(Debug, Default)]
@@ -44,68 +48,4 @@ pub enum Owned {
     },
     /// WATCH or MULTI seen, EXEC not yet.
     Txn(Transaction),
-}
-
-impl super::dispatch::Dispatcher {
-    /// Settles what the client owns before its next request: `false` while
-    /// a drained connection's last reply is awaited (the request waits).
-    pub(super) fn settle_owned(&mut self) -> bool {
-        if let Owned::Draining { .. } = self.owned {
-            if self.client.queue.borrow().pending() > 0 || self.client.has_returned() {
-                return false;
-            }
-            if let Owned::Draining {
-                conns, clean: true, ..
-            } = std::mem::take(&mut self.owned)
-            {
-                conns.into_iter().for_each(Dedicated::recycle);
-            }
-        }
-        true
-    }
-
-    /// The one server a command that is never split goes to (WATCH, a
-    /// blocking call); `None` once the client has the router's refusal.
-    pub(super) fn one_server(
-        &mut self,
-        spec: &CommandSpec,
-        req: &Request<'_>,
-        snapshot: &PoolSnapshot,
-    ) -> Option<usize> {
-        match self.router.route(spec, req, &snapshot.placement) {
-            Route::One(server) => Some(server),
-            Route::Refused(e) => {
-                let error = ClientError::route(e, spec.name, &snapshot.config);
-                self.client.push_error(&error);
-                None
-            }
-            _ => unreachable!("{} is never split", spec.name),
-        }
-    }
-
-    /// Closes drained connections whose last reply is in.
-    pub fn release_owned(&mut self) {
-        self.settle_owned();
-    }
-
-    /// Nothing the client sent waits here for a connection it owns.
-    pub(super) fn owned_idle(&self) -> bool {
-        !matches!(self.owned, Owned::Draining { .. })
-    }
-
-    /// The client is gone: a blocking call it left is abandoned (its
-    /// connection closes, so the server forgets it) and answered with
-    /// nothing, as Redis answers a client that closes while blocked, and so
-    /// are its subscriptions; an EXEC in flight still gets its reply, as the
-    /// client may be reading it.
-    pub fn client_left(&mut self) {
-        if let Owned::Draining {
-            blocked: Some(seq), ..
-        } = self.owned
-        {
-            self.client.deliver(seq, WHOLE, b"");
-            self.owned = Owned::None;
-        }
-        self.end_subscriber(None);
-    }
 }

@@ -21,10 +21,10 @@
 
 use std::rc::Rc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
+use super::open_transaction::{Transaction, EARLY};
 use super::Owned;
-use crate::backend::Dedicated;
 use crate::config::MultiMode;
 use crate::proxy::client::{IGNORED, QUEUED};
 use crate::proxy::dispatch::{waiter, Dispatcher, Next};
@@ -32,55 +32,6 @@ use crate::proxy::error::ClientError;
 use crate::proxy::merge::{Merge, MergeKind};
 use crate::proxy::reply_queue::WHOLE;
 use crate::route::{Action, CommandSpec, Keys, Local, Request, Route, RouteError, TxnCmd};
-
-/// A transaction in progress: WATCH seen, or MULTI, and EXEC not yet.
-#[derive(Debug)]
-pub struct Transaction {
-    /// MULTI was seen (else only WATCH so far).
-    multi: bool,
-    /// A command was refused while queuing: EXEC answers EXECABORT.
-    aborted: bool,
-    /// Keys may span servers (`multi: per_server`, no WATCH).
-    per_server: bool,
-    watching: bool,
-    /// One connection per server the transaction reached, MULTI sent on it
-    /// when `multi` is.
-    conns: Vec<Dedicated>,
-    /// Keyless commands queued before a server was known.
-    early: Vec<Bytes>,
-    /// For EXEC's merge: the connection of each queued command, in order
-    /// (`EARLY`: the first connection, where the early ones went).
-    order: Vec<u32>,
-}
-
-/// In `order`: a command queued before any server was known.
-const EARLY: u32 = u32::MAX;
-
-impl Transaction {
-    fn new(per_server: bool) -> Transaction {
-        Transaction {
-            multi: false,
-            aborted: false,
-            per_server,
-            watching: false,
-            conns: Vec::new(),
-            early: Vec::new(),
-            order: Vec::new(),
-        }
-    }
-
-    /// The server the transaction is fixed to, in one-server mode.
-    fn fixed(&self) -> Option<usize> {
-        if self.per_server {
-            return None;
-        }
-        self.conns.first().map(|c| c.server())
-    }
-
-    fn conn_index(&self, server: usize) -> Option<usize> {
-        self.conns.iter().position(|c| c.server() == server)
-    }
-}
 
 /// The transaction a caller knows is open.
 fn open(owned: &mut Owned) -> &mut Transaction {

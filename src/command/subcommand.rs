@@ -6,7 +6,7 @@
 //! `@dangerous` here too.
 
 use super::category::*;
-use super::command::CommandSpec;
+use super::CommandSpec;
 
 #[derive(Debug, Clone, Copy)]
 pub struct SubcommandSpec {
@@ -190,7 +190,7 @@ pub fn all() -> &'static [SubcommandSpec] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route::command;
+    use crate::command;
 
     #[test]
     fn sorted_unique_and_of_commands_with_subcommands() {

@@ -3,6 +3,11 @@
 //! local answers and refusals, so a command's treatment is visible in one line.
 //! The router reads it; nothing here depends on a pool or a connection.
 
+pub mod category;
+pub mod subcommand;
+
+use crate::protocol::Request;
+
 /// Where a command's keys are, by argument position (0 is the command name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keys {
@@ -211,7 +216,74 @@ impl CommandSpec {
     }
 }
 
-use super::category::*;
+/// A key count (`EVAL s 3 ...`) that is no number or larger than the
+/// arguments given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadNumkeys;
+
+/// Fills `out` with the argument positions of the request's keys, as the
+/// command's entry says where they are.
+pub fn key_positions(
+    keys: Keys,
+    req: &Request<'_>,
+    out: &mut Vec<usize>,
+) -> Result<(), BadNumkeys> {
+    let argc = req.argc();
+    out.clear();
+    match keys {
+        Keys::None => {}
+        Keys::At(p) => {
+            if (p as usize) < argc {
+                out.push(p as usize);
+            }
+        }
+        Keys::Range { first, last, step } => {
+            let last = if last < 0 {
+                argc as i64 + last as i64
+            } else {
+                last as i64
+            };
+            let mut p = first as i64;
+            while p <= last && (p as usize) < argc {
+                out.push(p as usize);
+                p += step as i64;
+            }
+        }
+        Keys::Numkeys { count_at, dest } => {
+            let count_at = count_at as usize;
+            let count = std::str::from_utf8(req.arg(count_at))
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+                .ok_or(BadNumkeys)?;
+            if count > argc || count_at + 1 + count > argc {
+                return Err(BadNumkeys);
+            }
+            if dest {
+                out.push(1);
+            }
+            out.extend(count_at + 1..count_at + 1 + count);
+        }
+        Keys::Streams => {
+            let streams = (1..argc).find(|&i| req.arg(i).eq_ignore_ascii_case(b"streams"));
+            if let Some(at) = streams {
+                let n = (argc - at - 1) / 2;
+                out.extend(at + 1..at + 1 + n);
+            }
+        }
+        Keys::WithStore => {
+            out.push(1);
+            for i in 2..argc.saturating_sub(1) {
+                let word = req.arg(i);
+                if word.eq_ignore_ascii_case(b"store") || word.eq_ignore_ascii_case(b"storedist") {
+                    out.push(i + 1);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+use self::category::*;
 use crate::hosted::Hosted as H;
 use Action::{
     Block as Bl, Forward, Hosted as Ho, Local as L, Refuse as R, Script, Split as S, Sub, Txn as Tx,
