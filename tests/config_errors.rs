@@ -297,7 +297,10 @@ fn nutcracker_defaults_and_every_key() {
     );
     assert_eq!(p.servers[0].name, "10.0.0.1");
     assert_eq!(p.servers[0].weight, 2);
-    assert_eq!(p.servers[1].addr, ServerAddr::Unix("/tmp/r.sock".into()));
+    assert_eq!(
+        p.servers[1].addr,
+        Some(ServerAddr::Unix("/tmp/r.sock".into()))
+    );
     assert_eq!(p.servers[1].name, "sock");
 }
 

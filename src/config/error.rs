@@ -49,6 +49,18 @@ pub enum ConfigErrorKind {
         first: usize,
         second: usize,
     },
+    #[error("'sentinels' is empty; expected a list of \"host:port\" of Redis Sentinels")]
+    NoSentinels,
+    #[error("'{0}' applies only to a pool that follows Sentinel; add 'sentinels:' or remove it")]
+    NoSentinelsFor(&'static str),
+    #[error("sentinel '{0}' is listed twice; list each sentinel once")]
+    DuplicateSentinel(String),
+    #[error("'{0}' is an address, but this pool follows Sentinel ('sentinels'): its servers are named by master name; {format}", format = super::MASTER_FORMAT)]
+    AddressInSentinelPool(String),
+    #[error(
+        "{0}; (\"name:weight\" names a Sentinel master, which needs 'sentinels:' in the pool)"
+    )]
+    MasterWithoutSentinels(String),
     #[error("pools '{first}' and '{second}' both listen on '{addr}'; each pool needs its own listen address")]
     DuplicateListen {
         addr: String,

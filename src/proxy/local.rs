@@ -311,14 +311,10 @@ impl ClientState {
             pool.servers.len()
         ));
         for (i, s) in pool.servers.iter().enumerate() {
-            let state = if snapshot.placement.is_live(i) {
-                "live"
-            } else {
-                "ejected"
-            };
+            let v = snapshot.view(i);
             t.push_str(&format!(
-                "server{i}:name={},addr={},weight={},state={state}\r\n",
-                s.name, s.addr, s.weight
+                "server{i}:name={},addr={},weight={},state={},role={},failovers={}\r\n",
+                s.name, v.addr, s.weight, v.state, v.role, v.failovers
             ));
         }
         t

@@ -55,4 +55,6 @@ pub fn read_vectors(tsv: &std::path::Path) -> Vec<(String, usize)> {
 }
 
 pub mod clients;
+pub mod load;
+pub mod sentinel;
 pub mod servers;

@@ -350,6 +350,14 @@ impl Conn {
         }
     }
 
+    /// A connection, or `None` when nothing accepts on `port`.
+    pub fn try_tcp(port: u16) -> Option<Conn> {
+        let stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        stream.set_nodelay(true).ok()?;
+        Some(Conn::from_tcp(stream))
+    }
+
     /// Wraps a connected stream as it is (its timeouts are the caller's).
     pub fn from_tcp(stream: TcpStream) -> Conn {
         Conn {
