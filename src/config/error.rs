@@ -58,7 +58,7 @@ pub enum ConfigErrorKind {
     #[error("'{0}' is an address, but this pool follows Sentinel ('sentinels'): its servers are named by master name; {format}", format = super::MASTER_FORMAT)]
     AddressInSentinelPool(String),
     #[error(
-        "{0}; (\"name:weight\" names a Sentinel master, which needs 'sentinels:' in the pool)"
+        "{0}; or, if it names a Sentinel master (\"name:weight\"), the pool needs 'sentinels:'"
     )]
     MasterWithoutSentinels(String),
     #[error("pools '{first}' and '{second}' both listen on '{addr}'; each pool needs its own listen address")]

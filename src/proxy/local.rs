@@ -313,8 +313,8 @@ impl ClientState {
         for (i, s) in pool.servers.iter().enumerate() {
             let v = snapshot.view(i);
             t.push_str(&format!(
-                "server{i}:name={},addr={},weight={},state={},role={},failovers={}\r\n",
-                s.name, v.addr, s.weight, v.state, v.role, v.failovers
+                "server{i}:name={},addr={},weight={},role={},failovers={},state={}\r\n",
+                s.name, v.addr, s.weight, v.role, v.failovers, v.state
             ));
         }
         t

@@ -20,11 +20,13 @@ pub struct Sentinel {
     pub port: u16,
     child: Child,
     dir: PathBuf,
+    password: Option<String>,
 }
 
 impl Sentinel {
-    /// Starts a sentinel monitoring `masters` (name, port) with quorum 2.
-    fn start(masters: &[(String, u16)], extra: &[String]) -> Sentinel {
+    /// Starts a sentinel monitoring `masters` (name, port) with quorum 2,
+    /// with `password` on itself and on the masters.
+    fn start(masters: &[(String, u16)], password: Option<&str>) -> Sentinel {
         for _ in 0..5 {
             let port = free_port();
             let dir = temp_dir("sentinel");
@@ -33,9 +35,8 @@ impl Sentinel {
                 dir.display(),
                 dir.join("sentinel.log").display()
             );
-            for line in extra {
-                conf.push_str(line);
-                conf.push('\n');
+            if let Some(pw) = password {
+                conf.push_str(&format!("requirepass {pw}\n"));
             }
             for (name, master) in masters {
                 conf.push_str(&format!(
@@ -44,6 +45,9 @@ impl Sentinel {
                      sentinel failover-timeout {name} {FAILOVER_TIMEOUT_MS}\n\
                      sentinel parallel-syncs {name} 2\n"
                 ));
+                if let Some(pw) = password {
+                    conf.push_str(&format!("sentinel auth-pass {name} {pw}\n"));
+                }
             }
             let path = dir.join("sentinel.conf");
             std::fs::write(&path, conf).unwrap();
@@ -53,7 +57,13 @@ impl Sentinel {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("redis-sentinel must be installed (scripts/test.sh installs it)");
-            let mut s = Sentinel { port, child, dir };
+            let password = password.map(str::to_string);
+            let mut s = Sentinel {
+                port,
+                child,
+                dir,
+                password,
+            };
             if s.wait_ready() {
                 return s;
             }
@@ -78,8 +88,14 @@ impl Sentinel {
         false
     }
 
+    /// An authenticated connection to it.
     pub fn conn(&self) -> Conn {
-        Conn::tcp(self.port)
+        self.try_conn().expect("sentinel not listening")
+    }
+
+    /// `None` when it does not accept connections (killed).
+    pub fn try_conn(&self) -> Option<Conn> {
+        open(self.port, self.password.as_deref())
     }
 
     pub fn pid(&self) -> u32 {
@@ -142,6 +158,7 @@ impl Shard {
 pub struct Topology {
     pub shards: Vec<Shard>,
     pub sentinels: Vec<Sentinel>,
+    password: Option<String>,
 }
 
 /// What a topology is made of.
@@ -151,8 +168,9 @@ pub struct Layout {
     pub sentinels: usize,
     /// Extra redis-server arguments for masters and replicas.
     pub redis_args: Vec<String>,
-    /// Extra sentinel.conf lines (e.g. `requirepass`).
-    pub sentinel_conf: Vec<String>,
+    /// A password on every server and sentinel (`requirepass`, and what
+    /// replicas and sentinels need to use it).
+    pub password: Option<String>,
 }
 
 impl Default for Layout {
@@ -162,7 +180,7 @@ impl Default for Layout {
             replicas: 2,
             sentinels: 3,
             redis_args: Vec::new(),
-            sentinel_conf: Vec::new(),
+            password: None,
         }
     }
 }
@@ -173,7 +191,10 @@ impl Topology {
     /// every replica and every other sentinel (so a failover can be
     /// authorized at once).
     pub fn start(layout: Layout) -> Topology {
-        let args: Vec<&str> = layout.redis_args.iter().map(String::as_str).collect();
+        let mut args: Vec<&str> = layout.redis_args.iter().map(String::as_str).collect();
+        if let Some(pw) = &layout.password {
+            args.extend(["--requirepass", pw, "--masterauth", pw]);
+        }
         let shards: Vec<Shard> = (1..=layout.shards)
             .map(|n| {
                 let master = RedisServer::start_with(&args);
@@ -193,6 +214,7 @@ impl Topology {
         let topology = Topology {
             sentinels: Vec::new(),
             shards,
+            password: layout.password.clone(),
         };
         for shard in &topology.shards {
             topology.wait_replicas_online(&shard.name, shard.servers[0].port, layout.replicas);
@@ -204,7 +226,7 @@ impl Topology {
             .collect();
         let mut topology = topology;
         topology.sentinels = (0..layout.sentinels)
-            .map(|_| Sentinel::start(&masters, &layout.sentinel_conf))
+            .map(|_| Sentinel::start(&masters, layout.password.as_deref()))
             .collect();
         topology.wait_sentinels_agree(layout.replicas);
         topology
@@ -242,7 +264,7 @@ impl Topology {
     pub fn master_port(&self, master: &str) -> Option<u16> {
         self.sentinels
             .iter()
-            .find_map(|s| sentinel_says(&mut Conn::try_tcp(s.port)?, master))
+            .find_map(|s| sentinel_says(&mut s.try_conn()?, master))
     }
 
     /// Waits (bounded) until `master_port` says `master` is no longer on
@@ -253,10 +275,7 @@ impl Topology {
             let ports: Vec<Option<u16>> = self
                 .sentinels
                 .iter()
-                .filter_map(|s| {
-                    let mut c = Conn::try_tcp(s.port)?;
-                    Some(sentinel_says(&mut c, master))
-                })
+                .filter_map(|s| Some(sentinel_says(&mut s.try_conn()?, master)))
                 .collect();
             if let Some(Some(p)) = ports.first() {
                 if *p != old && ports.iter().all(|q| *q == Some(*p)) {
@@ -274,7 +293,7 @@ impl Topology {
     fn wait_replicas_online(&self, name: &str, master: u16, replicas: usize) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let mut c = Conn::tcp(master);
+            let mut c = open(master, self.password.as_deref()).unwrap();
             let info = info(&mut c, "replication");
             let online = info.matches("state=online").count();
             if online == replicas {
@@ -320,6 +339,16 @@ impl Topology {
     }
 }
 
+/// A connection to `port`, authenticated with `password` if given; `None`
+/// when nothing accepts there.
+pub fn open(port: u16, password: Option<&str>) -> Option<Conn> {
+    let mut c = Conn::try_tcp(port)?;
+    if let Some(pw) = password {
+        assert_eq!(c.try_call(&[b"AUTH", pw.as_bytes()]).ok()?, Reply::ok());
+    }
+    Some(c)
+}
+
 /// `INFO section` of a server, as text.
 pub fn info(c: &mut Conn, section: &str) -> String {
     match c.cmd(&["INFO", section]) {
@@ -349,4 +378,114 @@ fn sentinel_says(c: &mut Conn, master: &str) -> Option<u16> {
         return None;
     };
     String::from_utf8_lossy(port).parse().ok()
+}
+
+/// A sentinel the test scripts: it answers `GET-MASTER-ADDR-BY-NAME` with
+/// the port it is given (any master name), confirms `SUBSCRIBE` and
+/// publishes nothing. So the proxy learns of a change only by asking.
+pub struct ScriptedSentinel {
+    pub port: u16,
+    master: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ScriptedSentinel {
+    pub fn start(master_port: u16) -> ScriptedSentinel {
+        use std::sync::atomic::{AtomicBool, AtomicU16};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let master = Arc::new(AtomicU16::new(master_port));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m, st) = (master.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut conns = Vec::new();
+            while !st.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let (m, st) = (m.clone(), st.clone());
+                        conns.push(std::thread::spawn(move || scripted_conn(stream, &m, &st)));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+            for c in conns {
+                let _ = c.join();
+            }
+        });
+        ScriptedSentinel {
+            port,
+            master,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// From now on, masters are said to be on `port`.
+    pub fn set_master(&self, port: u16) {
+        self.master
+            .store(port, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for ScriptedSentinel {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn scripted_conn(
+    mut stream: std::net::TcpStream,
+    master: &std::sync::atomic::AtomicU16,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let mut buf = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => continue,
+        }
+        while let Some((Reply::Array(args), used)) = super::servers::parse(&buf) {
+            buf.drain(..used);
+            let words: Vec<String> = args
+                .iter()
+                .map(|a| match a {
+                    Reply::Bulk(b) => String::from_utf8_lossy(b).to_uppercase(),
+                    _ => String::new(),
+                })
+                .collect();
+            let reply = match words.first().map(String::as_str) {
+                Some("SENTINEL") => {
+                    let port = master.load(Ordering::Relaxed).to_string();
+                    format!("*2\r\n$9\r\n127.0.0.1\r\n${}\r\n{port}\r\n", port.len())
+                }
+                Some("SUBSCRIBE") => (1..words.len())
+                    .map(|i| {
+                        let ch = match &args[i] {
+                            Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+                            _ => String::new(),
+                        };
+                        format!("*3\r\n$9\r\nsubscribe\r\n${}\r\n{ch}\r\n:{i}\r\n", ch.len())
+                    })
+                    .collect(),
+                _ => "+OK\r\n".to_string(),
+            };
+            if stream.write_all(reply.as_bytes()).is_err() {
+                return;
+            }
+        }
+    }
 }
