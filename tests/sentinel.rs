@@ -8,22 +8,10 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::sentinel::{role, Layout, ScriptedSentinel, Topology};
-use common::servers::{free_port, wait_for_port, Conn, RedisServer, Redshard, Reply};
-
-/// Polls `f` until it gives a value, for at most `within`.
-fn eventually<T>(within: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use common::servers::{eventually, free_port, wait_for_port, Conn, RedisServer, Redshard, Reply};
 
 /// The proxy's INFO line for server `i` of its pool.
 fn server_line(c: &mut Conn, i: usize) -> String {
@@ -190,11 +178,23 @@ fn replicated_pair() -> (RedisServer, RedisServer) {
     (a, b)
 }
 
-fn scripted_pool(sentinel: &ScriptedSentinel, refresh_ms: u64) -> String {
-    format!(
+/// A master and its replica, a scripted sentinel giving the master, and a
+/// proxy asking it every `refresh_ms`, which has written through once; then
+/// the two swapped and the sentinel saying so when asked.
+fn swapped_behind_the_proxy(
+    refresh_ms: u64,
+) -> (RedisServer, RedisServer, ScriptedSentinel, Redshard, Conn) {
+    let (a, b) = replicated_pair();
+    let sentinel = ScriptedSentinel::start(a.port);
+    let proxy = Redshard::start(&format!(
         "alpha:\n  listen: 127.0.0.1:{{port}}\n  redis: true\n  sentinel_refresh_ms: {refresh_ms}\n  sentinels:\n   - 127.0.0.1:{}\n  servers:\n   - m:1\n",
         sentinel.port
-    )
+    ));
+    let mut c = proxy.conn();
+    assert_eq!(c.cmd(&["SET", "before", "1"]), Reply::ok());
+    swap(&a, &b);
+    sentinel.set_master(b.port);
+    (a, b, sentinel, proxy, c)
 }
 
 /// Without any message and with no periodic question for an hour, a
@@ -202,13 +202,7 @@ fn scripted_pool(sentinel: &ScriptedSentinel, refresh_ms: u64) -> String {
 /// answered with it (never replayed), the next ones go to the new master.
 #[test]
 fn readonly_from_a_demoted_master_makes_the_proxy_ask_again() {
-    let (a, b) = replicated_pair();
-    let sentinel = ScriptedSentinel::start(a.port);
-    let proxy = Redshard::start(&scripted_pool(&sentinel, 3_600_000));
-    let mut c = proxy.conn();
-    assert_eq!(c.cmd(&["SET", "before", "1"]), Reply::ok());
-    swap(&a, &b);
-    sentinel.set_master(b.port);
+    let (_a, b, _sentinel, _proxy, mut c) = swapped_behind_the_proxy(3_600_000);
     let refused = c.cmd(&["SET", "refused", "1"]);
     assert!(refused.error_text().starts_with("READONLY"), "{refused:?}");
     eventually(Duration::from_secs(5), "a write accepted", || {
@@ -229,13 +223,7 @@ fn readonly_from_a_demoted_master_makes_the_proxy_ask_again() {
 /// A missed `+switch-master` is caught by the periodic question alone.
 #[test]
 fn the_periodic_question_catches_a_missed_switch() {
-    let (a, b) = replicated_pair();
-    let sentinel = ScriptedSentinel::start(a.port);
-    let proxy = Redshard::start(&scripted_pool(&sentinel, 50));
-    let mut c = proxy.conn();
-    assert_eq!(c.cmd(&["SET", "x", "1"]), Reply::ok());
-    swap(&a, &b);
-    sentinel.set_master(b.port);
+    let (_a, b, _sentinel, _proxy, mut c) = swapped_behind_the_proxy(50);
     let want = format!("addr=127.0.0.1:{}", b.port);
     eventually(Duration::from_secs(5), "the proxy moves", || {
         server_line(&mut c, 0).contains(&want).then_some(())

@@ -102,6 +102,23 @@ fn check_acknowledged(writes: &[Write], proxy: &Redshard, topology: &Topology) {
     }
 }
 
+/// Stops the load once 300 writes to `master` sent after `event` were
+/// acknowledged (the new master's, once Sentinel has switched); every write.
+fn stop_after_writes_to(
+    load: Load,
+    shard: &impl Fn(&str) -> String,
+    master: &str,
+    event: Instant,
+) -> Vec<Write> {
+    load.wait_for(Duration::from_secs(10), "writing to the new master", |w| {
+        let after = w
+            .iter()
+            .filter(|w| w.sent > event && w.outcome.is_ok() && shard(&w.key) == master);
+        after.count() >= 300
+    });
+    load.stop()
+}
+
 fn report(kind: &str, event: Instant, first_new: Instant, writes: &[Write]) {
     // Errors by kind: their text without the numbers in it.
     let mut kinds: HashMap<String, usize> = HashMap::new();
@@ -131,14 +148,7 @@ fn sentinel_failover_under_load_loses_no_write() {
         .cmd(&["SENTINEL", "FAILOVER", "shard1"]);
     assert_eq!(reply, Reply::ok());
     let new = topology.wait_new_master("shard1", old, Duration::from_secs(20));
-    // Until writes to shard1 that only the new master took have come back.
-    load.wait_for(Duration::from_secs(10), "writing to the new master", |w| {
-        let recent = w
-            .iter()
-            .filter(|w| w.sent > event && w.outcome.is_ok() && shard(&w.key) == "shard1");
-        recent.count() >= 300
-    });
-    let writes = load.stop();
+    let writes = stop_after_writes_to(load, &shard, "shard1", event);
     // The old master, not yet turned into a replica by Sentinel (which
     // waits seconds for that), holds exactly the writes it executed.
     assert_eq!(
@@ -179,13 +189,7 @@ fn kill_9_of_a_master_under_load_loses_no_acknowledged_write() {
     let event = Instant::now();
     topology.shard_mut("shard2").server_mut(old).kill();
     let new = topology.wait_new_master("shard2", old, Duration::from_secs(20));
-    load.wait_for(Duration::from_secs(10), "writing to the new master", |w| {
-        let after = w
-            .iter()
-            .filter(|w| w.sent > event && w.outcome.is_ok() && shard(&w.key) == "shard2");
-        after.count() >= 300
-    });
-    let writes = load.stop();
+    let writes = stop_after_writes_to(load, &shard, "shard2", event);
     // The old master is dead: a write acknowledged for shard2 after the
     // kill was taken by the new one.
     let on_new = keys_at(new);

@@ -307,14 +307,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_failure_knows_which_requests_never_left() {
+    /// A queue of AAAA, BBBB and CCCC, all taken by the writer.
+    fn taken_for_write() -> (Queue, BytesMut) {
         let mut q = Queue::default();
         push(&mut q, b"AAAA");
         push(&mut q, b"BBBB");
         push(&mut q, b"CCCC");
         let mut sending = BytesMut::new();
         q.take_for_write(&mut sending);
+        (q, sending)
+    }
+
+    #[test]
+    fn a_failure_knows_which_requests_never_left() {
+        let (mut q, mut sending) = taken_for_write();
         // The writer got "AAAAB" out, then failed.
         let _ = sending.split_to(5);
         q.wrote(5);
@@ -391,12 +397,7 @@ mod tests {
 
     #[test]
     fn the_unsent_requests_are_taken_out_with_their_bytes() {
-        let mut q = Queue::default();
-        push(&mut q, b"AAAA");
-        push(&mut q, b"BBBB");
-        push(&mut q, b"CCCC");
-        let mut sending = BytesMut::new();
-        q.take_for_write(&mut sending);
+        let (mut q, mut sending) = taken_for_write();
         push(&mut q, b"DD");
         // "AAAAB" went out; "BBB" must still go, C and D never left.
         let _ = sending.split_to(5);

@@ -28,6 +28,18 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
     panic!("nothing listening on port {port} after {timeout:?}");
 }
 
+/// Polls `f` until it gives a value, for at most `within`.
+pub fn eventually<T>(within: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 pub struct RedisServer {
     pub port: u16,
     child: Child,
