@@ -12,7 +12,9 @@ throughput against one Redis directly. Everything it starts it stops again.
 
 REDSHARD_BIN=path benchmarks another redshard binary; REDSHARD_BASE=path adds a
 second redshard (e.g. the previous build) to the same interleaved rounds, for
-a before/after comparison from one run.
+a before/after comparison from one run. --sentinel adds a redshard whose pool
+follows three redis-sentinel processes monitoring the same four servers (as
+masters m1..m4), to price a sentinel pool against a plain one.
 """
 import os
 import socket
@@ -29,6 +31,7 @@ ROUNDS = 1 if QUICK else 3
 REQUESTS = 50000 if QUICK else 200000
 BASE = os.environ.get("REDSHARD_BASE")
 WORKERS = os.environ.get("REDSHARD_WORKERS")
+SENTINEL = "--sentinel" in sys.argv
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -194,6 +197,21 @@ def pubsub_rate(port, proc, messages, subscribers=3):
         s.close()
     assert all(n == want for n in done), (done, want)
     return messages / took, used * 1e6 / (messages * subscribers)
+def start_sentinels(work, ports, procs):
+    """Three redis-sentinel processes monitoring `ports` as masters m1..; their ports."""
+    sentinel_ports = []
+    for i in range(3):
+        port = free_port()
+        conf = os.path.join(work, "sentinel%d.conf" % i)
+        with open(conf, "w") as f:
+            f.write("port %d\nbind 127.0.0.1\ndir %s\n" % (port, work))
+            for n, p in enumerate(ports):
+                f.write("sentinel monitor m%d 127.0.0.1 %d 2\n" % (n + 1, p))
+        procs.append(subprocess.Popen(["redis-sentinel", conf], stdout=subprocess.DEVNULL))
+        sentinel_ports.append(port)
+    for p in sentinel_ports:
+        wait_port(p)
+    return sentinel_ports
 
 
 def main():
@@ -211,7 +229,7 @@ def main():
         pool = "  hash: fnv1a_64\n  distribution: ketama\n  redis: true\n  timeout: 5000\n  servers:\n" + servers
         with open(os.path.join(work, "nc.yml"), "w") as f:
             f.write("bench:\n  listen: 127.0.0.1:%d\n%s" % (nc_port, pool))
-        def start_redshard(binary, port, tag):
+        def start_redshard(binary, port, tag, pool=pool):
             conf = os.path.join(work, tag + ".yml")
             with open(conf, "w") as f:
                 f.write("bench:\n  listen: 127.0.0.1:%d\n%s" % (port, pool))
@@ -231,6 +249,14 @@ def main():
         if BASE:
             base_port = free_port()
             targets.append(("base", base_port, start_redshard(BASE, base_port, "base")))
+        if SENTINEL:
+            sentinels = start_sentinels(work, ports, procs)
+            masters = "".join("   - m%d:1\n" % (i + 1) for i in range(len(ports)))
+            sentinel_pool = pool.split("  servers:")[0] + "  sentinels:\n" + "".join(
+                "   - 127.0.0.1:%d\n" % p for p in sentinels) + "  servers:\n" + masters
+            sentinel_port = free_port()
+            targets.append(("sentinel", sentinel_port,
+                            start_redshard(REDSHARD, sentinel_port, "sentinel", sentinel_pool)))
         results = {}
         cpu = {}
         for pipeline in (1, 16):
@@ -281,6 +307,17 @@ def main():
                     med = lambda t: statistics.median(r[0] for r in results[(name, pipeline, t)])
                     row += " | %.2f (rps)" % (med("redshard") / med("base"))
                 print(row + " |")
+        if SENTINEL:
+            print()
+            print("A pool that follows Sentinel against the same servers as a plain pool (rps)")
+            print()
+            print("| test | -P | plain | sentinel | sentinel/plain |")
+            print("|---|---|---|---|---|")
+            for pipeline in (1, 16):
+                for name, _ in TESTS:
+                    med = lambda t: statistics.median(r[0] for r in results[(name, pipeline, t)])
+                    print("| %s | %d | %.0f | %.0f | %.2f |" % (
+                        name, pipeline, med("redshard"), med("sentinel"), med("sentinel") / med("redshard")))
         print()
         print("redshard RSS after the runs: %.1f MiB" % (rss / 1024.0))
         print()

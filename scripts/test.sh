@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 need_pkg redis-server redis-server
 need_pkg redis-cli redis-tools
+need_pkg redis-sentinel redis-sentinel
 need_cargo
 
 # The shared placement vectors sit beside the checkout (../shared); say so

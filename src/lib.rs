@@ -16,7 +16,8 @@
 //! - [`distribution`]: ketama, modula, random — each a build(live servers) /
 //!   dispatch(hash) pair, so ejecting a server is a rebuild.
 //! - [`pool`]: a pool at run time; [`pool::Placement`] maps a key to its
-//!   server; server health (backoff, ejection) shared by all workers; the
+//!   server; server health (backoff, ejection) shared by all workers; where
+//!   each Sentinel master is now and what is known of it; the
 //!   per-worker counters, generated from one table of stats (name, kind,
 //!   help, one line each); the pool's clients as CLIENT LIST shows them.
 //! - [`protocol`]: the wire only: resumable request framer and the
@@ -39,7 +40,9 @@
 //!   dedicated one a client owns (bounded per server; a subscriber's hands
 //!   every unasked frame to a listener), that knows no client: it hands
 //!   replies and failures to an opaque sink, and requests it never wrote
-//!   back to their sender; discards replies over the limit;
+//!   back to their sender; follows a Sentinel master's moves (hands back
+//!   what it has not written, holds writes during a promotion, reports
+//!   `-READONLY`); discards replies over the limit;
 //!   sends a request on a short-lived connection of its own when it must
 //!   overtake the queue (SCRIPT KILL, the probe of a server busy in a script).
 //! - [`proxy`]: workers, listeners, client sessions (order, memory account),
@@ -52,6 +55,11 @@
 //!   the one `ClientError` that renders every error text, the ejection
 //!   supervisor.
 //! - [`reload`]: hot reload — parse, check and apply a new config; watch the file.
+//! - [`sentinel`]: pools that follow Redis Sentinel: the masters' addresses
+//!   asked at start, a watcher per pool (a subscription on every sentinel,
+//!   periodic questions, `ROLE` checks) that hands a failover's new address
+//!   to the pool as a new snapshot, and holds writes while a replica is
+//!   promoted.
 //! - [`hosted`]: locks, red packets, flash sales and Bloom filters: each
 //!   command's arguments checked (against the pool's limits) and planned as
 //!   one Lua script call, one file per group; the register of lock waiters
@@ -87,5 +95,6 @@ pub mod protocol;
 pub mod proxy;
 pub mod reload;
 pub mod route;
+pub mod sentinel;
 pub mod stats;
 pub mod tools;

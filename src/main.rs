@@ -285,7 +285,8 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let signals = runtime.block_on(async { Signals::register() })?;
-    let proxy = redshard::proxy::start(&loaded.config, workers)?;
+    let found = runtime.block_on(redshard::sentinel::discover(&loaded.config));
+    let proxy = redshard::proxy::start(&loaded.config, workers, &found)?;
     tracing::info!(
         workers,
         pools = loaded.config.pools.len(),
@@ -314,6 +315,7 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
     let signal = runtime.block_on(async {
         let reloads = reloader.spawn(!cli.no_watch);
         tokio::spawn(redshard::proxy::supervisor::run(pools.clone()));
+        tokio::spawn(redshard::sentinel::run(pools.clone()));
         start_observability(&stats_addr, metrics_addr.as_deref(), pools.clone()).await;
         wait_for_exit(signals, &logging, &reloads).await
     })?;

@@ -7,6 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::clients::{clients_dir, require, run_script};
+use common::sentinel::{Layout, Topology};
 use common::servers::{Conn, RedisServer, Redshard, Reply};
 
 fn servers(n: usize, extra: &[&str]) -> Vec<RedisServer> {
@@ -400,6 +401,37 @@ fn ioredis_and_node_redis_with_default_settings() {
             &[("NODE_PATH", modules.clone())],
         );
     });
+}
+
+/// The client libraries' smoke checks through a pool that follows Sentinel,
+/// with passwords on the servers (`redis_auth`) and on the sentinels
+/// (`sentinel_auth`).
+#[test]
+fn client_libraries_through_a_sentinel_pool() {
+    let python = clients_dir().join("py-latest/bin/python");
+    let modules = clients_dir().join("node/node_modules");
+    if !require(&python) || !require(&modules.join("ioredis")) {
+        return;
+    }
+    let topology = Topology::start(Layout {
+        replicas: 1,
+        password: Some("pw-s".into()),
+        ..Layout::default()
+    });
+    let p = Redshard::start(&topology.pool_config(
+        "  redis_auth: pw-s
+  sentinel_auth: pw-s
+",
+    ));
+    run_client_script(&python, "redis_py_check.py", p.port, Some("pw-s"), &[]);
+    let node_path = [("NODE_PATH", modules)];
+    run_client_script(
+        Path::new("node"),
+        "node_check.js",
+        p.port,
+        Some("pw-s"),
+        &node_path,
+    );
 }
 
 /// twemproxy's own test: the proxy's password differs from the servers'.

@@ -297,7 +297,10 @@ fn nutcracker_defaults_and_every_key() {
     );
     assert_eq!(p.servers[0].name, "10.0.0.1");
     assert_eq!(p.servers[0].weight, 2);
-    assert_eq!(p.servers[1].addr, ServerAddr::Unix("/tmp/r.sock".into()));
+    assert_eq!(
+        p.servers[1].addr,
+        Some(ServerAddr::Unix("/tmp/r.sock".into()))
+    );
     assert_eq!(p.servers[1].name, "sock");
 }
 
@@ -442,4 +445,127 @@ fn a_config_file_over_4_mib_or_not_a_file_is_refused_before_it_is_read() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+const SENTINELS: &str = "  sentinels:\n   - 127.0.0.1:26379\n   - 127.0.0.1:26380\n";
+
+#[test]
+fn a_sentinel_pool_loads_with_its_defaults() {
+    let yaml = format!("{HEAD}{SENTINELS}  servers:\n   - shard1:1\n   - shard2:3\n");
+    let config = Config::parse(&yaml, Path::new(FILE)).unwrap_or_else(|e| panic!("{e}"));
+    let p = &config.pools[0];
+    let s = p.sentinel.as_ref().unwrap();
+    assert_eq!(s.sentinels.len(), 2);
+    assert_eq!((s.refresh_ms, s.auth.as_deref()), (1000, None));
+    assert_eq!(p.servers[1].name, "shard2");
+    assert_eq!((p.servers[1].weight, p.servers[1].addr.as_ref()), (3, None));
+    // Keys given, in any order: servers before sentinels too.
+    let yaml = format!("{HEAD}  servers:\n   - shard1:1\n  sentinel_auth: pw\n  sentinel_refresh_ms: 250\n{SENTINELS}");
+    let config = Config::parse(&yaml, Path::new(FILE)).unwrap_or_else(|e| panic!("{e}"));
+    let s = config.pools[0].sentinel.as_ref().unwrap();
+    assert_eq!((s.refresh_ms, s.auth.as_deref()), (250, Some("pw")));
+}
+
+#[test]
+fn sentinel_keys_are_checked_with_file_and_line() {
+    // An address among master names, and a master name without sentinels.
+    let yaml = format!("{HEAD}{SENTINELS}  servers:\n   - shard1:1\n   - 127.0.0.1:7001:1\n");
+    assert_error(
+        &yaml,
+        8,
+        Some("alpha"),
+        Some("servers"),
+        &["'127.0.0.1:7001:1' is an address", "\"master-name:weight\""],
+    );
+    let yaml = format!("{HEAD}  servers:\n   - 127.0.0.1:7001:1\n   - shard1:1\n");
+    assert_error(
+        &yaml,
+        5,
+        Some("alpha"),
+        Some("servers"),
+        &["missing the port or the weight", "needs 'sentinels:'"],
+    );
+    // The sentinels themselves.
+    let yaml = format!("{HEAD}  sentinels: []\n  servers:\n   - shard1:1\n");
+    assert_error(
+        &yaml,
+        3,
+        Some("alpha"),
+        Some("sentinels"),
+        &["'sentinels' is empty"],
+    );
+    let yaml = format!("{HEAD}  sentinels:\n   - 127.0.0.1\n  servers:\n   - shard1:1\n");
+    assert_error(
+        &yaml,
+        4,
+        Some("alpha"),
+        Some("sentinels"),
+        &["'127.0.0.1' is not a sentinel address", "host:port"],
+    );
+    let yaml = format!(
+        "{HEAD}  sentinels:\n   - 127.0.0.1:1\n   - 127.0.0.1:1\n  servers:\n   - shard1:1\n"
+    );
+    assert_error(
+        &yaml,
+        4,
+        Some("alpha"),
+        Some("sentinels"),
+        &["sentinel '127.0.0.1:1' is listed twice"],
+    );
+    // Settings of a pool that follows no sentinel, and out of range.
+    let yaml = format!("{HEAD}  sentinel_auth: pw\n  servers:\n   - 127.0.0.1:7001:1\n");
+    assert_error(
+        &yaml,
+        3,
+        Some("alpha"),
+        Some("sentinel_auth"),
+        &["applies only to a pool that follows Sentinel"],
+    );
+    let yaml = format!("{HEAD}{SENTINELS}  sentinel_refresh_ms: 5\n  servers:\n   - shard1:1\n");
+    assert_error(
+        &yaml,
+        6,
+        Some("alpha"),
+        Some("sentinel_refresh_ms"),
+        &["from 10 to 3600000 ms"],
+    );
+    // Master names are server names: each once.
+    let yaml = format!("{HEAD}{SENTINELS}  servers:\n   - shard1:1\n   - shard1:2\n");
+    assert_error(
+        &yaml,
+        8,
+        Some("alpha"),
+        Some("servers"),
+        &["same name 'shard1'"],
+    );
+}
+
+#[test]
+fn test_conf_checks_a_sentinel_pool() {
+    let dir = std::env::temp_dir().join(format!("redshard-sentinel-t-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("s.yml");
+    let run = |yaml: &str| {
+        std::fs::write(&file, yaml).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_redshard"))
+            .args(["-t", "-c", file.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let ok = run(&format!(
+        "{HEAD}  redis: true\n{SENTINELS}  servers:\n   - shard1:1\n"
+    ));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let bad = run(&format!("{HEAD}{SENTINELS}  servers:\n   - shard1:0\n"));
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("s.yml:7: pool 'alpha', key 'servers': 'shard1:0' has a zero weight"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -402,7 +402,7 @@ fn docker_compose_names_the_services_ports_and_config() {
     let hosts: Vec<String> = config.pools[0]
         .servers
         .iter()
-        .map(|s| s.addr.to_string())
+        .map(|s| s.addr.as_ref().unwrap().to_string())
         .collect();
     assert_eq!(hosts, vec!["redis1:6379", "redis2:6379", "redis3:6379"]);
     let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();

@@ -42,7 +42,11 @@ fn keys_land_where_nutcracker_puts_them() {
         }
         config.push_str("  servers:\n");
         for (s, orig) in servers.iter().zip(&pool.servers) {
-            config.push_str(&format!("   - 127.0.0.1:{}:1 {}\n", s.port, orig.addr));
+            config.push_str(&format!(
+                "   - 127.0.0.1:{}:1 {}\n",
+                s.port,
+                orig.addr.as_ref().unwrap()
+            ));
         }
         let proxy = Redshard::start(&config);
         let rows = common::read_vectors(&dir.join(format!("{case}.tsv")));

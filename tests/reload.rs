@@ -69,6 +69,8 @@ fn assert_placement(p: &Redshard, c: &mut Conn, servers: &[&RedisServer], tag: &
         let index = placement.server_for(key.as_bytes()).unwrap();
         let port: u16 = pool.servers[index]
             .addr
+            .as_ref()
+            .unwrap()
             .to_string()
             .rsplit(':')
             .next()

@@ -57,6 +57,14 @@ pub enum BackendError {
     NoDedicated { server: String, max: usize },
     #[error("the dedicated connection to server {server} was lost: what this client set up on it (a transaction, a subscription, a blocked call) is gone")]
     DedicatedLost { server: String },
+    /// A Sentinel master moved (a failover) before this request was written
+    /// to its old address; it goes to the new one unless already resent once.
+    #[error(
+        "master {server} moved to a new address (a Sentinel failover) before this request was sent"
+    )]
+    Moved { server: String },
+    #[error("no address is known for master {server}: {why}")]
+    Unresolved { server: String, why: String },
 }
 
 impl BackendError {
@@ -74,6 +82,8 @@ impl BackendError {
                 | BackendError::Busy { .. }
                 | BackendError::NoDedicated { .. }
                 | BackendError::DedicatedLost { .. }
+                | BackendError::Moved { .. }
+                | BackendError::Unresolved { .. }
         )
     }
 }

@@ -60,6 +60,7 @@ impl BackendConn {
     /// again); a request that may have reached the server is never replayed.
     fn fail_all(&self, error: &BackendError) {
         let drained = self.state.borrow_mut().queue.drain();
+        let readdressed = self.moved_away();
         let mut offset = 0;
         let mut failed = 0u64;
         for (i, p) in drained.waiting.into_iter().enumerate() {
@@ -69,6 +70,7 @@ impl BackendConn {
                 Some(Unsent {
                     bytes,
                     server: self.spec.index,
+                    readdressed,
                 })
             } else {
                 None

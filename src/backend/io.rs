@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::busy::{self, BusyWatch};
 use super::error::BackendError;
+use super::follow::HOLD_POLL;
 use super::queue::{Owner, Pending};
 use super::{handshake, side, BackendConn, BackendSpec, Status};
 use crate::config::ServerAddr;
@@ -207,9 +208,12 @@ impl BackendConn {
             if self.state.borrow().closing {
                 return Ended::Dropped;
             }
+            let holding = self.follow(sending);
             if sending.is_empty() {
                 let mut st = self.state.borrow_mut();
-                st.queue.take_for_write(sending);
+                if !holding {
+                    st.queue.take_for_write(sending);
+                }
                 if st.retiring && sending.is_empty() && st.queue.is_empty() {
                     return Ended::Retired;
                 }
@@ -257,6 +261,9 @@ impl BackendConn {
                 (head, answer) = watch.answer(), if watch.running() => {
                     self.on_probe_answer(&mut watch, head, answer);
                 }
+                // Writes held while Sentinel promotes a replica: look again
+                // shortly whether the hold ended or the master moved.
+                _ = tokio::time::sleep(HOLD_POLL), if holding => {}
                 _ = self.wake.notified(), if sending.is_empty() => {
                     // Gather the requests other clients queue in this round of
                     // I/O events into the same write.
@@ -456,6 +463,7 @@ impl BackendConn {
                     // Only a reply to a request proves the server healthy: a
                     // handshake reply may be its refusal.
                     self.spec.health.success();
+                    self.note_reply(reply);
                     w.sink.reply(w.tag, reply)
                 }
                 Owner::Handshake(step) => handshake::check(&self.spec, step, reply)?,
@@ -469,8 +477,14 @@ impl BackendConn {
 
 /// A connection to the server, within the connect timeout.
 pub(super) async fn connect(spec: &BackendSpec) -> Result<Stream, BackendError> {
+    let Some(addr) = &spec.addr else {
+        return Err(BackendError::Unresolved {
+            server: spec.label.clone(),
+            why: "the sentinels have not given its address".into(),
+        });
+    };
     let connect = async {
-        match &spec.addr {
+        match addr {
             ServerAddr::Tcp { host, port } => {
                 let host = host.trim_start_matches('[').trim_end_matches(']');
                 let stream = tokio::net::TcpStream::connect((host, *port)).await?;

@@ -17,11 +17,14 @@
 //! - `error`: why a request failed, as the client is told.
 //! - `failure`: what counts against a server's health, and failing what a
 //!   lost connection held.
+//! - `follow`: a connection to a Sentinel master follows its moves (hands
+//!   back what it has not written, holds writes during a promotion).
 
 mod busy;
 mod dedicated;
 mod error;
 mod failure;
+mod follow;
 mod handshake;
 mod io;
 mod queue;
@@ -68,6 +71,9 @@ pub struct Unsent<'a> {
     pub bytes: &'a [u8],
     /// The server it was meant for (config index).
     pub server: usize,
+    /// That server is now at another address (a Sentinel failover): the
+    /// same server, by the same route, is a new destination.
+    pub readdressed: bool,
 }
 
 /// Where a request's reply goes.
@@ -87,7 +93,12 @@ impl std::fmt::Debug for Waiter {
 pub struct BackendSpec {
     /// How the server is named in errors and logs.
     pub label: String,
-    pub addr: ServerAddr,
+    /// `None`: a Sentinel master whose address is not known yet.
+    pub addr: Option<ServerAddr>,
+    /// A Sentinel master: the connection follows its moves (hands back what
+    /// it has not written when the master moves, holds writes while
+    /// Sentinel promotes a replica) and reports `-READONLY` as a doubt.
+    pub follows_master: bool,
     pub auth: Option<String>,
     /// The Redis ACL user to log in as (`AUTH user password`), with `auth`
     /// as its password.
@@ -144,6 +155,10 @@ struct State {
     closing: bool,
     /// A dedicated connection that ended: it is not opened again.
     lost: bool,
+    /// Its Sentinel master moved: nothing more is written here; what was
+    /// not written went back to its senders, and the connection closes
+    /// after the replies still due.
+    moved: bool,
 }
 
 impl State {
@@ -179,6 +194,7 @@ impl BackendConn {
                 busy: None,
                 closing: false,
                 lost: false,
+                moved: false,
             }),
             wake: Notify::new(),
             listener: RefCell::new(None),
@@ -222,6 +238,14 @@ impl BackendConn {
                 server: self.spec.label.clone(),
             };
             return waiter.sink.failed(waiter.tag, &error, None);
+        }
+        if st.moved {
+            drop(st);
+            return self.hand_back(write, waiter);
+        }
+        if self.spec.addr.is_none() {
+            drop(st);
+            return self.unresolved(waiter);
         }
         if st.status == Status::Idle {
             // Known down (backing off after failures): answer at once instead
@@ -350,7 +374,8 @@ impl BackendConn {
     /// Starts connecting now (for `preconnect`), without a request.
     pub fn preconnect(self: &Rc<Self>) {
         let mut st = self.state.borrow_mut();
-        if st.status == Status::Idle && self.spec.health.may_connect().is_ok() {
+        let known = self.spec.addr.is_some();
+        if known && st.status == Status::Idle && self.spec.health.may_connect().is_ok() {
             st.status = Status::Running;
             drop(st);
             tokio::task::spawn_local(self.clone().run());

@@ -269,6 +269,25 @@ impl Queue {
         }
     }
 
+    /// Takes out the requests none of whose bytes were written (with their
+    /// bytes), the writer's unwritten bytes (`sending`) included; what is
+    /// left to write is the rest of a request cut mid-write, if any.
+    pub fn take_unsent(&mut self, sending: &mut BytesMut) -> Vec<(Pending, BytesMut)> {
+        self.restore_unwritten(std::mem::take(sending));
+        let n = self.unsent_requests();
+        let first = self.waiting.len() - n;
+        let tail_len: usize = self.waiting.iter().skip(first).map(|p| p.len).sum();
+        let mut tail = self.wbuf.split_off(self.wbuf.len() - tail_len);
+        self.queued_bytes -= tail_len;
+        self.waiting
+            .drain(first..)
+            .map(|p| {
+                let bytes = tail.split_to(p.len);
+                (p, bytes)
+            })
+            .collect()
+    }
+
     /// A new socket: nothing is written on it yet.
     pub fn reset_cursor(&mut self) {
         self.written = 0;
@@ -288,14 +307,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_failure_knows_which_requests_never_left() {
+    /// A queue of AAAA, BBBB and CCCC, all taken by the writer.
+    fn taken_for_write() -> (Queue, BytesMut) {
         let mut q = Queue::default();
         push(&mut q, b"AAAA");
         push(&mut q, b"BBBB");
         push(&mut q, b"CCCC");
         let mut sending = BytesMut::new();
         q.take_for_write(&mut sending);
+        (q, sending)
+    }
+
+    #[test]
+    fn a_failure_knows_which_requests_never_left() {
+        let (mut q, mut sending) = taken_for_write();
         // The writer got "AAAAB" out, then failed.
         let _ = sending.split_to(5);
         q.wrote(5);
@@ -368,6 +393,23 @@ mod tests {
         assert_eq!(q.waiting.len(), 3, "their replies are still due");
         assert!(matches!(q.pop().unwrap().owner, Owner::Client(_)));
         assert!(matches!(q.pop().unwrap().owner, Owner::Abandoned));
+    }
+
+    #[test]
+    fn the_unsent_requests_are_taken_out_with_their_bytes() {
+        let (mut q, mut sending) = taken_for_write();
+        push(&mut q, b"DD");
+        // "AAAAB" went out; "BBB" must still go, C and D never left.
+        let _ = sending.split_to(5);
+        q.wrote(5);
+        let taken = q.take_unsent(&mut sending);
+        let bytes: Vec<&[u8]> = taken.iter().map(|(_, b)| &b[..]).collect();
+        assert_eq!(bytes, vec![&b"CCCC"[..], &b"DD"[..]]);
+        assert!(sending.is_empty());
+        assert_eq!(&q.wbuf[..], b"BBB");
+        assert_eq!((q.waiting.len(), q.awaiting()), (2, 2));
+        let g = q.gauges(0);
+        assert_eq!((g.in_queue, g.in_queue_bytes), (0, 3));
     }
 
     #[test]

@@ -54,6 +54,18 @@ pub enum ConfigErrorKind {
     Users(String),
     #[error("'redis_username' needs 'redis_auth', the password of that user on the servers")]
     UsernameWithoutPassword,
+    #[error("'sentinels' is empty; expected a list of \"host:port\" of Redis Sentinels")]
+    NoSentinels,
+    #[error("'{0}' applies only to a pool that follows Sentinel; add 'sentinels:' or remove it")]
+    NoSentinelsFor(&'static str),
+    #[error("sentinel '{0}' is listed twice; list each sentinel once")]
+    DuplicateSentinel(String),
+    #[error("'{0}' is an address, but this pool follows Sentinel ('sentinels'): its servers are named by master name; {format}", format = super::MASTER_FORMAT)]
+    AddressInSentinelPool(String),
+    #[error(
+        "{0}; or, if it names a Sentinel master (\"name:weight\"), the pool needs 'sentinels:'"
+    )]
+    MasterWithoutSentinels(String),
     #[error("pools '{first}' and '{second}' both listen on '{addr}'; each pool needs its own listen address")]
     DuplicateListen {
         addr: String,

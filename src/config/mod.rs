@@ -15,7 +15,7 @@ pub use bounded::show_size;
 pub use error::{ConfigError, ConfigErrorKind};
 pub use file::{read_file, MAX_FILE_BYTES};
 pub use listen::ListenAddr;
-pub use server::{ServerAddr, ServerConfig};
+pub use server::{ServerAddr, ServerConfig, MASTER_FORMAT};
 
 /// A size as the config writes one (`64mb`, `512kb`, bytes), for the command line too.
 pub fn parse_size(text: &str) -> Result<u64, String> {
@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use crate::distribution::Distribution;
 use crate::hashkit::{Hash, HashTag};
 use bounded::Bounded;
-use schema::{RawFile, RawPool};
+use schema::{RawFile, RawPool, ServerEntry};
 
 /// The most a pool's weights may add up to: modula gives each server
 /// `weight` slots, so this bounds its table (4 MB), and ketama's u32 sum of
@@ -61,6 +61,10 @@ pub mod defaults {
     /// Failed logins before a client connection is closed: room for a
     /// typo, none for guessing at line rate.
     pub const MAX_AUTH_FAILURES: u32 = 3;
+    /// How often the sentinels are asked again when no `+switch-master`
+    /// came: a missed message is caught within a second, at the cost of one
+    /// small question per master per second to one sentinel.
+    pub const SENTINEL_REFRESH_MS: u64 = 1_000;
 }
 
 /// A loaded, valid configuration.
@@ -128,6 +132,20 @@ pub struct PoolConfig {
     pub redis_username: Option<String>,
     /// Failed logins a client connection gets before it is closed.
     pub max_auth_failures: u32,
+    /// The sentinels this pool follows; its servers are then named by
+    /// master name and found through them.
+    pub sentinel: Option<SentinelConfig>,
+}
+
+/// How a pool follows Redis Sentinel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentinelConfig {
+    /// Asked in this order; every reachable one is subscribed to.
+    pub sentinels: Vec<ServerAddr>,
+    /// How often the masters' addresses are asked again.
+    pub refresh_ms: u64,
+    /// The sentinels' password (`requirepass` in sentinel.conf).
+    pub auth: Option<String>,
 }
 
 /// How a transaction whose keys live on several servers is run.
@@ -261,7 +279,7 @@ fn read_yaml(text: &str, file: &Path) -> Result<RawFile, ConfigError> {
 
 fn build_pool(
     name: String,
-    raw: RawPool,
+    mut raw: RawPool,
     text: &str,
     file: &Path,
 ) -> Result<PoolConfig, ConfigError> {
@@ -275,16 +293,10 @@ fn build_pool(
     };
     let listen = raw
         .listen
+        .take()
         .ok_or_else(|| fail(ConfigErrorKind::MissingListen, None, None))?;
-    let servers: Vec<ServerConfig> = raw
-        .servers
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| s.0)
-        .collect();
-    if servers.is_empty() {
-        return Err(fail(ConfigErrorKind::NoServers, Some("servers"), None));
-    }
+    let sentinel = sentinel_config(&raw, &fail)?;
+    let servers = server_list(raw.servers.take(), sentinel.is_some(), &fail)?;
     let total_weight: u64 = servers.iter().map(|s| u64::from(s.weight)).sum();
     if total_weight > MAX_POOL_WEIGHT {
         let kind = ConfigErrorKind::TooMuchWeight {
@@ -303,9 +315,10 @@ fn build_pool(
             };
             return Err(fail(kind, Some("servers"), Some(&s.spec)));
         }
-        if let Some(first) = earlier.iter().position(|o| o.addr == s.addr) {
+        let same_addr = |o: &ServerConfig| o.addr.is_some() && o.addr == s.addr;
+        if let (Some(first), Some(addr)) = (earlier.iter().position(same_addr), &s.addr) {
             let kind = ConfigErrorKind::DuplicateServerAddress {
-                addr: s.addr.to_string(),
+                addr: addr.to_string(),
                 first,
                 second,
             };
@@ -383,8 +396,71 @@ fn build_pool(
         max_auth_failures: raw
             .max_auth_failures
             .map_or(defaults::MAX_AUTH_FAILURES, Bounded::get),
+        sentinel,
         name,
     })
+}
+
+/// An error in one pool, at a key (and a text under it).
+type Fail<'a> = dyn Fn(ConfigErrorKind, Option<&str>, Option<&str>) -> ConfigError + 'a;
+
+/// The pool's `sentinels:` and their settings, if it has any.
+fn sentinel_config(raw: &RawPool, fail: &Fail<'_>) -> Result<Option<SentinelConfig>, ConfigError> {
+    let Some(entries) = &raw.sentinels else {
+        let stray = [
+            ("sentinel_refresh_ms", raw.sentinel_refresh_ms.is_some()),
+            ("sentinel_auth", raw.sentinel_auth.is_some()),
+        ];
+        return match stray.iter().find(|(_, given)| *given) {
+            Some((key, _)) => Err(fail(ConfigErrorKind::NoSentinelsFor(key), Some(key), None)),
+            None => Ok(None),
+        };
+    };
+    if entries.is_empty() {
+        return Err(fail(ConfigErrorKind::NoSentinels, Some("sentinels"), None));
+    }
+    let sentinels: Vec<ServerAddr> = entries.iter().map(|e| e.0.clone()).collect();
+    for (second, addr) in sentinels.iter().enumerate() {
+        if sentinels[..second].contains(addr) {
+            let kind = ConfigErrorKind::DuplicateSentinel(addr.to_string());
+            return Err(fail(kind, Some("sentinels"), Some(&addr.to_string())));
+        }
+    }
+    Ok(Some(SentinelConfig {
+        sentinels,
+        refresh_ms: raw
+            .sentinel_refresh_ms
+            .map_or(defaults::SENTINEL_REFRESH_MS, Bounded::get),
+        auth: raw.sentinel_auth.clone().filter(|a| !a.is_empty()),
+    }))
+}
+
+/// The `servers:` entries, each in the form the pool takes: addresses, or
+/// master names when the pool follows Sentinel.
+fn server_list(
+    entries: Option<Vec<ServerEntry>>,
+    follows_sentinel: bool,
+    fail: &Fail<'_>,
+) -> Result<Vec<ServerConfig>, ConfigError> {
+    let entries = entries.unwrap_or_default();
+    if entries.is_empty() {
+        return Err(fail(ConfigErrorKind::NoServers, Some("servers"), None));
+    }
+    entries
+        .into_iter()
+        .map(|entry| match (entry, follows_sentinel) {
+            (ServerEntry::Addr(s), false) => Ok(s),
+            (ServerEntry::Master { server, .. }, true) => Ok(server),
+            (ServerEntry::Addr(s), true) => {
+                let kind = ConfigErrorKind::AddressInSentinelPool(s.spec.clone());
+                Err(fail(kind, Some("servers"), Some(&s.spec)))
+            }
+            (ServerEntry::Master { server, not_addr }, false) => {
+                let kind = ConfigErrorKind::MasterWithoutSentinels(not_addr);
+                Err(fail(kind, Some("servers"), Some(&server.spec)))
+            }
+        })
+        .collect()
 }
 
 fn check_listen_unique(pools: &[PoolConfig], text: &str, file: &Path) -> Result<(), ConfigError> {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::bounded::{Count, Millis, Size, GIB, HOUR_MS, KIB, MIB};
 use super::listen::ListenAddr;
 use super::scalar::ScalarText;
-use super::server::ServerConfig;
+use super::server::{parse_host_port, ServerAddr, ServerConfig};
 use crate::distribution::Distribution;
 use crate::hashkit::{Hash, HashTag};
 
@@ -91,16 +91,55 @@ pub(super) struct RawPool {
     pub redis_username: Option<String>,
     #[serde(default)]
     pub max_auth_failures: Option<Count<u32, 1, 1_000>>,
+    /// Redis Sentinels to ask for the masters' addresses: the servers are
+    /// then named by master name.
+    #[serde(default)]
+    pub sentinels: Option<Vec<SentinelEntry>>,
+    /// How often the sentinels are asked again, in case a `+switch-master`
+    /// was missed; 10 ms is enough for any test, an hour is no refresh.
+    #[serde(default)]
+    pub sentinel_refresh_ms: Option<Millis<10, HOUR_MS>>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub sentinel_auth: Option<String>,
 }
 
-/// A `servers:` entry, parsed as it is read.
+/// A `servers:` entry, parsed as it is read: an address, or a Sentinel
+/// master name. Which of the two the pool takes is known once the whole
+/// pool is read (`sentinels:` may come after `servers:`).
 #[derive(Debug)]
-pub(super) struct ServerEntry(pub ServerConfig);
+pub(super) enum ServerEntry {
+    Addr(ServerConfig),
+    /// `"name:weight"`; `not_addr` says why it is no address, for the error
+    /// in a pool without sentinels.
+    Master {
+        server: ServerConfig,
+        not_addr: String,
+    },
+}
 
 impl<'de> Deserialize<'de> for ServerEntry {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = d.deserialize_any(ScalarText)?;
-        text.parse().map(ServerEntry).map_err(de::Error::custom)
+        match text.parse() {
+            Ok(server) => Ok(ServerEntry::Addr(server)),
+            Err(not_addr) => match ServerConfig::sentinel_master(&text) {
+                Ok(server) => Ok(ServerEntry::Master { server, not_addr }),
+                Err(_) => Err(de::Error::custom(not_addr)),
+            },
+        }
+    }
+}
+
+/// A `sentinels:` entry, `"host:port"`.
+#[derive(Debug)]
+pub(super) struct SentinelEntry(pub ServerAddr);
+
+impl<'de> Deserialize<'de> for SentinelEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = d.deserialize_any(ScalarText)?;
+        parse_host_port(&text)
+            .map(SentinelEntry)
+            .map_err(de::Error::custom)
     }
 }
 

@@ -37,6 +37,8 @@ pub struct ServerHealth {
     last_error: Mutex<String>,
     /// Dedicated connections open to it, all workers together.
     dedicated: AtomicUsize,
+    /// For a server named by its Sentinel master name: what is known of it.
+    pub master: super::master::MasterState,
     /// This server's counters, one shard per worker.
     pub stats: Sharded<ServerCounters>,
 }

@@ -1,15 +1,18 @@
 //! Pools at run time: placement (key -> server), server health, the shared,
-//! swappable snapshot the workers route with, and the pools' and servers'
+//! swappable snapshot the workers route with (and the addresses of its
+//! Sentinel masters, which a failover swaps), and the pools' and servers'
 //! counters with the one stats table that names them.
 
 mod client_list;
 pub mod counters;
 pub mod health;
+mod master;
 mod placement;
 mod runtime;
 pub mod stats_table;
 
 pub use client_list::ClientList;
 pub use health::{FailureOutcome, FailurePolicy, ServerHealth};
+pub use master::{MasterState, Moved, ServerView};
 pub use placement::Placement;
 pub use runtime::{Admission, PoolChange, PoolRuntime, PoolSnapshot};

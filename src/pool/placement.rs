@@ -133,13 +133,16 @@ impl Placement {
 }
 
 /// FNV-1a over the db and each server's name and address, each field ended
-/// by a byte that cannot occur in it.
+/// by a byte that cannot occur in it. A Sentinel master counts by its name
+/// alone: a failover moves its data with it.
 fn layout_fingerprint(pool: &PoolConfig) -> u32 {
     let mut text = format!("{}\0", pool.redis_db).into_bytes();
     for s in &pool.servers {
         text.extend_from_slice(s.name.as_bytes());
         text.push(b'\0');
-        text.extend_from_slice(s.addr.to_string().as_bytes());
+        if let Some(addr) = &s.addr {
+            text.extend_from_slice(addr.to_string().as_bytes());
+        }
         text.push(b'\n');
     }
     Hash::Fnv1a_32.hash(&text)

@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use super::client_list::ClientList;
 use super::health::ServerHealth;
 use super::Placement;
-use crate::config::PoolConfig;
+use crate::config::{PoolConfig, ServerAddr};
 use crate::hosted::LockWaiters;
 use crate::pool::counters::{PoolCounters, Sharded};
 
@@ -23,9 +23,16 @@ pub struct PoolSnapshot {
     pub placement: Placement,
     /// Health of each server, by config index; shared with later snapshots.
     pub health: Vec<Arc<ServerHealth>>,
+    /// Where each server is now, by config index: its address in the config,
+    /// or for a Sentinel master the one the sentinels last gave (`None`
+    /// until they gave one).
+    pub addrs: Vec<Option<ServerAddr>>,
     /// Bumped when the servers or their settings change (a reload), so the
     /// workers know to rebuild their connections. Ejections keep it.
     pub generation: u64,
+    /// Bumped when a Sentinel master moves (a failover followed), so the
+    /// workers replace their connections to it, and only those.
+    pub moves: u64,
     /// Bumped by every new snapshot (reload, ejection, rejoin): a client whose
     /// requests in flight were routed with an older one lets them finish
     /// before it routes more, so its commands keep their order.
@@ -36,14 +43,16 @@ impl PoolSnapshot {
     /// A snapshot of `config` with every server healthy (for tools and tests).
     pub fn new(config: PoolConfig) -> PoolSnapshot {
         let health = config.servers.iter().map(|_| Arc::default()).collect();
-        PoolSnapshot::build(config, health, 0, 0)
+        let addrs = config.servers.iter().map(|s| s.addr.clone()).collect();
+        PoolSnapshot::build(config, health, addrs, (0, 0, 0))
     }
 
-    fn build(
+    /// `counts`: generation, moves and version.
+    pub(super) fn build(
         config: PoolConfig,
         health: Vec<Arc<ServerHealth>>,
-        generation: u64,
-        version: u64,
+        addrs: Vec<Option<ServerAddr>>,
+        (generation, moves, version): (u64, u64, u64),
     ) -> PoolSnapshot {
         let placement = if config.auto_eject_hosts {
             Placement::with_live(&config, |i| !health[i].is_ejected())
@@ -54,9 +63,17 @@ impl PoolSnapshot {
             config,
             placement,
             health,
+            addrs,
             generation,
+            moves,
             version,
         }
+    }
+
+    /// The same snapshot with new addresses, under a new version.
+    pub(super) fn moved(&self, addrs: Vec<Option<ServerAddr>>) -> PoolSnapshot {
+        let counts = (self.generation, self.moves + 1, self.version + 1);
+        PoolSnapshot::build(self.config.clone(), self.health.clone(), addrs, counts)
     }
 }
 
@@ -86,7 +103,7 @@ impl Drop for Admission {
 #[derive(Debug)]
 pub struct PoolRuntime {
     pub name: String,
-    snapshot: ArcSwap<PoolSnapshot>,
+    pub(super) snapshot: ArcSwap<PoolSnapshot>,
     /// Client connections open now, across all workers.
     clients: AtomicUsize,
     next_client_id: AtomicU64,
@@ -101,6 +118,9 @@ pub struct PoolRuntime {
     /// Its clients as CLIENT LIST shows them; a client's line goes when
     /// its [`Admission`] does.
     pub client_list: ClientList,
+    /// A server of this pool doubted it is still a master (`-READONLY`):
+    /// the pool's sentinel watcher asks again at once.
+    pub master_doubts: tokio::sync::Notify,
 }
 
 impl PoolRuntime {
@@ -114,6 +134,7 @@ impl PoolRuntime {
             lock_waiters: Arc::default(),
             changes: tokio::sync::watch::Sender::new(0),
             client_list: ClientList::default(),
+            master_doubts: tokio::sync::Notify::new(),
         })
     }
 
@@ -143,8 +164,8 @@ impl PoolRuntime {
             PoolSnapshot::build(
                 current.config.clone(),
                 current.health.clone(),
-                current.generation,
-                current.version + 1,
+                current.addrs.clone(),
+                (current.generation, current.moves, current.version + 1),
             )
         });
         self.announce();
@@ -161,7 +182,9 @@ impl PoolRuntime {
             let (health, c) = carry_over(old, &config);
             change = c;
             let generation = old.generation + u64::from(change.any);
-            PoolSnapshot::build(config.clone(), health, generation, old.version + 1)
+            let addrs = super::master::carry_addresses(old, &config);
+            let counts = (generation, old.moves, old.version + 1);
+            PoolSnapshot::build(config.clone(), health, addrs, counts)
         });
         self.announce();
         change
@@ -188,13 +211,7 @@ impl PoolRuntime {
 /// The health of each server of `config`, carried over from `old` where the
 /// server was there before, and what changed.
 fn carry_over(old: &PoolSnapshot, config: &PoolConfig) -> (Vec<Arc<ServerHealth>>, PoolChange) {
-    let identity = |s: &crate::config::ServerConfig| {
-        if s.named {
-            s.name.clone()
-        } else {
-            s.addr.to_string()
-        }
-    };
+    let identity = |s: &crate::config::ServerConfig| s.label();
     let mut change = PoolChange::default();
     let health = config
         .servers
@@ -312,7 +329,8 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         allow_flush,
         users,
         redis_username,
-        max_auth_failures
+        max_auth_failures,
+        sentinel
     );
     out
 }

@@ -50,6 +50,9 @@ pub struct Returned {
     pub bytes: Bytes,
     /// The server it was meant for.
     pub server: usize,
+    /// That server moved (a Sentinel failover): it goes to the same server
+    /// at its new address.
+    pub readdressed: bool,
     pub error: BackendError,
 }
 
@@ -61,6 +64,8 @@ pub enum StepOutcome {
         error: BackendError,
         /// The server it was meant for, when none of it was written.
         unsent_to: Option<usize>,
+        /// That server moved to a new address (a Sentinel failover).
+        readdressed: bool,
     },
 }
 
@@ -232,17 +237,20 @@ impl ReplySink for Client {
             *self.step.borrow_mut() = Some(StepOutcome::Failed {
                 error: error.clone(),
                 unsent_to: unsent.map(|u| u.server),
+                readdressed: unsent.is_some_and(|u| u.readdressed),
             });
             return self.wake();
         }
         match unsent {
             // Whole requests only: a part of a split is answered with the
-            // error (the merge reports it) rather than split again.
-            Some(u) if tag.part == WHOLE && !tag.retried => {
+            // error (the merge reports it) rather than split again. A part
+            // for a master that moved goes to it again as it is.
+            Some(u) if (tag.part == WHOLE || u.readdressed) && !tag.retried => {
                 self.returned.borrow_mut().push(Returned {
                     tag,
                     bytes: Bytes::copy_from_slice(u.bytes),
                     server: u.server,
+                    readdressed: u.readdressed,
                     error: error.clone(),
                 });
                 self.wake();

@@ -426,8 +426,10 @@ impl Dispatcher {
     }
 
     /// Routes again the requests that failed connections handed back before
-    /// writing them: to the server the ring now gives their key, once. Where
-    /// the ring still gives the same server, the client gets the error.
+    /// writing them, once: to the server the ring now gives their key, or,
+    /// when their server moved (a Sentinel failover), to that server at its
+    /// new address. Where the ring still gives the same server, the client
+    /// gets the error.
     pub fn route_returned(&mut self) {
         if !self.client.has_returned() {
             return;
@@ -435,8 +437,15 @@ impl Dispatcher {
         let pool = Rc::clone(&self.pool);
         let snapshot = pool.runtime.snapshot_arc();
         for r in self.client.take_returned() {
-            match self.route_again(&snapshot, &r.bytes) {
-                Some(server) if server != r.server && snapshot.placement.is_live(server) => {
+            let to = match r.readdressed {
+                true => Some(r.server),
+                false => self.route_again(&snapshot, &r.bytes),
+            };
+            match to {
+                Some(server)
+                    if (server != r.server || r.readdressed)
+                        && snapshot.placement.is_live(server) =>
+                {
                     // In the protocol it was sent in: a HELLO 3 the client
                     // sent after it is answered already.
                     let conn = pool.conn(&snapshot, server, self.client_id, self.epoch.1);

@@ -199,8 +199,12 @@ impl HostedCall {
                     _ => CallStep::Done(self.answer(reply)),
                 }
             }
-            StepOutcome::Failed { error, unsent_to } => {
-                if unsent_to.is_some_and(moved) && !self.resent {
+            StepOutcome::Failed {
+                error,
+                unsent_to,
+                readdressed,
+            } => {
+                if unsent_to.is_some_and(|s| readdressed || moved(s)) && !self.resent {
                     self.resent = true;
                     return CallStep::Send;
                 }

@@ -348,14 +348,10 @@ impl ClientState {
             pool.servers.len()
         ));
         for (i, s) in pool.servers.iter().enumerate() {
-            let state = if snapshot.placement.is_live(i) {
-                "live"
-            } else {
-                "ejected"
-            };
+            let v = snapshot.view(i);
             t.push_str(&format!(
-                "server{i}:name={},addr={},weight={},state={state}\r\n",
-                s.name, s.addr, s.weight
+                "server{i}:name={},addr={},weight={},role={},failovers={},state={}\r\n",
+                s.name, v.addr, s.weight, v.role, v.failovers, v.state
             ));
         }
         // Redis's names for the same counts.

@@ -48,8 +48,13 @@ pub struct Proxy {
     pub workers: Vec<std::thread::JoinHandle<()>>,
 }
 
-/// Binds every pool's listener and starts `workers` worker threads.
-pub fn start(config: &Config, workers: usize) -> Result<Proxy, StartError> {
+/// Binds every pool's listener and starts `workers` worker threads; the
+/// Sentinel masters are where `found` says (asked before any client comes).
+pub fn start(
+    config: &Config,
+    workers: usize,
+    found: &crate::sentinel::Found,
+) -> Result<Proxy, StartError> {
     let workers = workers.max(1);
     check_redis(config)?;
     crate::pool::counters::set_workers(workers);
@@ -68,6 +73,7 @@ pub fn start(config: &Config, workers: usize) -> Result<Proxy, StartError> {
     let mut pools = Vec::new();
     for pool in &config.pools {
         let runtime = PoolRuntime::new(pool.clone());
+        found.apply(&runtime);
         proxy.listen(&runtime, &pool.listen, pool.backlog)?;
         tracing::info!(pool = %pool.name, listen = %pool.listen, servers = pool.servers.len(), "pool ready");
         pools.push(runtime);

@@ -35,9 +35,14 @@ pub async fn run(pools: Arc<std::sync::Mutex<Vec<Arc<PoolRuntime>>>>) {
                 let pool = pool.clone();
                 let health = health.clone();
                 let config = snapshot.config.clone();
+                let addr = snapshot.addrs[index].clone();
                 tokio::spawn(async move {
                     let server = &config.servers[index];
-                    match probe(&config, &server.addr).await {
+                    let answer = match &addr {
+                        Some(addr) => probe(&config, addr).await,
+                        None => Err("no address known yet".into()),
+                    };
+                    match answer {
                         Ok(()) => {
                             health.rejoin();
                             pool.rebuild_placement();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{BackendConn, BackendError, BackendSpec, Dedicated, IdleConns};
+use crate::config::ServerAddr;
 use crate::pool::{FailurePolicy, PoolRuntime, PoolSnapshot};
 use crate::protocol::Proto;
 
@@ -23,6 +24,10 @@ pub struct WorkerPool {
 
 struct Conns {
     generation: u64,
+    /// The snapshot's `moves` and the addresses the connections were made
+    /// for: a Sentinel master that moved gets new connections.
+    moves: u64,
+    addrs: Vec<Option<ServerAddr>>,
     /// `servers[i][c]`: connection `c` to server `i`, speaking RESP2.
     servers: Vec<Vec<Rc<BackendConn>>>,
     /// The same for RESP3 clients, opened the first time one needs them.
@@ -38,6 +43,8 @@ impl WorkerPool {
         Rc::new(WorkerPool {
             conns: RefCell::new(Conns {
                 generation: snapshot.generation,
+                moves: snapshot.moves,
+                addrs: snapshot.addrs.clone(),
                 servers: build_conns(index, &runtime, &snapshot, false),
                 servers_resp3: None,
             }),
@@ -69,6 +76,8 @@ impl WorkerPool {
         let mut conns = self.conns.borrow_mut();
         if conns.generation != snapshot.generation {
             self.replace_conns(&mut conns, snapshot);
+        } else if conns.moves != snapshot.moves {
+            self.follow_moves(&mut conns, snapshot);
         }
         let servers = match proto {
             Proto::Resp2 => &conns.servers,
@@ -115,6 +124,8 @@ impl WorkerPool {
             old.retire();
         }
         conns.generation = snapshot.generation;
+        conns.moves = snapshot.moves;
+        conns.addrs = snapshot.addrs.clone();
         conns.servers = build_conns(self.index, &self.runtime, snapshot, false);
         conns.servers_resp3 = None;
         if snapshot.config.preconnect {
@@ -124,12 +135,37 @@ impl WorkerPool {
         }
     }
 
+    /// After Sentinel masters moved: new connections to each moved master;
+    /// the old ones hand back what they had not written (see
+    /// `backend::follow`) and close after their last reply. The other
+    /// servers' connections stay.
+    fn follow_moves(&self, conns: &mut Conns, snapshot: &PoolSnapshot) {
+        for (server, addr) in snapshot.addrs.iter().enumerate() {
+            if conns.addrs.get(server) == Some(addr) {
+                continue;
+            }
+            let fresh = |resp3| server_conns(self.index, &self.runtime, snapshot, server, resp3);
+            for old in std::mem::replace(&mut conns.servers[server], fresh(false)) {
+                old.retire();
+            }
+            if let Some(resp3) = conns.servers_resp3.as_mut() {
+                for old in std::mem::replace(&mut resp3[server], fresh(true)) {
+                    old.retire();
+                }
+            }
+        }
+        conns.moves = snapshot.moves;
+        conns.addrs = snapshot.addrs.clone();
+    }
+
     /// Rebuilds the connections now if the pool's config changed.
     pub fn refresh(&self) {
         let snapshot = self.runtime.snapshot_arc();
         let mut conns = self.conns.borrow_mut();
         if conns.generation != snapshot.generation {
             self.replace_conns(&mut conns, &snapshot);
+        } else if conns.moves != snapshot.moves {
+            self.follow_moves(&mut conns, &snapshot);
         }
     }
 
@@ -153,13 +189,21 @@ fn build_conns(
     snapshot: &PoolSnapshot,
     resp3: bool,
 ) -> Vec<Vec<Rc<BackendConn>>> {
-    let pool = &snapshot.config;
-    (0..pool.servers.len())
-        .map(|index| {
-            (0..pool.server_connections.max(1))
-                .map(|_| BackendConn::new(spec(worker_index, pool_rt, snapshot, index, resp3)))
-                .collect()
-        })
+    (0..snapshot.config.servers.len())
+        .map(|index| server_conns(worker_index, pool_rt, snapshot, index, resp3))
+        .collect()
+}
+
+/// This worker's `server_connections` connections to server `index`.
+fn server_conns(
+    worker_index: usize,
+    pool_rt: &Arc<PoolRuntime>,
+    snapshot: &PoolSnapshot,
+    index: usize,
+    resp3: bool,
+) -> Vec<Rc<BackendConn>> {
+    (0..snapshot.config.server_connections.max(1))
+        .map(|_| BackendConn::new(spec(worker_index, pool_rt, snapshot, index, resp3)))
         .collect()
 }
 
@@ -179,7 +223,8 @@ fn spec(
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
     BackendSpec {
         label: server.label(),
-        addr: server.addr.clone(),
+        addr: snapshot.addrs[index].clone(),
+        follows_master: server.is_sentinel_master(),
         auth: pool.redis_auth.clone(),
         username: pool.redis_username.clone(),
         db: pool.redis_db,

@@ -101,10 +101,19 @@ pub fn nutcracker_json(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
             doc.number(st.name, (st.read)(pool));
         }
         let snap = pool.snapshot();
-        for (server, health) in snap.config.servers.iter().zip(&snap.health) {
+        for (i, (server, health)) in snap.config.servers.iter().zip(&snap.health).enumerate() {
             doc.begin(&server.name);
             for st in SERVER_STATS {
                 doc.number(st.name, (st.read)(health));
+            }
+            // What nutcracker has no word for, only where it applies: a
+            // plain pool's document stays nutcracker's.
+            let view = snap.view(i);
+            if view.sentinel {
+                doc.string("role", view.role);
+                doc.string("address", &view.addr);
+                doc.string("state", view.state);
+                doc.number("failovers", view.failovers);
             }
             doc.end();
         }
@@ -158,6 +167,16 @@ pub fn prometheus(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
     per_server(&mut out, pools, "redshard_server_ejected", |h| {
         h.is_ejected() as i64
     });
+    head(
+        &mut out,
+        "redshard_server_failovers_total",
+        "counter",
+        "Sentinel failovers followed: times the server's master moved to another address.",
+    );
+    per_server(&mut out, pools, "redshard_server_failovers_total", |h| {
+        h.master.failovers() as i64
+    });
+    server_info(&mut out, pools);
     latency(&mut out, pools);
     out
 }
@@ -270,6 +289,31 @@ fn per_server(
     }
 }
 
+/// Each server's role, address and state, as labels of a constant 1.
+fn server_info(out: &mut String, pools: &[Arc<PoolRuntime>]) {
+    head(
+        out,
+        "redshard_server_info",
+        "gauge",
+        "A server's role, address now and state (live, down, ejected, unresolved, failing_over); always 1.",
+    );
+    for pool in pools {
+        let snap = pool.snapshot();
+        let p = label(&pool.name);
+        for (i, server) in snap.config.servers.iter().enumerate() {
+            let v = snap.view(i);
+            let _ = writeln!(
+                out,
+                "redshard_server_info{{pool=\"{p}\",server=\"{}\",role=\"{}\",address=\"{}\",state=\"{}\"}} 1",
+                label(&server.name),
+                v.role,
+                label(&v.addr),
+                v.state
+            );
+        }
+    }
+}
+
 /// The request latency histogram, per pool (its servers' buckets summed).
 fn latency(out: &mut String, pools: &[Arc<PoolRuntime>]) {
     head(
@@ -314,7 +358,10 @@ fn latency(out: &mut String, pools: &[Arc<PoolRuntime>]) {
 pub fn healthy(pools: &[Arc<PoolRuntime>]) -> bool {
     pools.iter().all(|p| {
         let snap = p.snapshot();
-        (0..snap.config.servers.len())
-            .any(|i| snap.placement.is_live(i) && snap.health[i].may_connect().is_ok())
+        (0..snap.config.servers.len()).any(|i| {
+            snap.placement.is_live(i)
+                && snap.addrs[i].is_some()
+                && snap.health[i].may_connect().is_ok()
+        })
     })
 }

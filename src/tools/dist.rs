@@ -97,7 +97,7 @@ fn changed_pool(pool: &PoolConfig, options: &DistOptions) -> Result<PoolConfig, 
         if changed
             .servers
             .iter()
-            .any(|s| s.name == server.name || s.addr == server.addr)
+            .any(|s| s.name == server.name || (s.addr.is_some() && s.addr == server.addr))
         {
             return Err(bad(
                 "the pool already has a server with that name or address".into(),

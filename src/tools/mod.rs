@@ -35,7 +35,10 @@ pub fn find_server(pool: &PoolConfig, what: &str) -> Result<usize, ToolError> {
     pool.servers
         .iter()
         .position(|s| {
-            s.name == what || s.label() == what || s.addr.to_string() == what || s.spec == what
+            s.name == what
+                || s.label() == what
+                || s.addr.as_ref().is_some_and(|a| a.to_string() == what)
+                || s.spec == what
         })
         .ok_or_else(|| ToolError::UnknownServer {
             name: what.to_string(),

@@ -56,4 +56,6 @@ pub fn read_vectors(tsv: &std::path::Path) -> Vec<(String, usize)> {
 
 pub mod clients;
 pub mod cluster;
+pub mod load;
+pub mod sentinel;
 pub mod servers;

@@ -28,6 +28,18 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
     panic!("nothing listening on port {port} after {timeout:?}");
 }
 
+/// Polls `f` until it gives a value, for at most `within`.
+pub fn eventually<T>(within: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 pub struct RedisServer {
     pub port: u16,
     child: Child,
@@ -361,6 +373,14 @@ impl Conn {
             stream: Box::new(stream),
             buf: Vec::new(),
         }
+    }
+
+    /// A connection, or `None` when nothing accepts on `port`.
+    pub fn try_tcp(port: u16) -> Option<Conn> {
+        let stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        stream.set_nodelay(true).ok()?;
+        Some(Conn::from_tcp(stream))
     }
 
     /// Wraps a connected stream as it is (its timeouts are the caller's).

@@ -1,0 +1,279 @@
+//! Servers named by their Sentinel master name: what the pool knows of each
+//! besides its health (why its address is unknown, writes held while
+//! Sentinel promotes a replica, the failovers followed, a doubt a server
+//! raised), and the pool's side of a failover: a new snapshot in which the
+//! master is at its new address, swapped in as a reload's is.
+//!
+//! The sentinel watcher ([`crate::sentinel`]) writes here; the backend
+//! connections read it. Neither knows the other.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::health::now_ms;
+use super::runtime::{PoolRuntime, PoolSnapshot};
+use crate::config::{PoolConfig, ServerAddr};
+
+/// What is known of a Sentinel master besides its address, shared by every
+/// worker and carried over by a reload like the server's health.
+#[derive(Debug, Default)]
+pub struct MasterState {
+    /// Times its address changed from one known address to another.
+    failovers: AtomicU64,
+    /// Why no address is known yet, for the clients whose keys live here.
+    unresolved: Mutex<Option<String>>,
+    /// `now_ms()` until which nothing more is written to it (0: not held):
+    /// Sentinel is promoting one of its replicas, and a write the old master
+    /// took now would be lost when it becomes a replica.
+    held_until: AtomicU64,
+    /// A connection to it got `-READONLY`: it may have been demoted.
+    doubted: AtomicBool,
+}
+
+impl MasterState {
+    pub fn failovers(&self) -> u64 {
+        self.failovers.load(Ordering::Relaxed)
+    }
+
+    /// Why its address is unknown (`None`: it is known, or not asked yet).
+    pub fn unresolved(&self) -> Option<String> {
+        lock(&self.unresolved).clone()
+    }
+
+    pub fn set_unresolved(&self, why: Option<String>) {
+        *lock(&self.unresolved) = why;
+    }
+
+    /// Holds writes for at most `bound`: released by [`Self::release`] (the
+    /// switch, or the failover aborted) or when the bound passes.
+    pub fn hold(&self, bound: Duration) {
+        let until = now_ms() + bound.as_millis() as u64;
+        self.held_until.store(until, Ordering::Release);
+    }
+
+    pub fn release(&self) {
+        self.held_until.store(0, Ordering::Release);
+    }
+
+    /// Writes are held now.
+    #[inline]
+    pub fn held(&self) -> bool {
+        let until = self.held_until.load(Ordering::Acquire);
+        until != 0 && now_ms() < until
+    }
+
+    /// Notes a doubt; true when it is new (not yet taken by the watcher).
+    pub fn doubt(&self) -> bool {
+        !self.doubted.swap(true, Ordering::AcqRel)
+    }
+
+    /// Takes the doubt raised since the last call.
+    pub fn take_doubt(&self) -> bool {
+        self.doubted.swap(false, Ordering::AcqRel)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What a [`PoolRuntime::move_master`] changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    /// The master's index in the pool's config.
+    pub index: usize,
+    /// Its address before (`None`: it had none, this is its first).
+    pub from: Option<ServerAddr>,
+}
+
+impl PoolRuntime {
+    /// Master `master` is now at `addr`: a new snapshot in which new requests
+    /// go there at once (each worker's connections to the old address hand
+    /// back what they had not written and close after their last reply).
+    /// `None` when it was there already or the pool has no such master
+    /// (a reload removed it). A change from one address to another counts
+    /// as a failover followed and starts the server's health afresh; the
+    /// hold on writes ends either way.
+    pub fn move_master(&self, master: &str, addr: &ServerAddr) -> Option<Moved> {
+        let mut moved = None;
+        self.snapshot.rcu(|current| {
+            moved = master_index(&current.config, master)
+                .filter(|&i| current.addrs[i].as_ref() != Some(addr))
+                .map(|index| Moved {
+                    index,
+                    from: current.addrs[index].clone(),
+                });
+            match &moved {
+                Some(m) => {
+                    // A new server: the old one's failures and backoff
+                    // are not held against it.
+                    current.health[m.index].rejoin();
+                    let mut addrs = current.addrs.clone();
+                    addrs[m.index] = Some(addr.clone());
+                    std::sync::Arc::new(current.moved(addrs))
+                }
+                None => std::sync::Arc::clone(current),
+            }
+        });
+        let snapshot = self.snapshot();
+        if let Some(i) = master_index(&snapshot.config, master) {
+            let state = &snapshot.health[i].master;
+            state.release();
+            state.set_unresolved(None);
+            if moved.as_ref().is_some_and(|m| m.from.is_some()) {
+                state.failovers.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        moved
+    }
+
+    /// The state of master `master`, if the pool has it.
+    pub fn master_state(&self, master: &str) -> Option<std::sync::Arc<super::ServerHealth>> {
+        let snapshot = self.snapshot();
+        master_index(&snapshot.config, master).map(|i| snapshot.health[i].clone())
+    }
+
+    /// A connection to server `index` doubts it is still a master: the
+    /// watcher asks the sentinels again.
+    pub fn doubt_master(&self, health: &super::ServerHealth) {
+        if health.master.doubt() {
+            self.master_doubts.notify_one();
+        }
+    }
+}
+
+/// A server as operators see it (INFO, the stats JSON, /metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerView {
+    pub role: &'static str,
+    /// Where it is now; `-` while a Sentinel master's is unknown.
+    pub addr: String,
+    /// `live`, `down` (failing, backing off), `ejected`, `unresolved` (no
+    /// address yet) or `failing_over` (writes held while Sentinel promotes
+    /// a replica).
+    pub state: &'static str,
+    /// Failovers followed (Sentinel masters; 0 for the others).
+    pub failovers: u64,
+    pub sentinel: bool,
+}
+
+impl PoolSnapshot {
+    /// Server `index` as operators see it.
+    pub fn view(&self, index: usize) -> ServerView {
+        let health = &self.health[index];
+        let addr = self.addrs[index].as_ref();
+        let state = if !self.placement.is_live(index) {
+            "ejected"
+        } else if addr.is_none() {
+            "unresolved"
+        } else if health.master.held() {
+            "failing_over"
+        } else if health.may_connect().is_err() || health.failures() > 0 {
+            "down"
+        } else {
+            "live"
+        };
+        ServerView {
+            role: "master",
+            addr: addr.map_or_else(|| "-".to_string(), ServerAddr::to_string),
+            state,
+            failovers: health.master.failovers(),
+            sentinel: self.config.servers[index].is_sentinel_master(),
+        }
+    }
+}
+
+/// Index of the Sentinel master named `master` in `config`.
+fn master_index(config: &PoolConfig, master: &str) -> Option<usize> {
+    config
+        .servers
+        .iter()
+        .position(|s| s.is_sentinel_master() && s.name == master)
+}
+
+/// The addresses of `config`'s servers after a reload: a server's own, or
+/// for a Sentinel master the one it had in `old` (its watcher asks again).
+pub(super) fn carry_addresses(old: &PoolSnapshot, config: &PoolConfig) -> Vec<Option<ServerAddr>> {
+    config
+        .servers
+        .iter()
+        .map(|s| match &s.addr {
+            Some(addr) => Some(addr.clone()),
+            None => master_index(&old.config, &s.name).and_then(|i| old.addrs[i].clone()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn pool(servers: &str) -> std::sync::Arc<PoolRuntime> {
+        let yaml = format!(
+            "p:\n  listen: 127.0.0.1:1\n  sentinels:\n   - 127.0.0.1:26379\n  servers:\n{servers}"
+        );
+        let config = Config::parse(&yaml, Path::new("t.yml")).unwrap();
+        PoolRuntime::new(config.pools[0].clone())
+    }
+
+    fn addr(port: u16) -> ServerAddr {
+        ServerAddr::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn a_move_swaps_one_address_and_counts_a_failover_once_known() {
+        let p = pool("   - a:1\n   - b:1\n");
+        let before = p.snapshot_arc();
+        assert_eq!(before.addrs, vec![None, None]);
+        let first = p.move_master("b", &addr(7001)).unwrap();
+        assert_eq!(
+            first,
+            Moved {
+                index: 1,
+                from: None
+            }
+        );
+        assert_eq!(p.move_master("b", &addr(7001)), None, "already there");
+        assert_eq!(p.move_master("c", &addr(7001)), None, "no such master");
+        let m = p.move_master("b", &addr(7002)).unwrap();
+        assert_eq!(m.from, Some(addr(7001)));
+        let after = p.snapshot_arc();
+        assert_eq!(after.addrs, vec![None, Some(addr(7002))]);
+        assert_eq!(after.generation, before.generation, "no reload");
+        assert_eq!(after.moves, before.moves + 2);
+        assert!(after.version > before.version, "the epoch barrier sees it");
+        assert_eq!(after.health[1].master.failovers(), 1);
+        assert_eq!(after.health[0].master.failovers(), 0);
+    }
+
+    #[test]
+    fn a_move_ends_the_hold_and_a_reload_keeps_the_address() {
+        let p = pool("   - a:1\n   - b:1\n");
+        let a = p.master_state("a").unwrap();
+        a.master.hold(Duration::from_secs(60));
+        assert!(a.master.held());
+        p.move_master("a", &addr(7001));
+        assert!(!a.master.held());
+        let yaml = "p:\n  listen: 127.0.0.1:1\n  sentinels:\n   - 127.0.0.1:26379\n  servers:\n   - c:1\n   - a:1\n";
+        let config = Config::parse(yaml, Path::new("t.yml")).unwrap();
+        p.reload(config.pools[0].clone());
+        assert_eq!(p.snapshot().addrs, vec![None, Some(addr(7001))]);
+    }
+
+    #[test]
+    fn a_doubt_is_taken_once() {
+        let p = pool("   - a:1\n");
+        let a = p.master_state("a").unwrap();
+        p.doubt_master(&a);
+        p.doubt_master(&a);
+        assert!(a.master.take_doubt());
+        assert!(!a.master.take_doubt());
+    }
+}

@@ -1,0 +1,142 @@
+//! Following Redis Sentinel: pools whose servers are named by Sentinel master
+//! name learn each master's address from the sentinels, at start and after
+//! every failover.
+//!
+//! - `link`: a plain RESP2 connection for the watcher's own questions.
+//! - `ask`: where is master M (asked of the sentinels in turn), and is this
+//!   server a master (`ROLE`).
+//! - `events`: the sentinel Pub/Sub messages acted on.
+//! - `watch`: one pool's watcher: subscriptions, periodic questions, holds
+//!   during a promotion, and the moves it hands to the pool.
+//!
+//! A watcher knows no worker and no client. It hands a master's new address
+//! to the pool the way a reload hands a new config: a new snapshot swapped
+//! in (read-copy-update), so the router, the epoch barrier that keeps each
+//! client's order, and the workers' connection replacement all work as for
+//! a reload; each connection to the old address sees the move itself
+//! (`backend::follow`), hands back what it never wrote and drains.
+
+mod ask;
+mod events;
+mod link;
+mod watch;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::config::{Config, ServerAddr};
+use crate::pool::PoolRuntime;
+use watch::{Watch, WatchKey};
+
+/// How often the pools are compared with the watchers running (a reload
+/// adds, removes or changes sentinel pools).
+const TICK: Duration = Duration::from_millis(50);
+
+/// What the sentinels said at start, before any client is served.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Pool, master and its address, or why there is none.
+    masters: Vec<(String, String, Result<ServerAddr, String>)>,
+}
+
+/// Asks the sentinels of every pool that follows Sentinel where its masters
+/// are (checking each address with `ROLE`), and logs what it learnt: a
+/// master no sentinel answered for is an error naming the sentinels tried.
+/// The proxy serves either way; the watchers keep asking.
+pub async fn discover(config: &Config) -> Found {
+    let mut found = Found::default();
+    for pool in &config.pools {
+        let Some(key) = WatchKey::of(pool) else {
+            continue;
+        };
+        let mut asker = ask::Asker::new(key.sentinel.sentinels.clone(), key.sentinel.auth.clone());
+        for master in &key.masters {
+            let answer = asker.master_addr(master).await;
+            match &answer {
+                Ok(addr) => match ask::role(addr, key.redis_auth.as_deref()).await {
+                    Ok(ask::Role::Master) => {
+                        tracing::info!(pool = %pool.name, master = %master, "master at {addr}")
+                    }
+                    other => {
+                        tracing::warn!(pool = %pool.name, master = %master, "the sentinels put the master at {addr}, whose ROLE is {other:?}; taken until they say otherwise")
+                    }
+                },
+                Err(why) => {
+                    tracing::error!(pool = %pool.name, master = %master, "{why}; its keys get this error until a sentinel answers")
+                }
+            }
+            found
+                .masters
+                .push((pool.name.clone(), master.clone(), answer));
+        }
+    }
+    found
+}
+
+impl Found {
+    /// Gives `pool` the addresses found for it.
+    pub fn apply(&self, pool: &PoolRuntime) {
+        for (name, master, answer) in &self.masters {
+            if *name != pool.name {
+                continue;
+            }
+            match answer {
+                Ok(addr) => {
+                    pool.move_master(master, addr);
+                }
+                Err(why) => {
+                    if let Some(health) = pool.master_state(master) {
+                        health.master.set_unresolved(Some(why.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A pool's watcher, stopped when dropped.
+struct Watching {
+    pool: Arc<PoolRuntime>,
+    key: WatchKey,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Runs a watcher for every pool that follows Sentinel, until the process
+/// exits: started for a new pool, restarted when a reload changes a pool's
+/// sentinels, masters or `redis_auth`, stopped when the pool goes.
+pub async fn run(pools: Arc<Mutex<Vec<Arc<PoolRuntime>>>>) {
+    let mut watching: HashMap<String, Watching> = HashMap::new();
+    loop {
+        let now: Vec<Arc<PoolRuntime>> = pools.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        watching.retain(|name, w| {
+            now.iter().any(|p| {
+                p.name == *name
+                    && Arc::ptr_eq(p, &w.pool)
+                    && WatchKey::of(&p.snapshot().config).as_ref() == Some(&w.key)
+            })
+        });
+        for pool in &now {
+            if watching.contains_key(&pool.name) {
+                continue;
+            }
+            let Some(key) = WatchKey::of(&pool.snapshot().config) else {
+                continue;
+            };
+            let task = tokio::spawn(Watch::new(pool.clone(), key.clone()).run());
+            let w = Watching {
+                pool: pool.clone(),
+                key,
+                task,
+            };
+            watching.insert(pool.name.clone(), w);
+        }
+        tokio::time::sleep(TICK).await;
+    }
+}
