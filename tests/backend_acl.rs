@@ -114,3 +114,66 @@ fn a_wrong_username_is_the_servers_to_refuse() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// The servers' two users for a pool with `redis_hosted_username`: the
+/// pool's own reads and writes every key but those under `rs:`, which it
+/// only reads (the `~` patterns cover every name that does not start with
+/// `rs:`; Redis wants one pattern to allow both the read and the write a
+/// key needs, so they are read-write patterns, and `%R~rs:*` adds the
+/// reads); the hosted commands' user writes them too. The README shows the
+/// same lines as ACL SETUSER.
+#[rustfmt::skip]
+const SPLIT_USERS: [&str; 27] = [
+    "--user", "redshard", "on", ">proxy-pw", "~[^r]*", "~r[^s]*", "~rs[^:]*", "~r", "~rs",
+    "%R~rs:*", "&*", "+@all", "-@dangerous", "-@admin",
+    "--user", "redshard-hosted", "on", ">hosted-pw", "~*", "&*", "+@all", "-@dangerous",
+    "-@admin", "--user", "default", "off", "+@all",
+];
+
+#[test]
+fn scripts_cannot_write_hosted_state_when_hosted_commands_have_their_own_user() {
+    let servers = [RedisServer::start_with(&SPLIT_USERS)];
+    let p = alpha_proxy(
+        &servers,
+        "  redis_auth: proxy-pw\n  redis_username: redshard\n  redis_hosted_username: redshard-hosted\n  redis_hosted_auth: hosted-pw\n",
+    );
+    let mut c = p.conn();
+    assert_eq!(c.cmd(&["AUTH", "proxy-pw"]), Reply::ok());
+    let lock_on_server = || {
+        let mut direct = servers[0].conn();
+        assert_eq!(direct.cmd(&["AUTH", "redshard", "proxy-pw"]), Reply::ok());
+        direct.cmd(&["EXISTS", "rs:lock:{L1}"])
+    };
+    assert_eq!(
+        c.cmd(&["LOCK.ACQUIRE", "L1", "owner", "60000"]),
+        Reply::Int(1)
+    );
+    // A client's script that names another key and deletes the lock: the
+    // server refuses it, as the pool's user may not write rs: keys.
+    let attack = [
+        "EVAL",
+        "return redis.call('del','rs:lock:{L1}')",
+        "1",
+        "{L1}",
+    ];
+    for round in 0..2 {
+        let r = c.cmd(&attack);
+        assert!(
+            r.error_text()
+                .contains("can't access at least one of the keys"),
+            "round {round}: {r:?}"
+        );
+        assert_eq!(lock_on_server(), Reply::Int(1), "round {round}");
+        // Its own keys it writes; and a hosted call in between switches
+        // back: the next round's attack meets the pool's user again.
+        let own = ["EVAL", "return redis.call('set','{L1}:x','1')", "1", "{L1}"];
+        assert_eq!(c.cmd(&own), Reply::ok());
+        let Reply::Array(owner) = c.cmd(&["LOCK.OWNER", "L1"]) else {
+            panic!("LOCK.OWNER")
+        };
+        assert_eq!(owner[0], Reply::bulk("owner"));
+    }
+    // 0: no holds left, the lock is gone.
+    assert_eq!(c.cmd(&["LOCK.RELEASE", "L1", "owner"]), Reply::Int(0));
+    assert_eq!(lock_on_server(), Reply::Int(0));
+}

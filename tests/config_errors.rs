@@ -569,3 +569,28 @@ fn test_conf_checks_a_sentinel_pool() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn hosted_login_needs_the_pools_own_and_both_halves() {
+    let servers = "  servers:\n   - 127.0.0.1:7001:1\n";
+    let yaml = format!(
+        "{HEAD}  redis_auth: pw\n  redis_hosted_username: h\n  redis_hosted_auth: hp\n{servers}"
+    );
+    assert_error(
+        &yaml,
+        4,
+        Some("alpha"),
+        Some("redis_hosted_username"),
+        &["needs 'redis_username' and 'redis_auth'"],
+    );
+    let yaml = format!(
+        "{HEAD}  redis_auth: pw\n  redis_username: u\n  redis_hosted_auth: hp\n{servers}"
+    );
+    assert_error(
+        &yaml,
+        5,
+        Some("alpha"),
+        Some("redis_hosted_auth"),
+        &["go together"],
+    );
+}

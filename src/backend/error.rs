@@ -38,7 +38,7 @@ pub enum BackendError {
     Unanswered { server: String },
     #[error("server {server} is not keeping up: over {limit} bytes wait to be written to it")]
     Backlog { server: String, limit: usize },
-    #[error("server {server} refused the connection setup (SELECT): {reply}")]
+    #[error("server {server} refused the connection setup (SELECT, or AUTH back to the pool's user after a hosted call): {reply}")]
     Handshake { server: String, reply: String },
     #[error("server {server} does not speak RESP3 (HELLO 3: {reply}); use RESP2 (HELLO 2) through this pool")]
     NoResp3 { server: String, reply: String },

@@ -14,6 +14,10 @@ pub(super) enum Step {
     Auth,
     Hello,
     Select,
+    /// AUTH to the hosted user, before a hosted call.
+    Switch,
+    /// AUTH back to the pool's user, after it.
+    Restore,
 }
 
 /// The handshake's bytes and its steps with the length of each.
@@ -84,9 +88,18 @@ pub(super) fn check(spec: &BackendSpec, step: Step, reply: &[u8]) -> Result<(), 
             server,
             reply: text,
         }),
-        Step::Select => Err(BackendError::Handshake {
+        Step::Select | Step::Restore => Err(BackendError::Handshake {
             server,
             reply: text,
         }),
+        // The call then runs as the pool's user, which the servers refuse
+        // the hosted state: it fails, and nothing else is affected.
+        Step::Switch => {
+            tracing::warn!(
+                server = %spec.label,
+                "server rejected redis_hosted_username ({text}); hosted commands will fail"
+            );
+            Ok(())
+        }
     }
 }

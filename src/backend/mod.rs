@@ -44,6 +44,7 @@ pub use error::BackendError;
 use crate::config::ServerAddr;
 use crate::pool::counters::{add, PoolCounters, ServerCounters};
 use crate::pool::{FailurePolicy, PoolRuntime, ServerHealth};
+use crate::protocol::encode;
 use queue::{Owner, Queue};
 
 /// Identifies a request to whoever sent it; the backend only hands it back.
@@ -103,6 +104,9 @@ pub struct BackendSpec {
     /// The Redis ACL user to log in as (`AUTH user password`), with `auth`
     /// as its password.
     pub username: Option<String>,
+    /// The user and password hosted calls run as (`redis_hosted_username`):
+    /// each is sent between an AUTH to it and an AUTH back.
+    pub hosted_login: Option<(String, String)>,
     pub db: u32,
     /// Speak RESP3 (HELLO 3 on connect), for clients that chose RESP3: their
     /// replies then pass through unchanged.
@@ -282,6 +286,47 @@ impl BackendConn {
         }
         let was_empty = st.queue.unsent_bytes() == 0;
         let len = st.queue.push(write, Owner::Client(waiter), timeout);
+        let c = self.counters();
+        add(&c.requests, 1);
+        add(&c.request_bytes, len as u64);
+        self.start_or_wake(st, was_empty);
+    }
+
+    /// Queues a hosted call's script: as the pool's hosted user when it has
+    /// one (`AUTH hosted`, the call, `AUTH` back to the pool's user, queued
+    /// together so no other request falls between), else as any request.
+    /// An AUTH back that fails ends the connection: nothing else may run as
+    /// the hosted user.
+    pub fn send_hosted(self: &Rc<Self>, write: impl FnOnce(&mut BytesMut), waiter: Waiter) {
+        let Some((user, pass)) = &self.spec.hosted_login else {
+            return self.send_with(write, waiter);
+        };
+        let restore = match (&self.spec.username, &self.spec.auth) {
+            (Some(u), Some(p)) => [u.as_bytes(), p.as_bytes()],
+            // Refused by the config: a hosted user needs the pool's own.
+            _ => return self.send_with(write, waiter),
+        };
+        let mut st = self.state.borrow_mut();
+        if st.lost || st.closing || st.busy.is_some() {
+            drop(st);
+            return self.send_with(write, waiter);
+        }
+        let was_empty = st.queue.unsent_bytes() == 0;
+        let switch = [&b"AUTH"[..], user.as_bytes(), pass.as_bytes()];
+        st.queue.push(
+            |b| encode::command(b, switch.into_iter()),
+            Owner::Handshake(handshake::Step::Switch),
+            None,
+        );
+        let len = st
+            .queue
+            .push(write, Owner::Client(waiter), self.spec.timeout);
+        let back = [&b"AUTH"[..], restore[0], restore[1]];
+        st.queue.push(
+            |b| encode::command(b, back.into_iter()),
+            Owner::Handshake(handshake::Step::Restore),
+            None,
+        );
         let c = self.counters();
         add(&c.requests, 1);
         add(&c.request_bytes, len as u64);

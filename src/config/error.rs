@@ -54,6 +54,10 @@ pub enum ConfigErrorKind {
     Users(String),
     #[error("'redis_username' needs 'redis_auth', the password of that user on the servers")]
     UsernameWithoutPassword,
+    #[error("'redis_hosted_username' needs 'redis_username' and 'redis_auth': the hosted commands switch to their user and back to the pool's on each call")]
+    HostedLoginWithoutUser,
+    #[error("'redis_hosted_username' and 'redis_hosted_auth' go together (the user hosted commands run as, and its password)")]
+    HostedLoginHalf,
     #[error("'sentinels' is empty; expected a list of \"host:port\" of Redis Sentinels")]
     NoSentinels,
     #[error("'{0}' applies only to a pool that follows Sentinel; add 'sentinels:' or remove it")]

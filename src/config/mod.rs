@@ -130,6 +130,10 @@ pub struct PoolConfig {
     /// The Redis ACL user the proxy logs in to the servers as, with
     /// `redis_auth` as its password.
     pub redis_username: Option<String>,
+    /// The Redis ACL user (and its password) hosted commands run as, on the
+    /// same connections: so the servers can let only them write `rs:` keys,
+    /// which a client's own script then cannot, whatever keys it names.
+    pub redis_hosted_login: Option<(String, String)>,
     /// Failed logins a client connection gets before it is closed.
     pub max_auth_failures: u32,
     /// The sentinels this pool follows; its servers are then named by
@@ -330,6 +334,23 @@ fn build_pool(
         let kind = ConfigErrorKind::UsernameWithoutPassword;
         return Err(fail(kind, Some("redis_username"), None));
     }
+    let redis_hosted_login = match (raw.redis_hosted_username, raw.redis_hosted_auth) {
+        (None, None) => None,
+        (Some(user), Some(pass)) if raw.redis_username.is_some() => Some((user, pass)),
+        (Some(_), Some(_)) => {
+            let kind = ConfigErrorKind::HostedLoginWithoutUser;
+            return Err(fail(kind, Some("redis_hosted_username"), None));
+        }
+        (user, _) => {
+            let kind = ConfigErrorKind::HostedLoginHalf;
+            let key = if user.is_some() {
+                "redis_hosted_username"
+            } else {
+                "redis_hosted_auth"
+            };
+            return Err(fail(kind, Some(key), None));
+        }
+    };
     let users = match raw.users {
         None => crate::auth::Users::implicit(redis_auth.as_deref()),
         Some(list) => {
@@ -393,6 +414,7 @@ fn build_pool(
         allow_flush: raw.allow_flush.unwrap_or(false),
         users: std::sync::Arc::new(users),
         redis_username: raw.redis_username,
+        redis_hosted_login,
         max_auth_failures: raw
             .max_auth_failures
             .map_or(defaults::MAX_AUTH_FAILURES, Bounded::get),

@@ -89,6 +89,10 @@ pub(super) struct RawPool {
     pub users: Option<Vec<super::users::RawUser>>,
     #[serde(default, deserialize_with = "parsed")]
     pub redis_username: Option<String>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub redis_hosted_username: Option<String>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub redis_hosted_auth: Option<String>,
     #[serde(default)]
     pub max_auth_failures: Option<Count<u32, 1, 1_000>>,
     /// Redis Sentinels to ask for the masters' addresses: the servers are

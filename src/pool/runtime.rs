@@ -329,6 +329,7 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         allow_flush,
         users,
         redis_username,
+        redis_hosted_login,
         max_auth_failures,
         sentinel
     );

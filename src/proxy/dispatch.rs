@@ -510,7 +510,7 @@ impl Dispatcher {
                 let conn = self
                     .pool
                     .conn(snapshot, server, self.client_id, self.state.proto);
-                conn.send_with(|b| call.encode(b), waiter);
+                conn.send_hosted(|b| call.encode(b), waiter);
             }
             Err(e) => {
                 let error = ClientError::route(e, call.name, &snapshot.config);

@@ -227,6 +227,7 @@ fn spec(
         follows_master: server.is_sentinel_master(),
         auth: pool.redis_auth.clone(),
         username: pool.redis_username.clone(),
+        hosted_login: pool.redis_hosted_login.clone(),
         db: pool.redis_db,
         resp3,
         connect_timeout,
