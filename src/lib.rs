@@ -38,6 +38,9 @@
 //!   the one `ClientError` that renders every error text, the ejection
 //!   supervisor.
 //! - [`reload`]: hot reload — parse, check and apply a new config; watch the file.
+//! - [`replicas`]: the replica prober: each replica's lag behind its master
+//!   (from `INFO replication` offsets), loading and link state, for reads
+//!   from replicas (`read_from`).
 //! - [`sentinel`]: pools that follow Redis Sentinel: the masters' addresses
 //!   asked at start, a watcher per pool (a subscription on every sentinel,
 //!   periodic questions, `ROLE` checks) that hands a failover's new address
@@ -55,6 +58,8 @@
 //!   backend buffers add up to one total; above it the largest client is
 //!   closed and large partial requests are refused.
 //! - [`net`]: read size, buffer reuse and write batching shared by both sides.
+//! - `link`: a plain RESP2 connection for the proxy's own questions (to
+//!   sentinels, `ROLE`, `INFO replication`).
 //! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP;
 //!   panics logged as one line per burst and a count.
 //! - [`tools`]: the operator commands `redshard route` and `redshard dist`.
@@ -66,6 +71,7 @@ pub mod config;
 pub mod distribution;
 pub mod hashkit;
 pub mod hosted;
+pub(crate) mod link;
 pub mod logging;
 pub mod memory;
 pub mod net;
@@ -73,6 +79,7 @@ pub mod pool;
 pub mod protocol;
 pub mod proxy;
 pub mod reload;
+pub mod replicas;
 pub mod route;
 pub mod sentinel;
 pub mod stats;

@@ -60,6 +60,9 @@ pub mod defaults {
     /// came: a missed message is caught within a second, at the cost of one
     /// small question per master per second to one sentinel.
     pub const SENTINEL_REFRESH_MS: u64 = 1_000;
+    /// A replica a second behind its master serves no reads: a client that
+    /// wrote and reads again a moment later mostly sees its write.
+    pub const REPLICA_MAX_LAG_MS: u64 = 1_000;
 }
 
 /// A loaded, valid configuration.
@@ -119,6 +122,47 @@ pub struct PoolConfig {
     /// The sentinels this pool follows; its servers are then named by
     /// master name and found through them.
     pub sentinel: Option<SentinelConfig>,
+    /// Where read commands go.
+    pub read_from: ReadFrom,
+    /// A replica further behind its master than this serves no reads.
+    pub replica_max_lag_ms: u64,
+}
+
+/// Where a pool's read commands go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadFrom {
+    /// To the master, with everything else (nutcracker's behaviour).
+    #[default]
+    Master,
+    /// To a replica of the key's master that can serve; none can: an error.
+    Replica,
+    /// To a replica that can serve, else to the master.
+    PreferReplica,
+}
+
+impl std::str::FromStr for ReadFrom {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "master" => Ok(ReadFrom::Master),
+            "replica" => Ok(ReadFrom::Replica),
+            "prefer_replica" => Ok(ReadFrom::PreferReplica),
+            _ => Err(format!(
+                "'{s}' is not a place to read from; expected master, replica or prefer_replica"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ReadFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReadFrom::Master => "master",
+            ReadFrom::Replica => "replica",
+            ReadFrom::PreferReplica => "prefer_replica",
+        })
+    }
 }
 
 /// How a pool follows Redis Sentinel.
@@ -309,6 +353,12 @@ fn build_pool(
             return Err(fail(kind, Some("servers"), Some(&s.spec)));
         }
     }
+    check_replicas(
+        &servers,
+        raw.read_from.unwrap_or_default(),
+        sentinel.is_some(),
+        &fail,
+    )?;
     Ok(PoolConfig {
         listen,
         hash: raw.hash.unwrap_or(defaults::HASH),
@@ -357,6 +407,10 @@ fn build_pool(
         multi: raw.multi.unwrap_or_default(),
         allow_keys: raw.allow_keys.unwrap_or(false),
         sentinel,
+        read_from: raw.read_from.unwrap_or_default(),
+        replica_max_lag_ms: raw
+            .replica_max_lag_ms
+            .map_or(defaults::REPLICA_MAX_LAG_MS, Bounded::get),
         name,
     })
 }
@@ -393,6 +447,31 @@ fn sentinel_config(raw: &RawPool, fail: &Fail<'_>) -> Result<Option<SentinelConf
             .map_or(defaults::SENTINEL_REFRESH_MS, Bounded::get),
         auth: raw.sentinel_auth.clone().filter(|a| !a.is_empty()),
     }))
+}
+
+/// Each replica listed once, none a server too; with `read_from: replica`
+/// in a pool without sentinels, every server has one.
+fn check_replicas(
+    servers: &[ServerConfig],
+    read_from: ReadFrom,
+    follows_sentinel: bool,
+    fail: &Fail<'_>,
+) -> Result<(), ConfigError> {
+    let mut seen: Vec<&ServerAddr> = servers.iter().filter_map(|s| s.addr.as_ref()).collect();
+    for s in servers {
+        for r in &s.replicas {
+            if seen.contains(&r) {
+                let kind = ConfigErrorKind::DuplicateReplica(r.to_string());
+                return Err(fail(kind, Some("servers"), Some(&r.to_string())));
+            }
+            seen.push(r);
+        }
+        if read_from == ReadFrom::Replica && !follows_sentinel && s.replicas.is_empty() {
+            let kind = ConfigErrorKind::NoReplicas(s.label());
+            return Err(fail(kind, Some("read_from"), None));
+        }
+    }
+    Ok(())
 }
 
 /// The `servers:` entries, each in the form the pool takes: addresses, or

@@ -7,10 +7,12 @@ pub mod counters;
 pub mod health;
 mod master;
 mod placement;
+mod replica;
 mod runtime;
 pub mod stats_table;
 
 pub use health::{FailureOutcome, FailurePolicy, ServerHealth};
 pub use master::{MasterState, Moved, ServerView};
 pub use placement::Placement;
+pub use replica::{Replica, ReplicaProbe, ReplicaState};
 pub use runtime::{Admission, PoolChange, PoolRuntime, PoolSnapshot};

@@ -44,6 +44,10 @@ pub enum Local {
     Client,
     Info,
     Reset,
+    /// READONLY / READWRITE: whether this connection's reads may go to
+    /// replicas (`read_from`).
+    ReadOnly,
+    ReadWrite,
 }
 
 /// Commands over the whole keyspace of every server.
@@ -403,8 +407,8 @@ static TABLE: &[CommandSpec] = &[
     c("punsubscribe", -1, NoKey, R(Refusal::PubSub)),
     c("quit", -1, NoKey, L(Local::Quit)),
     c("randomkey", 1, NoKey, Action::Keyspace(Keyspace::RandomKey)),
-    c("readonly", 1, NoKey, R(Refusal::Cluster)),
-    c("readwrite", 1, NoKey, R(Refusal::Cluster)),
+    c("readonly", 1, NoKey, L(Local::ReadOnly)),
+    c("readwrite", 1, NoKey, L(Local::ReadWrite)),
     c("redpacket.create", -4, K1, Ho(H::RpCreate)),
     c("redpacket.grab", 2, K1, Ho(H::RpGrab)),
     c("redpacket.info", 2, K1, Ho(H::RpInfo)),

@@ -8,6 +8,7 @@
 
 pub mod blocking;
 pub mod command;
+pub mod reads;
 pub mod scan;
 #[cfg(test)]
 mod tests;

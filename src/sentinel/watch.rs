@@ -25,8 +25,8 @@ use tokio::task::JoinSet;
 
 use super::ask::{self, Asker, Role};
 use super::events::{self, Event, CHANNELS};
-use super::link::{Link, Value};
 use crate::config::{PoolConfig, SentinelConfig, ServerAddr};
+use crate::link::{Link, Value};
 use crate::pool::PoolRuntime;
 
 /// The longest writes to a master are held while its replica is promoted.
@@ -57,6 +57,8 @@ pub(crate) struct WatchKey {
     pub sentinel: SentinelConfig,
     pub masters: Vec<String>,
     pub redis_auth: Option<String>,
+    /// The pool reads from replicas: each master's are asked too.
+    pub replicas: bool,
 }
 
 impl WatchKey {
@@ -71,6 +73,7 @@ impl WatchKey {
                 .map(|s| s.name.clone())
                 .collect(),
             redis_auth: config.redis_auth.clone(),
+            replicas: config.read_from != crate::config::ReadFrom::Master,
         })
     }
 }
@@ -218,6 +221,9 @@ impl Watch {
                 self.ahead.remove(master);
                 self.adopt(master, addr, "the sentinels' answer", false)
                     .await;
+                if self.key.replicas {
+                    self.refresh_replicas(master).await;
+                }
             }
             Err(why) => {
                 if self.current(master).is_none() {
@@ -227,6 +233,23 @@ impl Watch {
                 }
                 self.complain(master, why);
             }
+        }
+    }
+
+    /// Asks for `master`'s replicas and hands them to the pool.
+    async fn refresh_replicas(&mut self, master: &str) {
+        match self.asker.replicas(master).await {
+            Ok(mut replicas) => {
+                // The master itself, listed as a replica just after a
+                // failover, is not one to read from.
+                let current = self.current(master);
+                replicas.retain(|r| Some(r) != current.as_ref());
+                if self.pool.set_replicas(master, &replicas) {
+                    let list: Vec<String> = replicas.iter().map(ToString::to_string).collect();
+                    tracing::info!(pool = %self.pool.name, master = %master, "replicas: [{}]", list.join(", "));
+                }
+            }
+            Err(why) => self.complain(master, format!("its replicas could not be asked: {why}")),
         }
     }
 
