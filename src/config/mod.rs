@@ -333,26 +333,7 @@ fn build_pool(
         };
         return Err(fail(kind, Some("servers"), None));
     }
-    for (second, s) in servers.iter().enumerate() {
-        let earlier = &servers[..second];
-        if let Some(first) = earlier.iter().position(|o| o.name == s.name) {
-            let kind = ConfigErrorKind::DuplicateServerName {
-                name: s.name.clone(),
-                first,
-                second,
-            };
-            return Err(fail(kind, Some("servers"), Some(&s.spec)));
-        }
-        let same_addr = |o: &ServerConfig| o.addr.is_some() && o.addr == s.addr;
-        if let (Some(first), Some(addr)) = (earlier.iter().position(same_addr), &s.addr) {
-            let kind = ConfigErrorKind::DuplicateServerAddress {
-                addr: addr.to_string(),
-                first,
-                second,
-            };
-            return Err(fail(kind, Some("servers"), Some(&s.spec)));
-        }
-    }
+    check_unique_servers(&servers, &fail)?;
     check_replicas(
         &servers,
         raw.read_from.unwrap_or_default(),
@@ -447,6 +428,31 @@ fn sentinel_config(raw: &RawPool, fail: &Fail<'_>) -> Result<Option<SentinelConf
             .map_or(defaults::SENTINEL_REFRESH_MS, Bounded::get),
         auth: raw.sentinel_auth.clone().filter(|a| !a.is_empty()),
     }))
+}
+
+/// Each server's name once, and each address once.
+fn check_unique_servers(servers: &[ServerConfig], fail: &Fail<'_>) -> Result<(), ConfigError> {
+    for (second, s) in servers.iter().enumerate() {
+        let earlier = &servers[..second];
+        if let Some(first) = earlier.iter().position(|o| o.name == s.name) {
+            let kind = ConfigErrorKind::DuplicateServerName {
+                name: s.name.clone(),
+                first,
+                second,
+            };
+            return Err(fail(kind, Some("servers"), Some(&s.spec)));
+        }
+        let same_addr = |o: &ServerConfig| o.addr.is_some() && o.addr == s.addr;
+        if let (Some(first), Some(addr)) = (earlier.iter().position(same_addr), &s.addr) {
+            let kind = ConfigErrorKind::DuplicateServerAddress {
+                addr: addr.to_string(),
+                first,
+                second,
+            };
+            return Err(fail(kind, Some("servers"), Some(&s.spec)));
+        }
+    }
+    Ok(())
 }
 
 /// Each replica listed once, none a server too; with `read_from: replica`
