@@ -24,7 +24,9 @@ impl BackendConn {
         add(counter, 1);
         let pool = &self.spec.pool.name;
         tracing::warn!(pool = %pool, server = %self.spec.label, "backend connection failed: {error}");
-        if error.counts_against_server() {
+        // A connection to the address a Sentinel master left says nothing
+        // of the server now at its new address, which shares its health.
+        if error.counts_against_server() && !self.moved_away() {
             let outcome = self
                 .spec
                 .health

@@ -6,8 +6,8 @@
 //!   `-READONLY`: ask the sentinels where each master is.
 //! - `+switch-master`, or an answer that differs from the address in use:
 //!   check the new address with `ROLE`, then move the master there.
-//! - `+failover-state-send-slaveof-noone` for a master at the address in
-//!   use: hold its writes, watch the chosen replica's `ROLE`, and move the
+//! - `+failover-state-send-slaveof-noone` for a master: hold the writes to
+//!   the address in use, watch the chosen replica's `ROLE`, and move the
 //!   master there the moment it says master — usually well before
 //!   `+switch-master`, which waits for the other replicas to be
 //!   reconfigured. An abort, or no promotion within [`HOLD_LIMIT`], ends
@@ -164,7 +164,7 @@ impl Watch {
     }
 
     /// The leader sentinel chose a replica of `master` to promote: hold the
-    /// master's writes if it is the one in use, and watch the replica.
+    /// writes to the address in use, and watch the replica.
     fn promoting(
         &mut self,
         master: String,
@@ -176,10 +176,15 @@ impl Watch {
         let Some(health) = self.pool.master_state(&master) else {
             return;
         };
-        if self.current(&master).as_ref() != Some(&from) || !self.promoting.insert(master.clone()) {
+        // Whatever address is in use (the one Sentinel replaces, or one
+        // this watcher moved to ahead of the sentinels in an earlier attempt
+        // that they then aborted), it is about to be demoted.
+        let current = self.current(&master);
+        if current.as_ref() == Some(&candidate) || !self.promoting.insert(master.clone()) {
             return;
         }
-        tracing::warn!(pool = %self.pool.name, master = %master, "Sentinel promotes {candidate}: writes to {from} held until it is master");
+        let held = current.map_or_else(|| "-".to_string(), |c| c.to_string());
+        tracing::warn!(pool = %self.pool.name, master = %master, "Sentinel promotes {candidate} in place of {from}: writes to {held} held until it is master");
         health.master.hold(HOLD_LIMIT);
         let auth = self.key.redis_auth.clone();
         tasks.spawn(await_promotion(master, candidate, auth, tx.clone()));
