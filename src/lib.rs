@@ -13,7 +13,8 @@
 //!   dispatch(hash) pair, so ejecting a server is a rebuild.
 //! - [`pool`]: a pool at run time; [`pool::Placement`] maps a key to its
 //!   server; server health (backoff, ejection) shared by all workers; where
-//!   each Sentinel master is now and what is known of it; the
+//!   each Sentinel master is now and what is known of it; each server's
+//!   replicas and the choice of one for a client's reads; the
 //!   per-worker counters, generated from one table of stats (name, kind,
 //!   help, one line each).
 //! - [`protocol`]: the wire only: resumable request framer and the
@@ -23,12 +24,14 @@
 //! - [`route`]: the command table and the one router, a pure function from a
 //!   request and a placement to a route (one server, a split, every server, a
 //!   SCAN to the server its cursor names, or refused); dispatch, retries and
-//!   hosted calls all use it. The SCAN cursor's encoding.
+//!   hosted calls all use it. The SCAN cursor's encoding. Which commands
+//!   only read (they may go to replicas).
 //! - [`backend`]: a pipelined connection to one server, per worker, or a
 //!   dedicated one a client owns (bounded per server), that knows no client: it hands replies and failures to an opaque sink, and requests
-//!   it never wrote back to their sender; follows a Sentinel master's
-//!   moves (hands back what it has not written, holds writes during a
-//!   promotion, reports `-READONLY`); discards replies over the limit;
+//!   it never wrote back to their sender (and, on a replica, the reads it
+//!   held); follows a Sentinel master's moves (hands back what it has not
+//!   written, holds writes during a promotion, reports `-READONLY`);
+//!   discards replies over the limit;
 //!   sends a request on a short-lived connection of its own when it must
 //!   overtake the queue (SCRIPT KILL, the probe of a server busy in a script).
 //! - [`proxy`]: workers, listeners, client sessions (order, memory account),

@@ -1,7 +1,8 @@
 //! Pools at run time: placement (key -> server), server health, the shared,
-//! swappable snapshot the workers route with (and the addresses of its
-//! Sentinel masters, which a failover swaps), and the pools' and servers'
-//! counters with the one stats table that names them.
+//! swappable snapshot the workers route with (with the addresses of its
+//! Sentinel masters, which a failover swaps, and each server's replicas),
+//! and the pools' and servers' counters with the one stats table that
+//! names them.
 
 pub mod counters;
 pub mod health;
