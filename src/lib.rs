@@ -17,7 +17,8 @@
 //!   dispatch(hash) pair, so ejecting a server is a rebuild.
 //! - [`pool`]: a pool at run time; [`pool::Placement`] maps a key to its
 //!   server; server health (backoff, ejection) shared by all workers; where
-//!   each Sentinel master is now and what is known of it; the
+//!   each Sentinel master is now and what is known of it; each server's
+//!   replicas and the choice of one for a client's reads; the
 //!   per-worker counters, generated from one table of stats (name, kind,
 //!   help, one line each); the pool's clients as CLIENT LIST shows them.
 //! - [`protocol`]: the wire only: resumable request framer and the
@@ -35,14 +36,16 @@
 //! - [`route`]: the one router, a pure function from a
 //!   request and a placement to a route (one server, a split, every server, a
 //!   SCAN to the server its cursor names, or refused); dispatch, retries and
-//!   hosted calls all use it. The SCAN cursor's encoding.
+//!   hosted calls all use it. The SCAN cursor's encoding. Which commands
+//!   only read (they may go to replicas).
 //! - [`backend`]: a pipelined connection to one server, per worker, or a
 //!   dedicated one a client owns (bounded per server; a subscriber's hands
 //!   every unasked frame to a listener), that knows no client: it hands
 //!   replies and failures to an opaque sink, and requests it never wrote
-//!   back to their sender; follows a Sentinel master's moves (hands back
-//!   what it has not written, holds writes during a promotion, reports
-//!   `-READONLY`); discards replies over the limit;
+//!   back to their sender (and, on a replica, the reads it held); follows a
+//!   Sentinel master's moves (hands back what it has not written, holds
+//!   writes during a promotion, reports `-READONLY`); discards replies over
+//!   the limit;
 //!   sends a request on a short-lived connection of its own when it must
 //!   overtake the queue (SCRIPT KILL, the probe of a server busy in a script).
 //! - [`proxy`]: workers, listeners, client sessions (order, memory account),
@@ -55,6 +58,9 @@
 //!   the one `ClientError` that renders every error text, the ejection
 //!   supervisor.
 //! - [`reload`]: hot reload — parse, check and apply a new config; watch the file.
+//! - [`replicas`]: the replica prober: each replica's lag behind its master
+//!   (from `INFO replication` offsets), loading and link state, for reads
+//!   from replicas (`read_from`).
 //! - [`sentinel`]: pools that follow Redis Sentinel: the masters' addresses
 //!   asked at start, a watcher per pool (a subscription on every sentinel,
 //!   periodic questions, `ROLE` checks) that hands a failover's new address
@@ -73,6 +79,8 @@
 //!   backend buffers add up to one total; above it the largest client is
 //!   closed and large partial requests are refused.
 //! - [`net`]: read size, buffer reuse and write batching shared by both sides.
+//! - `link`: a plain RESP2 connection for the proxy's own questions (to
+//!   sentinels, `ROLE`, `INFO replication`).
 //! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP;
 //!   panics logged as one line per burst and a count.
 //! - [`tools`]: the operator commands `redshard route` and `redshard dist`.
@@ -87,6 +95,7 @@ pub mod config;
 pub mod distribution;
 pub mod hashkit;
 pub mod hosted;
+pub(crate) mod link;
 pub mod logging;
 pub mod memory;
 pub mod net;
@@ -94,6 +103,7 @@ pub mod pool;
 pub mod protocol;
 pub mod proxy;
 pub mod reload;
+pub mod replicas;
 pub mod route;
 pub mod sentinel;
 pub mod stats;

@@ -316,6 +316,7 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
         let reloads = reloader.spawn(!cli.no_watch);
         tokio::spawn(redshard::proxy::supervisor::run(pools.clone()));
         tokio::spawn(redshard::sentinel::run(pools.clone()));
+        tokio::spawn(redshard::replicas::run(pools.clone()));
         start_observability(&stats_addr, metrics_addr.as_deref(), pools.clone()).await;
         wait_for_exit(signals, &logging, &reloads).await
     })?;

@@ -500,7 +500,7 @@ fn sentinel_keys_are_checked_with_file_and_line() {
         4,
         Some("alpha"),
         Some("sentinels"),
-        &["'127.0.0.1' is not a sentinel address", "host:port"],
+        &["'127.0.0.1' is not an address", "host:port"],
     );
     let yaml = format!(
         "{HEAD}  sentinels:\n   - 127.0.0.1:1\n   - 127.0.0.1:1\n  servers:\n   - shard1:1\n"
@@ -571,6 +571,83 @@ fn test_conf_checks_a_sentinel_pool() {
 }
 
 #[test]
+fn replicas_and_read_from_load_and_are_checked_with_file_and_line() {
+    let yaml = format!(
+        "{HEAD}  read_from: prefer_replica\n  replica_max_lag_ms: 250\n  servers:\n   - server: 127.0.0.1:7001:1 a\n     replicas: [127.0.0.1:7002, 127.0.0.1:7003]\n   - 127.0.0.1:7004:1 b\n"
+    );
+    let config = Config::parse(&yaml, Path::new(FILE)).unwrap_or_else(|e| panic!("{e}"));
+    let p = &config.pools[0];
+    assert_eq!(p.read_from, redshard::config::ReadFrom::PreferReplica);
+    assert_eq!(p.replica_max_lag_ms, 250);
+    assert_eq!(p.servers[0].replicas.len(), 2);
+    assert_eq!(p.servers[0].name, "a");
+    assert!(p.servers[1].replicas.is_empty());
+    // Left out: reads go to masters, as in nutcracker.
+    let plain = Config::parse(
+        &format!("{HEAD}  servers:\n   - 127.0.0.1:7001:1\n"),
+        Path::new(FILE),
+    )
+    .unwrap();
+    assert_eq!(plain.pools[0].read_from, redshard::config::ReadFrom::Master);
+    assert_eq!(plain.pools[0].replica_max_lag_ms, 1000);
+
+    let yaml = format!("{HEAD}  read_from: slaves\n  servers:\n   - 127.0.0.1:7001:1\n");
+    assert_error(
+        &yaml,
+        3,
+        Some("alpha"),
+        Some("read_from"),
+        &["'slaves' is not a place to read from", "prefer_replica"],
+    );
+    let yaml = format!("{HEAD}  read_from: replica\n  servers:\n   - 127.0.0.1:7001:1 a\n");
+    assert_error(
+        &yaml,
+        3,
+        Some("alpha"),
+        Some("read_from"),
+        &["server 'a' has no replicas"],
+    );
+    let yaml = format!(
+        "{HEAD}  servers:\n   - server: 127.0.0.1:7001:1\n     replicas: [127.0.0.1:7001]\n"
+    );
+    assert_error(
+        &yaml,
+        4,
+        Some("alpha"),
+        Some("servers"),
+        &["'127.0.0.1:7001' is listed twice"],
+    );
+    let yaml = format!(
+        "{HEAD}  servers:\n   - server: 127.0.0.1:7001:1\n     replica: [127.0.0.1:7002]\n"
+    );
+    assert_error(
+        &yaml,
+        5,
+        Some("alpha"),
+        Some("servers"),
+        &["unknown key `replica`"],
+    );
+    let yaml = format!(
+        "{HEAD}{SENTINELS}  servers:\n   - server: shard1:1\n     replicas: [127.0.0.1:7002]\n"
+    );
+    assert_error(
+        &yaml,
+        7,
+        Some("alpha"),
+        Some("servers"),
+        &["its sentinels list"],
+    );
+    let yaml = format!("{HEAD}  replica_max_lag_ms: 0\n  servers:\n   - 127.0.0.1:7001:1\n");
+    assert_error(
+        &yaml,
+        3,
+        Some("alpha"),
+        Some("replica_max_lag_ms"),
+        &["cannot be 0"],
+    );
+}
+
+#[test]
 fn hosted_login_needs_the_pools_own_and_both_halves() {
     let servers = "  servers:\n   - 127.0.0.1:7001:1\n";
     let yaml = format!(
@@ -583,9 +660,8 @@ fn hosted_login_needs_the_pools_own_and_both_halves() {
         Some("redis_hosted_username"),
         &["needs 'redis_username' and 'redis_auth'"],
     );
-    let yaml = format!(
-        "{HEAD}  redis_auth: pw\n  redis_username: u\n  redis_hosted_auth: hp\n{servers}"
-    );
+    let yaml =
+        format!("{HEAD}  redis_auth: pw\n  redis_username: u\n  redis_hosted_auth: hp\n{servers}");
     assert_error(
         &yaml,
         5,

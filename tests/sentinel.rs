@@ -321,3 +321,43 @@ fn route_places_by_master_name() {
     assert_eq!(by_name, by_plain);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A connection to the address a master left fails after the move: that is
+/// no failure of the server at the new address (here it would eject it).
+#[test]
+fn a_failure_at_the_old_address_is_not_held_against_the_new_one() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let mut a = RedisServer::start();
+    let b = RedisServer::start();
+    let sentinel = ScriptedSentinel::start(a.port);
+    let proxy = Redshard::start(&format!(
+        "alpha:\n  listen: 127.0.0.1:{{port}}\n  redis: true\n  auto_eject_hosts: true\n  server_failure_limit: 1\n  server_retry_timeout: 60000\n  sentinel_refresh_ms: 50\n  sentinels:\n   - 127.0.0.1:{}\n  servers:\n   - m:1\n",
+        sentinel.port
+    ));
+    let mut old = proxy.conn();
+    assert_eq!(old.cmd(&["SET", "x", "1"]), Reply::ok());
+    // A hangs with a request of `old` written to it; then the master moves.
+    kill(Pid::from_raw(a.pid() as i32), Signal::SIGSTOP).unwrap();
+    old.send(&[b"SET", b"y", b"1"]);
+    sentinel.set_master(b.port);
+    let mut c = proxy.conn();
+    let want = format!("addr=127.0.0.1:{}", b.port);
+    eventually(Duration::from_secs(5), "the proxy moves", || {
+        server_line(&mut c, 0).contains(&want).then_some(())
+    });
+    assert_eq!(c.cmd(&["SET", "z", "1"]), Reply::ok());
+    // Now A dies under its connection.
+    a.kill();
+    let lost = old.read();
+    assert!(lost.error_text().contains("server m"), "{lost:?}");
+    for i in 0..20 {
+        assert_eq!(c.cmd(&["SET", &format!("after:{i}"), "1"]), Reply::ok());
+    }
+    assert!(server_line(&mut c, 0).ends_with("state=live"));
+    assert_eq!(
+        b.conn().cmd(&["EXISTS", "y"]),
+        Reply::Int(0),
+        "never replayed"
+    );
+}

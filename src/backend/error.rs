@@ -65,6 +65,8 @@ pub enum BackendError {
     Moved { server: String },
     #[error("no address is known for master {server}: {why}")]
     Unresolved { server: String, why: String },
+    #[error("no replica of server {server} can serve reads ({why}); read_from: prefer_replica reads from the master then")]
+    NoReplica { server: String, why: String },
 }
 
 impl BackendError {
@@ -84,6 +86,7 @@ impl BackendError {
                 | BackendError::DedicatedLost { .. }
                 | BackendError::Moved { .. }
                 | BackendError::Unresolved { .. }
+                | BackendError::NoReplica { .. }
         )
     }
 }

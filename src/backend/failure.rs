@@ -24,7 +24,9 @@ impl BackendConn {
         add(counter, 1);
         let pool = &self.spec.pool.name;
         tracing::warn!(pool = %pool, server = %self.spec.label, "backend connection failed: {error}");
-        if error.counts_against_server() {
+        // A connection to the address a Sentinel master left says nothing
+        // of the server now at its new address, which shares its health.
+        if error.counts_against_server() && !self.moved_away() {
             let outcome = self
                 .spec
                 .health
@@ -60,7 +62,8 @@ impl BackendConn {
     /// again); a request that may have reached the server is never replayed.
     fn fail_all(&self, error: &BackendError) {
         let drained = self.state.borrow_mut().queue.drain();
-        let readdressed = self.moved_away();
+        // A replica's reads, even written ones, may go to another replica.
+        let readdressed = self.spec.replica || self.moved_away();
         let mut offset = 0;
         let mut failed = 0u64;
         for (i, p) in drained.waiting.into_iter().enumerate() {
@@ -73,7 +76,11 @@ impl BackendConn {
                     readdressed,
                 })
             } else {
-                None
+                p.copy.as_deref().map(|bytes| Unsent {
+                    bytes,
+                    server: self.spec.index,
+                    readdressed: true,
+                })
             };
             if let Owner::Client(w) = p.owner {
                 if unsent.is_none() {

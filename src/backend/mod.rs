@@ -100,6 +100,10 @@ pub struct BackendSpec {
     /// it has not written when the master moves, holds writes while
     /// Sentinel promotes a replica) and reports `-READONLY` as a doubt.
     pub follows_master: bool,
+    /// A replica, taking reads: a read it held when the connection failed,
+    /// written or not, goes back to its sender for another replica (a read
+    /// may run twice), and it is never ejected (it is in no ring).
+    pub replica: bool,
     pub auth: Option<String>,
     /// The Redis ACL user to log in as (`AUTH user password`), with `auth`
     /// as its password.
@@ -286,6 +290,9 @@ impl BackendConn {
         }
         let was_empty = st.queue.unsent_bytes() == 0;
         let len = st.queue.push(write, Owner::Client(waiter), timeout);
+        if self.spec.replica {
+            st.queue.keep_copy_of_last();
+        }
         let c = self.counters();
         add(&c.requests, 1);
         add(&c.request_bytes, len as u64);

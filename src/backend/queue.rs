@@ -31,6 +31,9 @@ pub(super) struct Pending {
     pub len: usize,
     pub sent: Instant,
     pub deadline: Option<Instant>,
+    /// A copy of its bytes, kept while it is written and unanswered: a read
+    /// on a replica, which goes to another replica if this one fails.
+    pub copy: Option<bytes::Bytes>,
 }
 
 #[derive(Debug, Default)]
@@ -92,8 +95,17 @@ impl Queue {
             len,
             sent,
             deadline: timeout.map(|t| sent + t),
+            copy: None,
         });
         len
+    }
+
+    /// Keeps a copy of the last request's bytes (see [`Pending::copy`]).
+    pub fn keep_copy_of_last(&mut self) {
+        if let Some(p) = self.waiting.back_mut() {
+            let bytes = &self.wbuf[self.wbuf.len() - p.len..];
+            p.copy = Some(bytes::Bytes::copy_from_slice(bytes));
+        }
     }
 
     /// Puts the handshake (its bytes, and one entry per step with its length)
@@ -110,6 +122,7 @@ impl Queue {
                 len,
                 sent: now,
                 deadline: None,
+                copy: None,
             });
         }
     }

@@ -51,6 +51,10 @@ pub enum Local {
     Reset,
     /// ACL WHOAMI (the other subcommands are refused).
     Acl,
+    /// READONLY / READWRITE: whether this connection's reads may go to
+    /// replicas (`read_from`).
+    ReadOnly,
+    ReadWrite,
 }
 
 /// Commands over the whole keyspace of every server.
@@ -494,8 +498,8 @@ static TABLE: &[CommandSpec] = &[
     c("punsubscribe", -1, NoKey, Sub(SubCmd::Unsubscribe(SubKind::Pattern)), PUBSUB | SLOW),
     c("quit", -1, NoKey, L(Local::Quit), FAST | CONNECTION),
     c("randomkey", 1, NoKey, Action::Keyspace(Keyspace::RandomKey), KEYSPACE | READ | SLOW),
-    c("readonly", 1, NoKey, R(Refusal::Cluster), FAST | CONNECTION),
-    c("readwrite", 1, NoKey, R(Refusal::Cluster), FAST | CONNECTION),
+    c("readonly", 1, NoKey, L(Local::ReadOnly), FAST | CONNECTION),
+    c("readwrite", 1, NoKey, L(Local::ReadWrite), FAST | CONNECTION),
     c("redpacket.create", -4, K1, Ho(H::RpCreate), WRITE | SLOW),
     c("redpacket.grab", 2, K1, Ho(H::RpGrab), READ | SLOW),
     c("redpacket.info", 2, K1, Ho(H::RpInfo), READ | SLOW),

@@ -70,6 +70,10 @@ pub enum ConfigErrorKind {
         "{0}; or, if it names a Sentinel master (\"name:weight\"), the pool needs 'sentinels:'"
     )]
     MasterWithoutSentinels(String),
+    #[error("'{0}' is listed twice among the servers and their replicas; list each server once")]
+    DuplicateReplica(String),
+    #[error("read_from: replica, but server '{0}' has no replicas to read from; list them (- server: ... replicas: [host:port]) or use prefer_replica")]
+    NoReplicas(String),
     #[error("pools '{first}' and '{second}' both listen on '{addr}'; each pool needs its own listen address")]
     DuplicateListen {
         addr: String,

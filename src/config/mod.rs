@@ -65,6 +65,9 @@ pub mod defaults {
     /// came: a missed message is caught within a second, at the cost of one
     /// small question per master per second to one sentinel.
     pub const SENTINEL_REFRESH_MS: u64 = 1_000;
+    /// A replica a second behind its master serves no reads: a client that
+    /// wrote and reads again a moment later mostly sees its write.
+    pub const REPLICA_MAX_LAG_MS: u64 = 1_000;
 }
 
 /// A loaded, valid configuration.
@@ -139,6 +142,47 @@ pub struct PoolConfig {
     /// The sentinels this pool follows; its servers are then named by
     /// master name and found through them.
     pub sentinel: Option<SentinelConfig>,
+    /// Where read commands go.
+    pub read_from: ReadFrom,
+    /// A replica further behind its master than this serves no reads.
+    pub replica_max_lag_ms: u64,
+}
+
+/// Where a pool's read commands go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadFrom {
+    /// To the master, with everything else (nutcracker's behaviour).
+    #[default]
+    Master,
+    /// To a replica of the key's master that can serve; none can: an error.
+    Replica,
+    /// To a replica that can serve, else to the master.
+    PreferReplica,
+}
+
+impl std::str::FromStr for ReadFrom {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "master" => Ok(ReadFrom::Master),
+            "replica" => Ok(ReadFrom::Replica),
+            "prefer_replica" => Ok(ReadFrom::PreferReplica),
+            _ => Err(format!(
+                "'{s}' is not a place to read from; expected master, replica or prefer_replica"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ReadFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReadFrom::Master => "master",
+            ReadFrom::Replica => "replica",
+            ReadFrom::PreferReplica => "prefer_replica",
+        })
+    }
 }
 
 /// How a pool follows Redis Sentinel.
@@ -309,26 +353,13 @@ fn build_pool(
         };
         return Err(fail(kind, Some("servers"), None));
     }
-    for (second, s) in servers.iter().enumerate() {
-        let earlier = &servers[..second];
-        if let Some(first) = earlier.iter().position(|o| o.name == s.name) {
-            let kind = ConfigErrorKind::DuplicateServerName {
-                name: s.name.clone(),
-                first,
-                second,
-            };
-            return Err(fail(kind, Some("servers"), Some(&s.spec)));
-        }
-        let same_addr = |o: &ServerConfig| o.addr.is_some() && o.addr == s.addr;
-        if let (Some(first), Some(addr)) = (earlier.iter().position(same_addr), &s.addr) {
-            let kind = ConfigErrorKind::DuplicateServerAddress {
-                addr: addr.to_string(),
-                first,
-                second,
-            };
-            return Err(fail(kind, Some("servers"), Some(&s.spec)));
-        }
-    }
+    check_unique_servers(&servers, &fail)?;
+    check_replicas(
+        &servers,
+        raw.read_from.unwrap_or_default(),
+        sentinel.is_some(),
+        &fail,
+    )?;
     let redis_auth = raw.redis_auth.filter(|a| !a.is_empty());
     if raw.redis_username.is_some() && redis_auth.is_none() {
         let kind = ConfigErrorKind::UsernameWithoutPassword;
@@ -419,6 +450,10 @@ fn build_pool(
             .max_auth_failures
             .map_or(defaults::MAX_AUTH_FAILURES, Bounded::get),
         sentinel,
+        read_from: raw.read_from.unwrap_or_default(),
+        replica_max_lag_ms: raw
+            .replica_max_lag_ms
+            .map_or(defaults::REPLICA_MAX_LAG_MS, Bounded::get),
         name,
     })
 }
@@ -455,6 +490,56 @@ fn sentinel_config(raw: &RawPool, fail: &Fail<'_>) -> Result<Option<SentinelConf
             .map_or(defaults::SENTINEL_REFRESH_MS, Bounded::get),
         auth: raw.sentinel_auth.clone().filter(|a| !a.is_empty()),
     }))
+}
+
+/// Each server's name once, and each address once.
+fn check_unique_servers(servers: &[ServerConfig], fail: &Fail<'_>) -> Result<(), ConfigError> {
+    for (second, s) in servers.iter().enumerate() {
+        let earlier = &servers[..second];
+        if let Some(first) = earlier.iter().position(|o| o.name == s.name) {
+            let kind = ConfigErrorKind::DuplicateServerName {
+                name: s.name.clone(),
+                first,
+                second,
+            };
+            return Err(fail(kind, Some("servers"), Some(&s.spec)));
+        }
+        let same_addr = |o: &ServerConfig| o.addr.is_some() && o.addr == s.addr;
+        if let (Some(first), Some(addr)) = (earlier.iter().position(same_addr), &s.addr) {
+            let kind = ConfigErrorKind::DuplicateServerAddress {
+                addr: addr.to_string(),
+                first,
+                second,
+            };
+            return Err(fail(kind, Some("servers"), Some(&s.spec)));
+        }
+    }
+    Ok(())
+}
+
+/// Each replica listed once, none a server too; with `read_from: replica`
+/// in a pool without sentinels, every server has one.
+fn check_replicas(
+    servers: &[ServerConfig],
+    read_from: ReadFrom,
+    follows_sentinel: bool,
+    fail: &Fail<'_>,
+) -> Result<(), ConfigError> {
+    let mut seen: Vec<&ServerAddr> = servers.iter().filter_map(|s| s.addr.as_ref()).collect();
+    for s in servers {
+        for r in &s.replicas {
+            if seen.contains(&r) {
+                let kind = ConfigErrorKind::DuplicateReplica(r.to_string());
+                return Err(fail(kind, Some("servers"), Some(&r.to_string())));
+            }
+            seen.push(r);
+        }
+        if read_from == ReadFrom::Replica && !follows_sentinel && s.replicas.is_empty() {
+            let kind = ConfigErrorKind::NoReplicas(s.label());
+            return Err(fail(kind, Some("read_from"), None));
+        }
+    }
+    Ok(())
 }
 
 /// The `servers:` entries, each in the form the pool takes: addresses, or

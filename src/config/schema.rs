@@ -105,6 +105,11 @@ pub(super) struct RawPool {
     pub sentinel_refresh_ms: Option<Millis<10, HOUR_MS>>,
     #[serde(default, deserialize_with = "parsed")]
     pub sentinel_auth: Option<String>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub read_from: Option<super::ReadFrom>,
+    /// A replica further behind its master than this serves no reads.
+    #[serde(default)]
+    pub replica_max_lag_ms: Option<Millis<1, HOUR_MS>>,
 }
 
 /// A `servers:` entry, parsed as it is read: an address, or a Sentinel
@@ -123,18 +128,63 @@ pub(super) enum ServerEntry {
 
 impl<'de> Deserialize<'de> for ServerEntry {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = d.deserialize_any(ScalarText)?;
+        d.deserialize_any(ServerEntryVisitor)
+    }
+}
+
+impl ServerEntry {
+    /// A server written as one line of text.
+    fn from_text(text: &str) -> Result<ServerEntry, String> {
         match text.parse() {
             Ok(server) => Ok(ServerEntry::Addr(server)),
-            Err(not_addr) => match ServerConfig::sentinel_master(&text) {
+            Err(not_addr) => match ServerConfig::sentinel_master(text) {
                 Ok(server) => Ok(ServerEntry::Master { server, not_addr }),
-                Err(_) => Err(de::Error::custom(not_addr)),
+                Err(_) => Err(not_addr),
             },
         }
     }
 }
 
-/// A `sentinels:` entry, `"host:port"`.
+/// A server with its replicas, written as a mapping (nutcracker has no
+/// such form, so a nutcracker file never has one).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerWithReplicas {
+    server: String,
+    #[serde(default)]
+    replicas: Vec<SentinelEntry>,
+}
+
+/// A `servers:` entry: a line of text, or `{server: ..., replicas: [...]}`.
+struct ServerEntryVisitor;
+
+impl<'de> Visitor<'de> for ServerEntryVisitor {
+    type Value = ServerEntry;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"host:port:weight [name]\", or a mapping with 'server' and 'replicas'")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<ServerEntry, E> {
+        ServerEntry::from_text(v).map_err(E::custom)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<ServerEntry, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ServerEntry, A::Error> {
+        let raw = ServerWithReplicas::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        let mut entry = ServerEntry::from_text(&raw.server).map_err(de::Error::custom)?;
+        let replicas: Vec<ServerAddr> = raw.replicas.into_iter().map(|r| r.0).collect();
+        match &mut entry {
+            ServerEntry::Addr(server) => server.replicas = replicas,
+            ServerEntry::Master { .. } if !replicas.is_empty() => return Err(de::Error::custom(
+                "a Sentinel master's replicas are the ones its sentinels list; remove 'replicas'",
+            )),
+            ServerEntry::Master { .. } => {}
+        }
+        Ok(entry)
+    }
+}
+
+/// A `sentinels:` or `replicas:` entry, `"host:port"`.
 #[derive(Debug)]
 pub(super) struct SentinelEntry(pub ServerAddr);
 

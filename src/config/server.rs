@@ -43,6 +43,9 @@ pub struct ServerConfig {
     /// master's as the sentinels say at run time.
     pub addr: Option<ServerAddr>,
     pub weight: u32,
+    /// Its replicas, as the config lists them (`{server: ..., replicas:
+    /// [...]}`); a Sentinel master's come from the sentinels instead.
+    pub replicas: Vec<ServerAddr>,
 }
 
 impl ServerConfig {
@@ -78,6 +81,7 @@ impl ServerConfig {
             named: true,
             addr: None,
             weight: parse_weight(spec, weight_text)?,
+            replicas: Vec::new(),
         })
     }
 }
@@ -106,13 +110,13 @@ fn parse_weight(spec: &str, weight_text: &str) -> Result<u32, String> {
     Ok(weight)
 }
 
-/// A sentinel's address, `"host:port"`.
+/// A sentinel's or a replica's address, `"host:port"`.
 pub fn parse_host_port(text: &str) -> Result<ServerAddr, String> {
     let text = text.trim();
-    let expected = "expected \"host:port\" of a Redis Sentinel, e.g. \"127.0.0.1:26379\"";
+    let expected = "expected \"host:port\", e.g. \"127.0.0.1:26379\"";
     let (host, port_text) = text
         .rsplit_once(':')
-        .ok_or_else(|| format!("'{text}' is not a sentinel address; {expected}"))?;
+        .ok_or_else(|| format!("'{text}' is not an address; {expected}"))?;
     let port = parse_port(port_text)
         .ok_or_else(|| format!("'{text}' has an invalid port '{port_text}'; {expected}"))?;
     if host.is_empty() || text.contains(char::is_whitespace) {
@@ -175,6 +179,7 @@ impl std::str::FromStr for ServerConfig {
             named: name.is_some(),
             addr: Some(addr),
             weight,
+            replicas: Vec::new(),
         })
     }
 }
@@ -249,7 +254,7 @@ mod tests {
         assert!(parse_host_port("127.0.0.1:26379").is_ok());
         assert!(parse_host_port("127.0.0.1")
             .unwrap_err()
-            .contains("not a sentinel address"));
+            .contains("not an address"));
         assert!(parse_host_port("h:0").unwrap_err().contains("invalid port"));
     }
 }

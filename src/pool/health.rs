@@ -39,6 +39,8 @@ pub struct ServerHealth {
     dedicated: AtomicUsize,
     /// For a server named by its Sentinel master name: what is known of it.
     pub master: super::master::MasterState,
+    /// For a replica: what the replica prober last found.
+    pub replica: super::replica::ReplicaState,
     /// This server's counters, one shard per worker.
     pub stats: Sharded<ServerCounters>,
 }

@@ -111,7 +111,7 @@ impl PoolRuntime {
                     current.health[m.index].rejoin();
                     let mut addrs = current.addrs.clone();
                     addrs[m.index] = Some(addr.clone());
-                    std::sync::Arc::new(current.moved(addrs))
+                    std::sync::Arc::new(current.rebuilt(addrs, current.replicas.clone()))
                 }
                 None => std::sync::Arc::clone(current),
             }
@@ -151,11 +151,14 @@ pub struct ServerView {
     pub addr: String,
     /// `live`, `down` (failing, backing off), `ejected`, `unresolved` (no
     /// address yet) or `failing_over` (writes held while Sentinel promotes
-    /// a replica).
+    /// a replica); for a replica also `not_answering`, `loading`,
+    /// `link_down` or `lagging` (it serves no reads then).
     pub state: &'static str,
     /// Failovers followed (Sentinel masters; 0 for the others).
     pub failovers: u64,
     pub sentinel: bool,
+    /// How far behind its master (replicas, once looked at).
+    pub lag_ms: Option<u64>,
 }
 
 impl PoolSnapshot {
@@ -180,6 +183,7 @@ impl PoolSnapshot {
             state,
             failovers: health.master.failovers(),
             sentinel: self.config.servers[index].is_sentinel_master(),
+            lag_ms: None,
         }
     }
 }

@@ -1,13 +1,15 @@
 //! Pools at run time: placement (key -> server), server health, the shared,
-//! swappable snapshot the workers route with (and the addresses of its
-//! Sentinel masters, which a failover swaps), and the pools' and servers'
-//! counters with the one stats table that names them.
+//! swappable snapshot the workers route with (with the addresses of its
+//! Sentinel masters, which a failover swaps, and each server's replicas),
+//! and the pools' and servers' counters with the one stats table that
+//! names them.
 
 mod client_list;
 pub mod counters;
 pub mod health;
 mod master;
 mod placement;
+mod replica;
 mod runtime;
 pub mod stats_table;
 
@@ -15,4 +17,5 @@ pub use client_list::ClientList;
 pub use health::{FailureOutcome, FailurePolicy, ServerHealth};
 pub use master::{MasterState, Moved, ServerView};
 pub use placement::Placement;
+pub use replica::{Replica, ReplicaProbe, ReplicaState};
 pub use runtime::{Admission, PoolChange, PoolRuntime, PoolSnapshot};

@@ -27,11 +27,14 @@ pub struct PoolSnapshot {
     /// or for a Sentinel master the one the sentinels last gave (`None`
     /// until they gave one).
     pub addrs: Vec<Option<ServerAddr>>,
+    /// Each server's replicas, by config index (for `read_from`).
+    pub replicas: Vec<Vec<super::Replica>>,
     /// Bumped when the servers or their settings change (a reload), so the
     /// workers know to rebuild their connections. Ejections keep it.
     pub generation: u64,
-    /// Bumped when a Sentinel master moves (a failover followed), so the
-    /// workers replace their connections to it, and only those.
+    /// Bumped when a Sentinel master moves (a failover followed) or its
+    /// replicas change, so the workers replace their connections to it,
+    /// and only those.
     pub moves: u64,
     /// Bumped by every new snapshot (reload, ejection, rejoin): a client whose
     /// requests in flight were routed with an older one lets them finish
@@ -44,14 +47,15 @@ impl PoolSnapshot {
     pub fn new(config: PoolConfig) -> PoolSnapshot {
         let health = config.servers.iter().map(|_| Arc::default()).collect();
         let addrs = config.servers.iter().map(|s| s.addr.clone()).collect();
-        PoolSnapshot::build(config, health, addrs, (0, 0, 0))
+        let replicas = super::replica::carry_replicas(None, &config);
+        PoolSnapshot::build(config, health, (addrs, replicas), (0, 0, 0))
     }
 
     /// `counts`: generation, moves and version.
     pub(super) fn build(
         config: PoolConfig,
         health: Vec<Arc<ServerHealth>>,
-        addrs: Vec<Option<ServerAddr>>,
+        (addrs, replicas): (Vec<Option<ServerAddr>>, Vec<Vec<super::Replica>>),
         (generation, moves, version): (u64, u64, u64),
     ) -> PoolSnapshot {
         let placement = if config.auto_eject_hosts {
@@ -64,16 +68,27 @@ impl PoolSnapshot {
             placement,
             health,
             addrs,
+            replicas,
             generation,
             moves,
             version,
         }
     }
 
-    /// The same snapshot with new addresses, under a new version.
-    pub(super) fn moved(&self, addrs: Vec<Option<ServerAddr>>) -> PoolSnapshot {
+    /// The same snapshot with new addresses and replicas, under a new
+    /// version.
+    pub(super) fn rebuilt(
+        &self,
+        addrs: Vec<Option<ServerAddr>>,
+        replicas: Vec<Vec<super::Replica>>,
+    ) -> PoolSnapshot {
         let counts = (self.generation, self.moves + 1, self.version + 1);
-        PoolSnapshot::build(self.config.clone(), self.health.clone(), addrs, counts)
+        PoolSnapshot::build(
+            self.config.clone(),
+            self.health.clone(),
+            (addrs, replicas),
+            counts,
+        )
     }
 }
 
@@ -164,7 +179,7 @@ impl PoolRuntime {
             PoolSnapshot::build(
                 current.config.clone(),
                 current.health.clone(),
-                current.addrs.clone(),
+                (current.addrs.clone(), current.replicas.clone()),
                 (current.generation, current.moves, current.version + 1),
             )
         });
@@ -183,8 +198,9 @@ impl PoolRuntime {
             change = c;
             let generation = old.generation + u64::from(change.any);
             let addrs = super::master::carry_addresses(old, &config);
+            let replicas = super::replica::carry_replicas(Some(old), &config);
             let counts = (generation, old.moves, old.version + 1);
-            PoolSnapshot::build(config.clone(), health, addrs, counts)
+            PoolSnapshot::build(config.clone(), health, (addrs, replicas), counts)
         });
         self.announce();
         change
@@ -331,7 +347,9 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         redis_username,
         redis_hosted_login,
         max_auth_failures,
-        sentinel
+        sentinel,
+        read_from,
+        replica_max_lag_ms
     );
     out
 }

@@ -24,11 +24,13 @@ use super::reply_queue::WHOLE;
 use super::rewrite::Rewrite;
 use super::worker_pool::WorkerPool;
 use crate::auth::Peer as LoginPeer;
-use crate::backend::{ReplySink, Tag, Waiter};
+use crate::backend::{BackendConn, BackendError, ReplySink, Tag, Waiter};
+use crate::config::ReadFrom;
 use crate::hosted::{Hosted, Limits};
 use crate::pool::counters::{add, Group};
 use crate::pool::PoolSnapshot;
 use crate::protocol::{encode, FrameLimits, Proto, RequestFramer};
+use crate::route::reads::only_reads;
 use crate::route::{
     info_asks_servers, lookup, server_of_keys, Action, Broadcast, CommandSpec, Keyspace, Local,
     Request, Route, Router, Split,
@@ -328,6 +330,8 @@ impl Dispatcher {
                 Local::Hello => state.hello(&snapshot, id, &words, out),
                 Local::Client => state.client(id, &words, clients, out),
                 Local::Info => state.info(&snapshot, &runtime.stats, out),
+                Local::ReadOnly => state.reads(false, out),
+                Local::ReadWrite => state.reads(true, out),
                 Local::Reset => {
                     *owned = Owned::None;
                     state.reset(&snapshot, out)
@@ -354,12 +358,15 @@ impl Dispatcher {
         snapshot: &PoolSnapshot,
     ) {
         let proto = self.state.proto;
+        let sender = self.sender(proto);
         match self.router.route(spec, req, &snapshot.placement) {
             Route::One(server) => {
                 let seq = self.client.reserve();
                 let waiter = waiter(&self.client, seq, WHOLE, false);
-                let conn = pool.conn(snapshot, server, self.client_id, proto);
-                conn.send_with(|b| req.encode_whole(b), waiter);
+                match target(pool, snapshot, Some(spec), server, sender) {
+                    Ok(conn) => conn.send_with(|b| req.encode_whole(b), waiter),
+                    Err(e) => waiter.sink.failed(waiter.tag, &e, None),
+                }
             }
             Route::Split(split) => {
                 let kind = match split.kind {
@@ -377,8 +384,10 @@ impl Dispatcher {
                 let seq = self.client.reserve_merge(Merge::split(kind, split.parts()));
                 for part in 0..split.parts() {
                     let waiter = waiter(&self.client, seq, part as u32, false);
-                    let conn = pool.conn(snapshot, split.server(part), self.client_id, proto);
-                    conn.send_with(|b| split.encode_part(part, req, b), waiter);
+                    match target(pool, snapshot, Some(spec), split.server(part), sender) {
+                        Ok(conn) => conn.send_with(|b| split.encode_part(part, req, b), waiter),
+                        Err(e) => waiter.sink.failed(waiter.tag, &e, None),
+                    }
                 }
             }
             Route::All { kind, servers } => {
@@ -437,41 +446,73 @@ impl Dispatcher {
         let pool = Rc::clone(&self.pool);
         let snapshot = pool.runtime.snapshot_arc();
         for r in self.client.take_returned() {
-            let to = match r.readdressed {
-                true => Some(r.server),
-                false => self.route_again(&snapshot, &r.bytes),
+            let (routed, spec) = self.route_again(&snapshot, &r.bytes);
+            let to = if r.readdressed {
+                Some(r.server)
+            } else {
+                routed
             };
-            match to {
+            let conn = match to {
                 Some(server)
                     if (server != r.server || r.readdressed)
                         && snapshot.placement.is_live(server) =>
                 {
                     // In the protocol it was sent in: a HELLO 3 the client
                     // sent after it is answered already.
-                    let conn = pool.conn(&snapshot, server, self.client_id, self.epoch.1);
+                    Some(target(
+                        &pool,
+                        &snapshot,
+                        spec,
+                        server,
+                        self.sender(self.epoch.1),
+                    ))
+                }
+                _ => None,
+            };
+            match conn {
+                Some(Ok(conn)) => {
                     let waiter = waiter(&self.client, r.tag.seq, r.tag.part, true);
                     conn.send(&r.bytes, waiter);
                 }
-                _ => {
+                failed => {
+                    let error = match failed {
+                        Some(Err(e)) => e,
+                        _ => r.error,
+                    };
                     add(&pool.runtime.stats.shard(pool.index).forward_error, 1);
-                    self.client.deliver_error(
-                        r.tag.seq,
-                        r.tag.part,
-                        &ClientError::Backend(r.error),
-                    );
+                    let error = ClientError::Backend(error);
+                    self.client.deliver_error(r.tag.seq, r.tag.part, &error);
                 }
             }
         }
     }
 
-    /// The one server a returned request now goes to, if it goes whole to one.
-    fn route_again(&mut self, snapshot: &PoolSnapshot, bytes: &[u8]) -> Option<usize> {
+    /// The one server a returned request now goes to, if it goes whole to
+    /// one, and its command.
+    fn route_again(
+        &mut self,
+        snapshot: &PoolSnapshot,
+        bytes: &[u8],
+    ) -> (Option<usize>, Option<&'static CommandSpec>) {
         let mut framer = RequestFramer::new(FrameLimits::default());
-        let req = framer.next_frame(bytes).ok()??;
-        let spec = lookup(req.arg(0))?;
+        let Some(req) = framer.next_frame(bytes).ok().flatten() else {
+            return (None, None);
+        };
+        let Some(spec) = lookup(req.arg(0)) else {
+            return (None, None);
+        };
         match self.router.route(spec, &req, &snapshot.placement) {
-            Route::One(server) => Some(server),
-            _ => None,
+            Route::One(server) => (Some(server), Some(spec)),
+            _ => (None, Some(spec)),
+        }
+    }
+
+    /// Who sends, as [`target`] needs it.
+    fn sender(&self, proto: Proto) -> Sender {
+        Sender {
+            client_id: self.client_id,
+            proto,
+            reads_masters: self.state.reads_masters,
         }
     }
 
@@ -574,6 +615,37 @@ impl Dispatcher {
             Err(e) => self.client.deliver_error(call.seq, WHOLE, &e),
         }
     }
+}
+
+/// A client as the choice of its connection sees it.
+#[derive(Debug, Clone, Copy)]
+struct Sender {
+    client_id: u64,
+    proto: Proto,
+    /// It said READWRITE: its reads go to masters.
+    reads_masters: bool,
+}
+
+/// The connection a request of command `spec` for `server` goes to: a
+/// replica's for a read when the pool reads from replicas and the client did
+/// not say READWRITE, else the server's own.
+fn target(
+    pool: &WorkerPool,
+    snapshot: &PoolSnapshot,
+    spec: Option<&CommandSpec>,
+    server: usize,
+    sender: Sender,
+) -> Result<Rc<BackendConn>, BackendError> {
+    let Sender {
+        client_id,
+        proto,
+        reads_masters,
+    } = sender;
+    let reads_replicas = snapshot.config.read_from != ReadFrom::Master && !reads_masters;
+    if reads_replicas && spec.is_some_and(|s| only_reads(s.name)) {
+        return pool.read_conn(snapshot, server, client_id, proto);
+    }
+    Ok(pool.conn(snapshot, server, client_id, proto))
 }
 
 /// A waiter for slot `seq`, part `part` of `client`'s replies.

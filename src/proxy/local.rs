@@ -33,6 +33,9 @@ pub struct ClientState {
     pub name: Option<Vec<u8>>,
     pub lib_name: Option<Vec<u8>>,
     pub lib_ver: Option<Vec<u8>>,
+    /// READWRITE: this connection reads from masters whatever the pool's
+    /// `read_from`, so it reads its own writes; READONLY undoes it.
+    pub reads_masters: bool,
 }
 
 /// A pool's counters, for INFO.
@@ -54,6 +57,7 @@ impl ClientState {
             name: None,
             lib_name: None,
             lib_ver: None,
+            reads_masters: false,
         }
     }
 
@@ -310,6 +314,14 @@ impl ClientState {
         Ok(())
     }
 
+    /// `READONLY` (reads go where the pool's `read_from` says) and
+    /// `READWRITE` (this connection's reads go to masters).
+    pub fn reads(&mut self, from_masters: bool, out: &mut Out) -> Answer {
+        self.reads_masters = from_masters;
+        encode::simple(out, "OK");
+        Ok(())
+    }
+
     /// `INFO [section]`: the proxy's own view.
     pub fn info(&self, snapshot: &PoolSnapshot, stats: &PoolStats, out: &mut Out) -> Answer {
         encode::text(out, &Self::info_text(snapshot, stats), self.proto);
@@ -353,6 +365,15 @@ impl ClientState {
                 "server{i}:name={},addr={},weight={},role={},failovers={},state={}\r\n",
                 s.name, v.addr, s.weight, v.role, v.failovers, v.state
             ));
+            for (r, replica) in snapshot.replicas[i].iter().enumerate() {
+                let v = snapshot.replica_view(i, r);
+                let lag = v.lag_ms.map_or_else(|| "-".to_string(), |l| l.to_string());
+                let reads = replica.health.stats.sum_u64(|c| &c.requests);
+                t.push_str(&format!(
+                    "server{i}.replica{r}:addr={},role={},lag_ms={lag},reads={reads},state={}\r\n",
+                    v.addr, v.role, v.state
+                ));
+            }
         }
         // Redis's names for the same counts.
         t.push_str("\r\n# Stats\r\n");

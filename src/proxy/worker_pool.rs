@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{BackendConn, BackendError, BackendSpec, Dedicated, IdleConns};
-use crate::config::ServerAddr;
+use crate::config::{ReadFrom, ServerAddr};
 use crate::pool::{FailurePolicy, PoolRuntime, PoolSnapshot};
 use crate::protocol::Proto;
 
@@ -24,14 +24,43 @@ pub struct WorkerPool {
 
 struct Conns {
     generation: u64,
-    /// The snapshot's `moves` and the addresses the connections were made
-    /// for: a Sentinel master that moved gets new connections.
+    /// The snapshot's `moves`, and what each server's connections were made
+    /// for: a Sentinel master that moved, or whose replicas changed, gets
+    /// new connections.
     moves: u64,
-    addrs: Vec<Option<ServerAddr>>,
-    /// `servers[i][c]`: connection `c` to server `i`, speaking RESP2.
-    servers: Vec<Vec<Rc<BackendConn>>>,
+    made_for: Vec<MadeFor>,
+    /// `servers[i]`: the connections to server `i`, speaking RESP2.
+    servers: Vec<ServerConns>,
     /// The same for RESP3 clients, opened the first time one needs them.
-    servers_resp3: Option<Vec<Vec<Rc<BackendConn>>>>,
+    servers_resp3: Option<Vec<ServerConns>>,
+}
+
+/// A server's address and its replicas' (as the snapshot gives them).
+type MadeFor = (Option<ServerAddr>, Vec<ServerAddr>);
+
+/// This worker's connections to one server and to each of its replicas,
+/// `server_connections` of each.
+struct ServerConns {
+    master: Vec<Rc<BackendConn>>,
+    replicas: Vec<Vec<Rc<BackendConn>>>,
+}
+
+impl ServerConns {
+    fn all(&self) -> impl Iterator<Item = &Rc<BackendConn>> {
+        self.master.iter().chain(self.replicas.iter().flatten())
+    }
+}
+
+fn made_for(snapshot: &PoolSnapshot) -> Vec<MadeFor> {
+    let replicas = |i: usize| {
+        snapshot.replicas[i]
+            .iter()
+            .map(|r| r.addr.clone())
+            .collect()
+    };
+    (0..snapshot.addrs.len())
+        .map(|i| (snapshot.addrs[i].clone(), replicas(i)))
+        .collect()
 }
 
 /// Connect timeout when the pool sets no `timeout`.
@@ -44,7 +73,7 @@ impl WorkerPool {
             conns: RefCell::new(Conns {
                 generation: snapshot.generation,
                 moves: snapshot.moves,
-                addrs: snapshot.addrs.clone(),
+                made_for: made_for(&snapshot),
                 servers: build_conns(index, &runtime, &snapshot, false),
                 servers_resp3: None,
             }),
@@ -57,7 +86,7 @@ impl WorkerPool {
     /// Opens every connection now (`preconnect: true`).
     pub fn preconnect(&self) {
         for conns in &self.conns.borrow().servers {
-            for c in conns {
+            for c in &conns.master {
                 c.preconnect();
             }
         }
@@ -73,20 +102,60 @@ impl WorkerPool {
         client_id: u64,
         proto: Proto,
     ) -> Rc<BackendConn> {
+        self.with_conns(snapshot, proto, |servers| {
+            let list = &servers[server].master;
+            list[client_id as usize % list.len()].clone()
+        })
+    }
+
+    /// The connection a client's read of `server`'s keys goes to: one to a
+    /// replica that serves reads now (see [`PoolSnapshot::replica_for`]),
+    /// else to the master with `prefer_replica`, else an error saying why.
+    pub fn read_conn(
+        &self,
+        snapshot: &PoolSnapshot,
+        server: usize,
+        client_id: u64,
+        proto: Proto,
+    ) -> Result<Rc<BackendConn>, BackendError> {
+        let Some(replica) = snapshot.replica_for(server, client_id) else {
+            if snapshot.config.read_from == ReadFrom::PreferReplica {
+                return Ok(self.conn(snapshot, server, client_id, proto));
+            }
+            return Err(BackendError::NoReplica {
+                server: snapshot.config.servers[server].label(),
+                why: snapshot.why_no_replica(server),
+            });
+        };
+        Ok(self.with_conns(snapshot, proto, |servers| {
+            let list = &servers[server].replicas[replica];
+            list[client_id as usize % list.len()].clone()
+        }))
+    }
+
+    /// This worker's connections as `snapshot` has them (replaced first
+    /// if they were made for another), in the client's protocol.
+    #[inline]
+    fn with_conns<T>(
+        &self,
+        snapshot: &PoolSnapshot,
+        proto: Proto,
+        pick: impl FnOnce(&[ServerConns]) -> T,
+    ) -> T {
         let mut conns = self.conns.borrow_mut();
         if conns.generation != snapshot.generation {
             self.replace_conns(&mut conns, snapshot);
         } else if conns.moves != snapshot.moves {
             self.follow_moves(&mut conns, snapshot);
         }
-        let servers = match proto {
-            Proto::Resp2 => &conns.servers,
-            Proto::Resp3 => conns
-                .servers_resp3
-                .get_or_insert_with(|| build_conns(self.index, &self.runtime, snapshot, true)),
-        };
-        let list = &servers[server];
-        list[client_id as usize % list.len()].clone()
+        match proto {
+            Proto::Resp2 => pick(&conns.servers),
+            Proto::Resp3 => pick(
+                conns
+                    .servers_resp3
+                    .get_or_insert_with(|| build_conns(self.index, &self.runtime, snapshot, true)),
+            ),
+        }
     }
 }
 
@@ -103,7 +172,7 @@ impl WorkerPool {
             self.index,
             &self.runtime,
             snapshot,
-            server,
+            (server, None),
             proto == Proto::Resp3,
         );
         let max = snapshot.config.max_dedicated_connections as usize;
@@ -119,43 +188,42 @@ impl WorkerPool {
             .servers
             .iter()
             .chain(conns.servers_resp3.iter().flatten())
-            .flatten()
+            .flat_map(ServerConns::all)
         {
             old.retire();
         }
         conns.generation = snapshot.generation;
         conns.moves = snapshot.moves;
-        conns.addrs = snapshot.addrs.clone();
+        conns.made_for = made_for(snapshot);
         conns.servers = build_conns(self.index, &self.runtime, snapshot, false);
         conns.servers_resp3 = None;
         if snapshot.config.preconnect {
-            for c in conns.servers.iter().flatten() {
+            for c in conns.servers.iter().flat_map(|s| &s.master) {
                 c.preconnect();
             }
         }
     }
 
-    /// After Sentinel masters moved: new connections to each moved master;
-    /// the old ones hand back what they had not written (see
-    /// `backend::follow`) and close after their last reply. The other
-    /// servers' connections stay.
+    /// After Sentinel masters moved or their replicas changed: new
+    /// connections for each such server; the old ones to a moved master hand
+    /// back what they had not written (see `backend::follow`), and all close
+    /// after their last reply. The other servers' connections stay.
     fn follow_moves(&self, conns: &mut Conns, snapshot: &PoolSnapshot) {
-        for (server, addr) in snapshot.addrs.iter().enumerate() {
-            if conns.addrs.get(server) == Some(addr) {
+        let now = made_for(snapshot);
+        for (server, made) in now.iter().enumerate() {
+            if conns.made_for.get(server) == Some(made) {
                 continue;
             }
             let fresh = |resp3| server_conns(self.index, &self.runtime, snapshot, server, resp3);
-            for old in std::mem::replace(&mut conns.servers[server], fresh(false)) {
-                old.retire();
-            }
+            let old = std::mem::replace(&mut conns.servers[server], fresh(false));
+            old.all().for_each(|c| c.retire());
             if let Some(resp3) = conns.servers_resp3.as_mut() {
-                for old in std::mem::replace(&mut resp3[server], fresh(true)) {
-                    old.retire();
-                }
+                let old = std::mem::replace(&mut resp3[server], fresh(true));
+                old.all().for_each(|c| c.retire());
             }
         }
         conns.moves = snapshot.moves;
-        conns.addrs = snapshot.addrs.clone();
+        conns.made_for = now;
     }
 
     /// Rebuilds the connections now if the pool's config changed.
@@ -176,7 +244,7 @@ impl WorkerPool {
             .servers
             .iter()
             .chain(conns.servers_resp3.iter().flatten())
-            .flatten()
+            .flat_map(ServerConns::all)
         {
             c.retire();
         }
@@ -188,31 +256,43 @@ fn build_conns(
     pool_rt: &Arc<PoolRuntime>,
     snapshot: &PoolSnapshot,
     resp3: bool,
-) -> Vec<Vec<Rc<BackendConn>>> {
+) -> Vec<ServerConns> {
     (0..snapshot.config.servers.len())
         .map(|index| server_conns(worker_index, pool_rt, snapshot, index, resp3))
         .collect()
 }
 
-/// This worker's `server_connections` connections to server `index`.
+/// This worker's connections to server `index` and to its replicas.
 fn server_conns(
     worker_index: usize,
     pool_rt: &Arc<PoolRuntime>,
     snapshot: &PoolSnapshot,
     index: usize,
     resp3: bool,
-) -> Vec<Rc<BackendConn>> {
-    (0..snapshot.config.server_connections.max(1))
-        .map(|_| BackendConn::new(spec(worker_index, pool_rt, snapshot, index, resp3)))
-        .collect()
+) -> ServerConns {
+    let to = |replica: Option<usize>| {
+        (0..snapshot.config.server_connections.max(1))
+            .map(|_| {
+                let spec = spec(worker_index, pool_rt, snapshot, (index, replica), resp3);
+                BackendConn::new(spec)
+            })
+            .collect()
+    };
+    ServerConns {
+        master: to(None),
+        replicas: (0..snapshot.replicas[index].len())
+            .map(|r| to(Some(r)))
+            .collect(),
+    }
 }
 
-/// What a connection to server `index` of the pool needs to know.
+/// What a connection to server `index` of the pool (or to its replica
+/// `r`, for `(index, Some(r))`) needs to know.
 fn spec(
     worker_index: usize,
     pool_rt: &Arc<PoolRuntime>,
     snapshot: &PoolSnapshot,
-    index: usize,
+    (index, replica): (usize, Option<usize>),
     resp3: bool,
 ) -> BackendSpec {
     let pool = &snapshot.config;
@@ -221,10 +301,24 @@ fn spec(
         .timeout_ms
         .map(Duration::from_millis)
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    let replica = replica.map(|r| &snapshot.replicas[index][r]);
+    let (label, addr, health) = match replica {
+        Some(r) => (
+            format!("{} (replica {})", server.label(), r.addr),
+            Some(r.addr.clone()),
+            r.health.clone(),
+        ),
+        None => (
+            server.label(),
+            snapshot.addrs[index].clone(),
+            snapshot.health[index].clone(),
+        ),
+    };
     BackendSpec {
-        label: server.label(),
-        addr: snapshot.addrs[index].clone(),
-        follows_master: server.is_sentinel_master(),
+        label,
+        addr,
+        follows_master: replica.is_none() && server.is_sentinel_master(),
+        replica: replica.is_some(),
         auth: pool.redis_auth.clone(),
         username: pool.redis_username.clone(),
         hosted_login: pool.redis_hosted_login.clone(),
@@ -234,11 +328,13 @@ fn spec(
         timeout: pool.timeout_ms.map(Duration::from_millis),
         policy: FailurePolicy {
             retry_timeout: Duration::from_millis(pool.server_retry_timeout_ms),
-            eject_after: pool.auto_eject_hosts.then_some(pool.server_failure_limit),
+            // A replica is in no ring: it backs off, never ejected.
+            eject_after: (pool.auto_eject_hosts && replica.is_none())
+                .then_some(pool.server_failure_limit),
         },
         max_queue: pool.client_output_limit,
         max_reply: pool.max_reply_bytes,
-        health: snapshot.health[index].clone(),
+        health,
         pool: pool_rt.clone(),
         index,
         worker_index,

@@ -7,6 +7,7 @@
 //! [`Router`] so a multi-key command allocates nothing once they have grown.
 
 pub mod blocking;
+pub mod reads;
 pub mod scan;
 #[cfg(test)]
 mod tests;

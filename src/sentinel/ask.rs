@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use super::link::{Link, Value};
 use crate::config::ServerAddr;
+use crate::link::{Link, Value};
 
 /// How long one question may take, connect included.
 pub(crate) const ASK_LIMIT: Duration = Duration::from_secs(1);
@@ -48,7 +48,22 @@ impl Asker {
         ))
     }
 
-    async fn ask_one(&mut self, i: usize, master: &str) -> Result<ServerAddr, String> {
+    /// The replicas of `master` that the sentinel that answered last lists
+    /// (those it has not found down), with their addresses.
+    pub async fn replicas(&mut self, master: &str) -> Result<Vec<ServerAddr>, String> {
+        let i = self.link.as_ref().map_or(0, |(i, _)| *i);
+        match self
+            .call(i, &[b"SENTINEL", b"REPLICAS", master.as_bytes()])
+            .await?
+        {
+            Value::Array(Some(replicas)) => Ok(replicas.iter().filter_map(replica_addr).collect()),
+            Value::Error(e) => Err(e),
+            v => Err(format!("listed replicas it could not read: {v:?}")),
+        }
+    }
+
+    /// A question to sentinel `i`, on the kept connection if it is to `i`.
+    async fn call(&mut self, i: usize, question: &[&[u8]]) -> Result<Value, String> {
         if self.link.as_ref().is_none_or(|(at, _)| *at != i) {
             let link = Link::open(&self.sentinels[i], self.auth.as_deref(), ASK_LIMIT).await?;
             self.link = Some((i, link));
@@ -56,12 +71,16 @@ impl Asker {
         let Some((_, link)) = self.link.as_mut() else {
             unreachable!("opened above")
         };
-        let question: [&[u8]; 3] = [b"SENTINEL", b"GET-MASTER-ADDR-BY-NAME", master.as_bytes()];
-        let reply = link.call(&question).await;
+        let reply = link.call(question).await;
         if reply.is_err() {
             self.link = None;
         }
-        match reply? {
+        reply
+    }
+
+    async fn ask_one(&mut self, i: usize, master: &str) -> Result<ServerAddr, String> {
+        let question: [&[u8]; 3] = [b"SENTINEL", b"GET-MASTER-ADDR-BY-NAME", master.as_bytes()];
+        match self.call(i, &question).await? {
             Value::Array(None) | Value::Bulk(None) => {
                 Err(format!("does not monitor a master named '{master}'"))
             }
@@ -80,6 +99,26 @@ pub(crate) fn host_port(v: &Value) -> Option<ServerAddr> {
         }),
         _ => None,
     }
+}
+
+/// A replica's address from its `SENTINEL REPLICAS` entry (a flat list of
+/// names and values), unless the sentinel finds it down.
+fn replica_addr(entry: &Value) -> Option<ServerAddr> {
+    let fields = entry.items()?;
+    let get = |name: &str| {
+        fields
+            .chunks(2)
+            .find(|kv| kv[0].text().as_deref() == Some(name))
+            .and_then(|kv| kv.get(1)?.text())
+    };
+    let flags = get("flags").unwrap_or_default();
+    if flags.split(',').any(|f| f == "s_down" || f == "o_down") {
+        return None;
+    }
+    Some(ServerAddr::Tcp {
+        host: get("ip")?,
+        port: get("port")?.parse().ok()?,
+    })
 }
 
 /// What a server says it is.

@@ -12,8 +12,8 @@
 //! - `-failover-abort-... master <master> <ip> <port>`: that failover ended
 //!   without a promotion.
 
-use super::link::Value;
 use crate::config::ServerAddr;
+use crate::link::Value;
 
 /// The channels subscribed to on every sentinel.
 pub(crate) const CHANNELS: [&str; 5] = [

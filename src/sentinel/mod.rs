@@ -2,7 +2,6 @@
 //! name learn each master's address from the sentinels, at start and after
 //! every failover.
 //!
-//! - `link`: a plain RESP2 connection for the watcher's own questions.
 //! - `ask`: where is master M (asked of the sentinels in turn), and is this
 //!   server a master (`ROLE`).
 //! - `events`: the sentinel Pub/Sub messages acted on.
@@ -18,7 +17,6 @@
 
 mod ask;
 mod events;
-mod link;
 mod watch;
 
 use std::collections::HashMap;
@@ -36,9 +34,12 @@ const TICK: Duration = Duration::from_millis(50);
 /// What the sentinels said at start, before any client is served.
 #[derive(Debug, Default)]
 pub struct Found {
-    /// Pool, master and its address, or why there is none.
-    masters: Vec<(String, String, Result<ServerAddr, String>)>,
+    masters: Vec<FoundMaster>,
 }
+
+/// Pool, master, its address (or why there is none) and its replicas (when
+/// the pool reads from them).
+type FoundMaster = (String, String, Result<ServerAddr, String>, Vec<ServerAddr>);
 
 /// Asks the sentinels of every pool that follows Sentinel where its masters
 /// are (checking each address with `ROLE`), and logs what it learnt: a
@@ -66,9 +67,21 @@ pub async fn discover(config: &Config) -> Found {
                     tracing::error!(pool = %pool.name, master = %master, "{why}; its keys get this error until a sentinel answers")
                 }
             }
+            let replicas = match (&answer, key.replicas) {
+                (Ok(addr), true) => asker
+                    .replicas(master)
+                    .await
+                    .map(|mut r| {
+                        r.retain(|r| r != addr);
+                        r
+                    })
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            let pool_name = pool.name.clone();
             found
                 .masters
-                .push((pool.name.clone(), master.clone(), answer));
+                .push((pool_name, master.clone(), answer, replicas));
         }
     }
     found
@@ -77,13 +90,14 @@ pub async fn discover(config: &Config) -> Found {
 impl Found {
     /// Gives `pool` the addresses found for it.
     pub fn apply(&self, pool: &PoolRuntime) {
-        for (name, master, answer) in &self.masters {
+        for (name, master, answer, replicas) in &self.masters {
             if *name != pool.name {
                 continue;
             }
             match answer {
                 Ok(addr) => {
                     pool.move_master(master, addr);
+                    pool.set_replicas(master, replicas);
                 }
                 Err(why) => {
                     if let Some(health) = pool.master_state(master) {

@@ -6,8 +6,8 @@
 //!   `-READONLY`: ask the sentinels where each master is.
 //! - `+switch-master`, or an answer that differs from the address in use:
 //!   check the new address with `ROLE`, then move the master there.
-//! - `+failover-state-send-slaveof-noone` for a master at the address in
-//!   use: hold its writes, watch the chosen replica's `ROLE`, and move the
+//! - `+failover-state-send-slaveof-noone` for a master: hold the writes to
+//!   the address in use, watch the chosen replica's `ROLE`, and move the
 //!   master there the moment it says master — usually well before
 //!   `+switch-master`, which waits for the other replicas to be
 //!   reconfigured. An abort, or no promotion within [`HOLD_LIMIT`], ends
@@ -25,8 +25,8 @@ use tokio::task::JoinSet;
 
 use super::ask::{self, Asker, Role};
 use super::events::{self, Event, CHANNELS};
-use super::link::{Link, Value};
 use crate::config::{PoolConfig, SentinelConfig, ServerAddr};
+use crate::link::{Link, Value};
 use crate::pool::PoolRuntime;
 
 /// The longest writes to a master are held while its replica is promoted.
@@ -57,6 +57,8 @@ pub(crate) struct WatchKey {
     pub sentinel: SentinelConfig,
     pub masters: Vec<String>,
     pub redis_auth: Option<String>,
+    /// The pool reads from replicas: each master's are asked too.
+    pub replicas: bool,
 }
 
 impl WatchKey {
@@ -71,6 +73,7 @@ impl WatchKey {
                 .map(|s| s.name.clone())
                 .collect(),
             redis_auth: config.redis_auth.clone(),
+            replicas: config.read_from != crate::config::ReadFrom::Master,
         })
     }
 }
@@ -161,7 +164,7 @@ impl Watch {
     }
 
     /// The leader sentinel chose a replica of `master` to promote: hold the
-    /// master's writes if it is the one in use, and watch the replica.
+    /// writes to the address in use, and watch the replica.
     fn promoting(
         &mut self,
         master: String,
@@ -173,10 +176,15 @@ impl Watch {
         let Some(health) = self.pool.master_state(&master) else {
             return;
         };
-        if self.current(&master).as_ref() != Some(&from) || !self.promoting.insert(master.clone()) {
+        // Whatever address is in use (the one Sentinel replaces, or one
+        // this watcher moved to ahead of the sentinels in an earlier attempt
+        // that they then aborted), it is about to be demoted.
+        let current = self.current(&master);
+        if current.as_ref() == Some(&candidate) || !self.promoting.insert(master.clone()) {
             return;
         }
-        tracing::warn!(pool = %self.pool.name, master = %master, "Sentinel promotes {candidate}: writes to {from} held until it is master");
+        let held = current.map_or_else(|| "-".to_string(), |c| c.to_string());
+        tracing::warn!(pool = %self.pool.name, master = %master, "Sentinel promotes {candidate} in place of {from}: writes to {held} held until it is master");
         health.master.hold(HOLD_LIMIT);
         let auth = self.key.redis_auth.clone();
         tasks.spawn(await_promotion(master, candidate, auth, tx.clone()));
@@ -218,6 +226,9 @@ impl Watch {
                 self.ahead.remove(master);
                 self.adopt(master, addr, "the sentinels' answer", false)
                     .await;
+                if self.key.replicas {
+                    self.refresh_replicas(master).await;
+                }
             }
             Err(why) => {
                 if self.current(master).is_none() {
@@ -227,6 +238,23 @@ impl Watch {
                 }
                 self.complain(master, why);
             }
+        }
+    }
+
+    /// Asks for `master`'s replicas and hands them to the pool.
+    async fn refresh_replicas(&mut self, master: &str) {
+        match self.asker.replicas(master).await {
+            Ok(mut replicas) => {
+                // The master itself, listed as a replica just after a
+                // failover, is not one to read from.
+                let current = self.current(master);
+                replicas.retain(|r| Some(r) != current.as_ref());
+                if self.pool.set_replicas(master, &replicas) {
+                    let list: Vec<String> = replicas.iter().map(ToString::to_string).collect();
+                    tracing::info!(pool = %self.pool.name, master = %master, "replicas: [{}]", list.join(", "));
+                }
+            }
+            Err(why) => self.complain(master, format!("its replicas could not be asked: {why}")),
         }
     }
 

@@ -109,11 +109,22 @@ pub fn nutcracker_json(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
             // What nutcracker has no word for, only where it applies: a
             // plain pool's document stays nutcracker's.
             let view = snap.view(i);
-            if view.sentinel {
+            if view.sentinel || !snap.replicas[i].is_empty() {
                 doc.string("role", view.role);
                 doc.string("address", &view.addr);
                 doc.string("state", view.state);
                 doc.number("failovers", view.failovers);
+            }
+            for (r, replica) in snap.replicas[i].iter().enumerate() {
+                let view = snap.replica_view(i, r);
+                doc.begin(&view.addr);
+                doc.string("role", view.role);
+                doc.string("state", view.state);
+                doc.number("lag_ms", view.lag_ms.map_or(-1, |l| l as i64));
+                for st in SERVER_STATS {
+                    doc.number(st.name, (st.read)(&replica.health));
+                }
+                doc.end();
             }
             doc.end();
         }
@@ -301,18 +312,62 @@ fn server_info(out: &mut String, pools: &[Arc<PoolRuntime>]) {
         let snap = pool.snapshot();
         let p = label(&pool.name);
         for (i, server) in snap.config.servers.iter().enumerate() {
-            let v = snap.view(i);
-            let _ = writeln!(
-                out,
-                "redshard_server_info{{pool=\"{p}\",server=\"{}\",role=\"{}\",address=\"{}\",state=\"{}\"}} 1",
-                label(&server.name),
-                v.role,
-                label(&v.addr),
-                v.state
-            );
+            let views = std::iter::once(snap.view(i))
+                .chain((0..snap.replicas[i].len()).map(|r| snap.replica_view(i, r)));
+            for v in views {
+                let _ = writeln!(
+                    out,
+                    "redshard_server_info{{pool=\"{p}\",server=\"{}\",role=\"{}\",address=\"{}\",state=\"{}\"}} 1",
+                    label(&server.name),
+                    v.role,
+                    label(&v.addr),
+                    v.state
+                );
+            }
+        }
+    }
+    replica_metrics(out, pools);
+}
+
+/// Each replica's reads and lag, one family after the other.
+fn replica_metrics(out: &mut String, pools: &[Arc<PoolRuntime>]) {
+    let families: [(&str, &str, &str, ReplicaValue); 2] = [
+        (
+            "redshard_replica_reads_total",
+            "counter",
+            "Reads sent to a replica (read_from).",
+            |h, _| h.stats.sum_u64(|c| &c.requests) as i64,
+        ),
+        (
+            "redshard_replica_lag_milliseconds",
+            "gauge",
+            "How far behind its master a replica was last seen (-1: not answering).",
+            |_, v| v.lag_ms.map_or(-1, |l| l as i64),
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        head(out, name, kind, help);
+        for pool in pools {
+            let snap = pool.snapshot();
+            let p = label(&pool.name);
+            for (i, server) in snap.config.servers.iter().enumerate() {
+                for (r, replica) in snap.replicas[i].iter().enumerate() {
+                    let v = snap.replica_view(i, r);
+                    let _ = writeln!(
+                        out,
+                        "{name}{{pool=\"{p}\",server=\"{}\",address=\"{}\"}} {}",
+                        label(&server.name),
+                        label(&v.addr),
+                        value(&replica.health, &v)
+                    );
+                }
+            }
         }
     }
 }
+
+/// A replica's value for a metric, from its health and its view.
+type ReplicaValue = fn(&ServerHealth, &crate::pool::ServerView) -> i64;
 
 /// The request latency histogram, per pool (its servers' buckets summed).
 fn latency(out: &mut String, pools: &[Arc<PoolRuntime>]) {

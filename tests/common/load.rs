@@ -91,7 +91,14 @@ fn write_loop(
             Ok(Reply::Status(s)) if s == "OK" => Ok(()),
             Ok(other) => Err(format!("{other:?}")),
             Err(e) => {
-                conn = Conn::tcp(port);
+                // A new connection, once the proxy takes one again.
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(c) = Conn::try_tcp(port) {
+                        conn = c;
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 Err(e)
             }
         };

@@ -1,7 +1,7 @@
-//! A plain RESP2 connection for the watcher's own questions: to a sentinel
-//! (GET-MASTER-ADDR-BY-NAME, SUBSCRIBE) or to a Redis server (ROLE). Whole
-//! replies, decoded into [`Value`]s: these are a few small replies a second,
-//! not the request path.
+//! A plain RESP2 connection for the proxy's own questions: to a sentinel
+//! (GET-MASTER-ADDR-BY-NAME, SUBSCRIBE) or to a Redis server (ROLE, INFO
+//! replication). Whole replies, decoded into [`Value`]s: these are a few
+//! small replies a second, not the request path.
 
 use std::time::Duration;
 

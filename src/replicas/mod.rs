@@ -1,0 +1,164 @@
+//! The replica prober: for every pool that reads from replicas (`read_from`),
+//! each server's master and replicas are looked at every 100 ms (`INFO
+//! replication`, `INFO persistence`), and each replica's state is recorded
+//! for the workers to choose by: how far behind its master (`lag`), loading,
+//! its link to the master, answering at all. It knows no client; the choice
+//! itself is [`crate::pool::PoolSnapshot::replica_for`].
+
+mod lag;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::config::{ReadFrom, ServerAddr};
+use crate::link::{Link, Value};
+use crate::pool::{PoolRuntime, Replica, ReplicaProbe};
+use lag::{field, MasterOffsets, ReplicaInfo};
+
+/// How often each master and replica is looked at.
+const LOOK_EVERY: Duration = Duration::from_millis(100);
+/// How long one look may take: a replica slower than this to say how it is
+/// serves no reads until it answers in time again.
+const LOOK_LIMIT: Duration = Duration::from_millis(250);
+/// How often the pools are compared with the probes running.
+const TICK: Duration = Duration::from_millis(50);
+
+/// What a server's probe looks at: a change restarts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ProbeKey {
+    master: Option<ServerAddr>,
+    replicas: Vec<ServerAddr>,
+    auth: Option<String>,
+}
+
+/// A server's probe, stopped when dropped.
+struct Probing {
+    pool: Arc<PoolRuntime>,
+    key: ProbeKey,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Probing {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Runs a probe for every server with replicas of every pool that reads
+/// from them, until the process exits; restarted when the server moves or
+/// its replicas change, stopped when the pool stops reading from them.
+pub async fn run(pools: Arc<Mutex<Vec<Arc<PoolRuntime>>>>) {
+    let mut probing: HashMap<(String, usize), Probing> = HashMap::new();
+    loop {
+        let now: Vec<Arc<PoolRuntime>> = pools.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut wanted = HashMap::new();
+        for pool in &now {
+            let snapshot = pool.snapshot_arc();
+            if snapshot.config.read_from == ReadFrom::Master {
+                continue;
+            }
+            for (i, replicas) in snapshot.replicas.iter().enumerate() {
+                if replicas.is_empty() {
+                    continue;
+                }
+                let key = ProbeKey {
+                    master: snapshot.addrs[i].clone(),
+                    replicas: replicas.iter().map(|r| r.addr.clone()).collect(),
+                    auth: snapshot.config.redis_auth.clone(),
+                };
+                wanted.insert(
+                    (pool.name.clone(), i),
+                    (pool.clone(), key, replicas.clone()),
+                );
+            }
+        }
+        probing.retain(|id, p| {
+            wanted
+                .get(id)
+                .is_some_and(|(pool, key, _)| Arc::ptr_eq(pool, &p.pool) && *key == p.key)
+        });
+        for (id, (pool, key, replicas)) in wanted {
+            if probing.contains_key(&id) {
+                continue;
+            }
+            let task = tokio::spawn(probe(key.clone(), replicas));
+            probing.insert(id, Probing { pool, key, task });
+        }
+        tokio::time::sleep(TICK).await;
+    }
+}
+
+/// Looks at a master and its replicas until stopped.
+async fn probe(key: ProbeKey, replicas: Vec<Replica>) {
+    let auth = key.auth.as_deref();
+    let mut offsets = MasterOffsets::default();
+    let mut master: Option<Link> = None;
+    let mut links: Vec<Option<Link>> = replicas.iter().map(|_| None).collect();
+    loop {
+        if let Some(addr) = &key.master {
+            if let Some(replication) = info(&mut master, addr, auth, "replication").await {
+                let offset = field(&replication, "master_repl_offset").and_then(|v| v.parse().ok());
+                if let Some(offset) = offset {
+                    offsets.record(Instant::now(), offset);
+                }
+            }
+        }
+        for (replica, link) in replicas.iter().zip(links.iter_mut()) {
+            let look = look_at(link, &replica.addr, auth, &offsets).await;
+            replica.health.replica.record(look);
+        }
+        tokio::time::sleep(LOOK_EVERY).await;
+    }
+}
+
+/// One look at a replica.
+async fn look_at(
+    link: &mut Option<Link>,
+    addr: &ServerAddr,
+    auth: Option<&str>,
+    offsets: &MasterOffsets,
+) -> ReplicaProbe {
+    let replication = info(link, addr, auth, "replication").await;
+    let persistence = match replication {
+        Some(_) => info(link, addr, auth, "persistence").await,
+        None => None,
+    };
+    let (Some(replication), Some(persistence)) = (replication, persistence) else {
+        return ReplicaProbe {
+            lag_ms: None,
+            loading: false,
+            link_up: false,
+        };
+    };
+    let seen = ReplicaInfo::read(&replication, &persistence);
+    // No sample of the master yet (it does not answer): lag unknown, taken
+    // as none, so its replicas serve while it is down.
+    let lag = offsets.lag(seen.offset, Instant::now()).unwrap_or_default();
+    ReplicaProbe {
+        lag_ms: Some(lag.as_millis() as u64),
+        loading: seen.loading,
+        link_up: seen.link_up,
+    }
+}
+
+/// `INFO section` from the server at `addr`, on `link` (opened if need
+/// be, dropped after a failure); `None` when it does not answer in time.
+async fn info(
+    link: &mut Option<Link>,
+    addr: &ServerAddr,
+    auth: Option<&str>,
+    section: &str,
+) -> Option<String> {
+    if link.is_none() {
+        *link = Link::open(addr, auth, LOOK_LIMIT).await.ok();
+    }
+    let reply = link.as_mut()?.call(&[b"INFO", section.as_bytes()]).await;
+    match reply {
+        Ok(Value::Bulk(Some(text))) => Some(String::from_utf8_lossy(&text).into_owned()),
+        _ => {
+            *link = None;
+            None
+        }
+    }
+}
