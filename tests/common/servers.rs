@@ -53,8 +53,14 @@ impl RedisServer {
     }
 
     /// The redis-server command for `port`, without persistence.
+    /// Its working directory is its own (`redis_dir`): a master that
+    /// serves a replica writes an RDB there, which a later server started
+    /// in a shared directory would load.
     pub fn command(port: u16) -> Command {
+        let dir = redis_dir(port);
+        let _ = std::fs::create_dir_all(&dir);
         let mut cmd = Command::new("redis-server");
+        cmd.arg("--dir").arg(&dir);
         cmd.args([
             "--port",
             &port.to_string(),
@@ -179,7 +185,13 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(redis_dir(self.port));
     }
+}
+
+/// The working directory of the test redis-server on `port`.
+pub fn redis_dir(port: u16) -> PathBuf {
+    std::env::temp_dir().join(format!("redshard-test-redis-{}-{port}", std::process::id()))
 }
 
 /// A running redshard with a config written to a temporary file.
