@@ -70,4 +70,5 @@ pub mod proxy;
 pub mod reload;
 pub mod route;
 pub mod stats;
+pub mod tls;
 pub mod tools;

@@ -49,6 +49,13 @@ pub enum ConfigErrorKind {
         first: usize,
         second: usize,
     },
+    /// A TLS file that cannot be used: missing, unreadable, not PEM, a key
+    /// that is not the certificate's.
+    #[error("{0}")]
+    Tls(#[source] crate::tls::TlsError),
+    /// TLS keys that do not go together.
+    #[error("{0}")]
+    TlsKeys(String),
     #[error("pools '{first}' and '{second}' both listen on '{addr}'; each pool needs its own listen address")]
     DuplicateListen {
         addr: String,

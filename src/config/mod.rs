@@ -8,6 +8,7 @@ mod listen;
 mod locate;
 mod schema;
 mod server;
+mod tls;
 
 pub use bounded::show_size;
 pub use error::{ConfigError, ConfigErrorKind};
@@ -112,6 +113,14 @@ pub struct PoolConfig {
     /// KEYS and RANDOMKEY go to every server (off: refused, as one KEYS on
     /// a large keyspace stalls every server while it runs).
     pub allow_keys: bool,
+    // TLS (`tls_*` keys, src/config/tls.rs): the files are read with the
+    // config, so these hold what they held then.
+    /// TLS toward clients: the listener's certificate (`tls_cert`,
+    /// `tls_key`) and, for mutual TLS, the clients' CA (`tls_client_ca`).
+    pub listen_tls: Option<crate::tls::Acceptor>,
+    /// TLS toward the servers (`tls: true`, `tls_ca`, `tls_client_cert`,
+    /// `tls_client_key`, `tls_server_name`).
+    pub backend_tls: Option<crate::tls::Connector>,
 }
 
 /// How a transaction whose keys live on several servers is run.
@@ -245,10 +254,11 @@ fn read_yaml(text: &str, file: &Path) -> Result<RawFile, ConfigError> {
 
 fn build_pool(
     name: String,
-    raw: RawPool,
+    mut raw: RawPool,
     text: &str,
     file: &Path,
 ) -> Result<PoolConfig, ConfigError> {
+    let tls_keys = tls::TlsKeys::take(&mut raw);
     let fail = |kind: ConfigErrorKind, key: Option<&str>, needle: Option<&str>| {
         let line = locate::line_in_pool(text, &name, key, needle);
         let e = ConfigError::new(file, kind).in_pool(&name).at_line(line);
@@ -296,6 +306,10 @@ fn build_pool(
             return Err(fail(kind, Some("servers"), Some(&s.spec)));
         }
     }
+    let dir = file.parent().unwrap_or(Path::new(""));
+    let tls = tls_keys
+        .load(&listen, &servers, dir)
+        .map_err(|r| fail(r.kind, Some(r.key), r.needle.as_deref()))?;
     Ok(PoolConfig {
         listen,
         hash: raw.hash.unwrap_or(defaults::HASH),
@@ -343,6 +357,8 @@ fn build_pool(
             .map_or(defaults::MAX_DEDICATED_CONNECTIONS, Bounded::get),
         multi: raw.multi.unwrap_or_default(),
         allow_keys: raw.allow_keys.unwrap_or(false),
+        listen_tls: tls.listen,
+        backend_tls: tls.backend,
         name,
     })
 }

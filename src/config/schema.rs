@@ -82,6 +82,24 @@ pub(super) struct RawPool {
     pub bloom_max_bytes: Option<Size<KIB, { 512 * MIB }>>,
     #[serde(default, deserialize_with = "boolean")]
     pub allow_keys: Option<bool>,
+    // TLS (super::tls checks these together): toward the clients ...
+    #[serde(default, deserialize_with = "parsed")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub tls_key: Option<std::path::PathBuf>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
+    // ... and toward the servers.
+    #[serde(default, deserialize_with = "boolean")]
+    pub tls: Option<bool>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub tls_client_cert: Option<std::path::PathBuf>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub tls_client_key: Option<std::path::PathBuf>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub tls_server_name: Option<String>,
 }
 
 /// A `servers:` entry, parsed as it is read.

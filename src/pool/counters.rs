@@ -62,6 +62,7 @@ stats_table! {
         server_ejects:      counter               "# times backend server was ejected",
         forward_error:      counter               "# times we encountered a forwarding error",
         fragments:          counter               "# fragments created from a multi-vector request",
+        client_tls_err:     counter               "# TLS handshakes with clients that failed or timed out",
     }
     extra {
         /// Client connections accepted since start (the JSON's top-level
@@ -210,7 +211,8 @@ mod tests {
         let pool: Vec<&str> = POOL_STATS.iter().map(|s| s.name).collect();
         assert_eq!(
             names(&pool),
-            "client_eof client_err client_connections server_ejects forward_error fragments"
+            "client_eof client_err client_connections server_ejects forward_error fragments \
+             client_tls_err"
         );
         let server: Vec<&str> = SERVER_STATS.iter().map(|s| s.name).collect();
         assert_eq!(

@@ -301,7 +301,9 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         bloom_max_bytes,
         max_dedicated_connections,
         multi,
-        allow_keys
+        allow_keys,
+        listen_tls,
+        backend_tls
     );
     out
 }

@@ -90,19 +90,24 @@ impl TokioListener {
     }
 }
 
-/// A client connection, TCP or unix.
+/// A client connection: TCP, unix, or TLS over TCP once its handshake is
+/// done (see `client_tls`).
 pub enum ClientStream {
     Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),
+    Tls(Box<crate::tls::ServerStream<tokio::net::TcpStream>>),
 }
 
 impl ClientStream {
     pub fn configure(&self, keepalive: bool) {
-        if let ClientStream::Tcp(s) = self {
-            let _ = s.set_nodelay(true);
-            if keepalive {
-                let _ = SockRef::from(s).set_keepalive(true);
-            }
+        let tcp = match self {
+            ClientStream::Tcp(s) => s,
+            ClientStream::Tls(s) => s.get_ref().0,
+            ClientStream::Unix(_) => return,
+        };
+        let _ = tcp.set_nodelay(true);
+        if keepalive {
+            let _ = SockRef::from(tcp).set_keepalive(true);
         }
     }
 }
@@ -116,6 +121,7 @@ impl AsyncRead for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             ClientStream::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            ClientStream::Tls(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -129,6 +135,7 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             ClientStream::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            ClientStream::Tls(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -136,6 +143,7 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_flush(cx),
             ClientStream::Unix(s) => Pin::new(s).poll_flush(cx),
+            ClientStream::Tls(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -143,6 +151,7 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             ClientStream::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            ClientStream::Tls(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

@@ -21,7 +21,7 @@ use super::hosted_call::Pause;
 use super::listen::ClientStream;
 use super::worker_pool::WorkerPool;
 use crate::memory::{budget, LARGE_REQUEST};
-use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
+use crate::net::{read_chunk, write_or_flush, yield_once, Flush, KEEP_CAPACITY};
 use crate::pool::counters::{add, PoolCounters};
 use crate::pool::Admission;
 use crate::protocol::{FrameLimits, RequestFramer};
@@ -37,11 +37,15 @@ pub async fn serve(conn: ClientStream, pool: Rc<WorkerPool>, admission: Admissio
     match conn {
         ClientStream::Tcp(mut s) => {
             let (r, w) = s.split();
-            serve_io(r, w, pool, client_id).await
+            serve_io(r, w, Flush::Never, pool, client_id).await
         }
         ClientStream::Unix(mut s) => {
             let (r, w) = s.split();
-            serve_io(r, w, pool, client_id).await
+            serve_io(r, w, Flush::Never, pool, client_id).await
+        }
+        ClientStream::Tls(s) => {
+            let (r, w) = tokio::io::split(*s);
+            serve_io(r, w, Flush::AfterWrites, pool, client_id).await
         }
     }
 }
@@ -71,8 +75,13 @@ struct Session {
     changes: tokio::sync::watch::Receiver<u64>,
 }
 
-async fn serve_io<R, W>(mut reader: R, mut writer: W, pool: Rc<WorkerPool>, client_id: u64)
-where
+async fn serve_io<R, W>(
+    mut reader: R,
+    mut writer: W,
+    flush: Flush,
+    pool: Rc<WorkerPool>,
+    client_id: u64,
+) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
@@ -100,6 +109,8 @@ where
         changes: runtime.changes(),
     };
     let mut sending = Bytes::new();
+    // Written, but perhaps held back by the stream (TLS) until flushed.
+    let mut unflushed = false;
     loop {
         s.work(sending.len(), stats);
         if s.client.queue.borrow().overflowed() {
@@ -138,10 +149,13 @@ where
         }
         tokio::select! {
             biased;
-            written = writer.write_buf(&mut sending), if !sending.is_empty() => {
-                if written.is_err() {
-                    add(&stats.client_err, 1);
-                    break;
+            written = write_or_flush(&mut writer, &mut sending), if !sending.is_empty() || unflushed => {
+                match written {
+                    Ok(wrote) => unflushed = wrote.is_some() && flush == Flush::AfterWrites,
+                    Err(_) => {
+                        add(&stats.client_err, 1);
+                        break;
+                    }
                 }
             }
             read = reader.read_buf(&mut s.inbuf), if s.may_read(sending.len(), chunk) => {

@@ -192,5 +192,6 @@ fn spec(
         index,
         worker_index,
         dedicated: false,
+        tls: pool.backend_tls.clone(),
     }
 }

@@ -54,5 +54,6 @@ pub fn read_vectors(tsv: &std::path::Path) -> Vec<(String, usize)> {
         .collect()
 }
 
+pub mod certs;
 pub mod clients;
 pub mod servers;
