@@ -6,7 +6,8 @@
 //!
 //! - [`config`]: nutcracker's YAML schema, `"host:port:weight [name]"` parsing,
 //!   defaults, a range for every number, validation with file/line/pool/key
-//!   errors; the file read within a size bound.
+//!   errors; the file read within a size bound; the TLS keys checked
+//!   together and their files loaded with the config.
 //! - [`hashkit`]: one file per hash function, each bit-exact with nutcracker
 //!   (signed-`char` traps included), plus xxh3; hash-tag extraction.
 //! - [`distribution`]: ketama, modula, random — each a build(live servers) /
@@ -49,7 +50,13 @@
 //! - [`memory`]: the proxy-wide memory bound (`--max-memory`): client and
 //!   backend buffers add up to one total; above it the largest client is
 //!   closed and large partial requests are refused.
-//! - [`net`]: read size, buffer reuse and write batching shared by both sides.
+//! - [`tls`]: a pool's TLS files turned into rustls configs (the listener's
+//!   certificate, mutual TLS's client CA; the servers' CA, a client
+//!   certificate, the name checked), each file checked as it is read; knows
+//!   no client and no pool. The proxy does client handshakes in the
+//!   client's own task (`proxy::client_tls`), the backend connects with it.
+//! - [`net`]: read size, buffer reuse and write batching shared by both
+//!   sides; flushing what a TLS stream held back.
 //! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP;
 //!   panics logged as one line per burst and a count.
 //! - [`tools`]: the operator commands `redshard route` and `redshard dist`.

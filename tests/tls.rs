@@ -71,6 +71,18 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// redis-cli's TLS options: trust `ca`, show `pki`'s client certificate.
+fn with_client_cert<'a>(ca: &'a Path, pki: &'a Pki) -> [&'a str; 6] {
+    [
+        "--cacert",
+        path(ca),
+        "--cert",
+        path(&pki.client_cert),
+        "--key",
+        path(&pki.client_key),
+    ]
+}
+
 /// A TLS connection by a rustls client checking `ca`, showing `identity`
 /// when given; also the certificate the proxy showed (DER).
 fn tls_conn(
@@ -128,39 +140,65 @@ fn tls_stream(
     Ok((rustls::StreamOwned::new(session, tcp), peer))
 }
 
-/// The proxy with a stats port of its own (returned), `--workers` given.
-fn start_proxy(config: &str, workers: &str) -> (Redshard, u16) {
-    let stats = free_port();
+/// The ports a test proxy reports on.
+#[derive(Clone, Copy)]
+struct Observed {
+    stats: u16,
+    metrics: u16,
+}
+
+/// The proxy with a stats port and a metrics port of its own, `--workers`
+/// given.
+fn start_proxy(config: &str, workers: &str) -> (Redshard, Observed) {
+    let ports = Observed {
+        stats: free_port(),
+        metrics: free_port(),
+    };
     let proxy = Redshard::start_args(
         config,
         &[
             "--workers",
             workers,
             "-s",
-            &stats.to_string(),
+            &ports.stats.to_string(),
             "-a",
             "127.0.0.1",
+            "--metrics",
+            &format!("127.0.0.1:{}", ports.metrics),
         ],
     );
-    wait_for_port(stats, Duration::from_secs(5));
-    (proxy, stats)
+    wait_for_port(ports.stats, Duration::from_secs(5));
+    wait_for_port(ports.metrics, Duration::from_secs(5));
+    (proxy, ports)
 }
 
-/// A pool's or a server's stat, from the stats JSON.
-fn stat(stats_port: u16, pool: &str, server: Option<&str>, name: &str) -> i64 {
+/// A server's stat, from the stats JSON.
+fn server_stat(ports: Observed, pool: &str, server: &str, name: &str) -> i64 {
     use std::io::Read;
-    let mut s = TcpStream::connect(("127.0.0.1", stats_port)).unwrap();
+    let mut s = TcpStream::connect(("127.0.0.1", ports.stats)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let owner = match server {
-        Some(server) => &json[pool][server],
-        None => &json[pool],
-    };
-    owner[name]
+    json[pool][server][name]
         .as_i64()
-        .unwrap_or_else(|| panic!("no {name} in {owner}"))
+        .unwrap_or_else(|| panic!("no {name} in {}", json[pool][server]))
+}
+
+/// A pool's failed TLS handshakes with clients, from /metrics.
+fn tls_failures(ports: Observed, pool: &str) -> u64 {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(("127.0.0.1", ports.metrics)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let line = format!("redshard_client_tls_failures_total{{pool=\"{pool}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .unwrap_or_else(|| panic!("no {line} in:\n{text}"))
+        .parse()
+        .unwrap()
 }
 
 fn wait_logged(proxy: &Redshard, text: &str, times: usize) {
@@ -234,8 +272,8 @@ fn tls_and_plain_pools_side_by_side_to_plain_servers() {
         "{}",
         proxy.log_text()
     );
-    assert_eq!(stat(stats, "secure", None, "client_tls_err"), 1);
-    assert_eq!(stat(stats, "plain", None, "client_tls_err"), 0);
+    assert_eq!(tls_failures(stats, "secure"), 1);
+    assert_eq!(tls_failures(stats, "plain"), 0);
     let (ok, out) = redis_cli(proxy.port, &tls, &["GET", "k:tls"]);
     assert!(ok && out == "over-tls", "still serving: {out}");
 }
@@ -344,14 +382,7 @@ fn mutual_tls_on_both_sides() {
         servers = servers_yaml(&[server.port]),
     );
     let (proxy, stats) = start_proxy(&config, "1");
-    let with_cert = [
-        "--cacert",
-        path(&pki.ca),
-        "--cert",
-        path(&pki.client_cert),
-        "--key",
-        path(&pki.client_key),
-    ];
+    let with_cert = with_client_cert(&pki.ca, &pki);
     let (ok, out) = redis_cli(proxy.port, &with_cert, &["SET", "m", "1"]);
     assert!(ok && out == "OK", "{out}");
     let (ok, out) = redis_cli(proxy.port, &with_cert, &["GET", "m"]);
@@ -361,19 +392,12 @@ fn mutual_tls_on_both_sides() {
     let (ok, out) = redis_cli(proxy.port, &["--cacert", path(&pki.ca)], &["GET", "m"]);
     assert!(!ok && !out.contains('1'), "refused: {out}");
     wait_logged(&proxy, "peer sent no certificates", 1);
-    assert_eq!(stat(stats, "mutual", None, "client_tls_err"), 1);
+    assert_eq!(tls_failures(stats, "mutual"), 1);
     // A certificate from another CA: refused too.
     let stranger = Pki::new("mutual-stranger");
     let (ok, out) = redis_cli(
         proxy.port,
-        &[
-            "--cacert",
-            path(&pki.ca),
-            "--cert",
-            path(&stranger.client_cert),
-            "--key",
-            path(&stranger.client_key),
-        ],
+        &with_client_cert(&pki.ca, &stranger),
         &["GET", "m"],
     );
     assert!(!ok, "a certificate of another CA is refused: {out}");
@@ -435,12 +459,12 @@ fn wrong_ca_or_wrong_name_is_a_clear_error() {
         text.starts_with(&format!("ERR redshard: TLS handshake with server {label} failed: invalid peer certificate: certificate not valid for name \"redis.example\"")),
         "{text}"
     );
-    assert!(stat(stats, "badca", Some(&label), "server_err") >= 1);
-    assert!(stat(stats, "badname", Some(&label), "server_err") >= 1);
+    assert!(server_stat(stats, "badca", &label, "server_err") >= 1);
+    assert!(server_stat(stats, "badname", &label, "server_err") >= 1);
     let mut good = proxy.conn();
     assert_eq!(good.cmd(&["SET", "k", "v"]), Reply::ok());
     assert_eq!(good.cmd(&["GET", "k"]), Reply::bulk("v"));
-    assert_eq!(stat(stats, "good", Some(&label), "server_err"), 0);
+    assert_eq!(server_stat(stats, "good", &label, "server_err"), 0);
 }
 
 /// A reload re-reads the certificate: a new connection gets the new one,
@@ -524,7 +548,7 @@ fn a_silent_client_does_not_hold_up_others() {
         "at the handshake timeout: {after:?}"
     );
     wait_logged(&proxy, "no handshake within 10 s", 1);
-    assert_eq!(stat(stats, "alpha", None, "client_tls_err"), 1);
+    assert_eq!(tls_failures(stats, "alpha"), 1);
 }
 
 /// `redshard -t` checks the TLS keys and files, with file:line errors.

@@ -109,29 +109,14 @@ impl TlsKeys {
     }
 
     fn listen_files(&self, listen: &ListenAddr) -> Result<Option<AcceptorFiles>, Refused> {
-        let (cert, key) = match (&self.cert, &self.key) {
-            (None, None) => {
-                return match self.client_ca {
-                    Some(_) => Err(refuse(
-                        "tls_client_ca",
-                        "needs tls_cert and tls_key: clients check the proxy's certificate before it asks for theirs".into(),
-                    )),
-                    None => Ok(None),
-                }
-            }
-            (Some(_), None) => {
-                return Err(refuse(
-                    "tls_cert",
-                    "needs tls_key, the certificate's private key".into(),
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(refuse(
-                    "tls_key",
-                    "needs tls_cert, the certificate (chain) it belongs to".into(),
-                ))
-            }
-            (Some(c), Some(k)) => (c.clone(), k.clone()),
+        let Some(identity) = pair(&self.cert, &self.key, ("tls_cert", "tls_key"))? else {
+            return match self.client_ca {
+                Some(_) => Err(refuse(
+                    "tls_client_ca",
+                    "needs tls_cert and tls_key: clients check the proxy's certificate before it asks for theirs".into(),
+                )),
+                None => Ok(None),
+            };
         };
         if let ListenAddr::Unix { path, .. } = listen {
             return Err(refuse(
@@ -143,7 +128,7 @@ impl TlsKeys {
             ));
         }
         Ok(Some(AcceptorFiles {
-            identity: KeyFiles { cert, key },
+            identity,
             client_ca: self.client_ca.clone(),
         }))
     }
@@ -170,30 +155,39 @@ impl TlsKeys {
                 "tls: true needs tls_ca, the CA certificate(s) the servers' certificates are signed by (for a public CA, Debian's bundle: /etc/ssl/certs/ca-certificates.crt)".into(),
             ));
         };
-        let identity = match (&self.client_cert, &self.client_key) {
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(refuse(
-                    "tls_client_cert",
-                    "needs tls_client_key, the certificate's private key".into(),
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(refuse(
-                    "tls_client_key",
-                    "needs tls_client_cert, the certificate it belongs to".into(),
-                ))
-            }
-            (Some(c), Some(k)) => Some(KeyFiles {
-                cert: c.clone(),
-                key: k.clone(),
-            }),
-        };
+        let identity = pair(
+            &self.client_cert,
+            &self.client_key,
+            ("tls_client_cert", "tls_client_key"),
+        )?;
         Ok(Some(ConnectorFiles {
             ca,
             identity,
             server_name: self.server_name.clone(),
         }))
+    }
+}
+
+/// A certificate and its key, given both or neither (`keys` name them).
+fn pair(
+    cert: &Option<PathBuf>,
+    key: &Option<PathBuf>,
+    (cert_key, key_key): (&'static str, &'static str),
+) -> Result<Option<KeyFiles>, Refused> {
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(refuse(
+            cert_key,
+            format!("needs {key_key}, the certificate's private key"),
+        )),
+        (None, Some(_)) => Err(refuse(
+            key_key,
+            format!("needs {cert_key}, the certificate (chain) it belongs to"),
+        )),
+        (Some(cert), Some(key)) => Ok(Some(KeyFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        })),
     }
 }
 

@@ -3,7 +3,8 @@
 //! nothing (or says it slowly) holds up nobody; it gets
 //! [`HANDSHAKE_TIMEOUT`] to finish. A failed handshake (a plain-text
 //! client, an unknown CA, no client certificate where one is required, a
-//! timeout) closes that connection alone, is counted (`client_tls_err`)
+//! timeout) closes that connection alone, is counted
+//! (`redshard_client_tls_failures_total`)
 //! and logged with the peer's address.
 
 use std::time::{Duration, Instant};
@@ -54,7 +55,7 @@ pub async fn handshake(
     match outcome {
         Ok(stream) => Some(ClientStream::Tls(Box::new(stream))),
         Err(why) => {
-            add(&stats.client_tls_err, 1);
+            add(&stats.client_tls_failures, 1);
             tracing::warn!(pool = %pool.runtime.name, peer = %peer, "TLS handshake with client failed: {why}");
             None
         }
@@ -124,8 +125,7 @@ mod tests {
         let started = tokio::time::Instant::now();
         let e = handshake_within(&acceptor(), ours, Duration::from_secs(10))
             .await
-            .err()
-            .expect("no handshake");
+            .expect_err("no handshake");
         assert_eq!(e, Failure::TimedOut);
         assert_eq!(e.to_string(), "no handshake within 10 s");
         assert_eq!(started.elapsed(), Duration::from_secs(10));
@@ -140,8 +140,7 @@ mod tests {
             .unwrap();
         let e = handshake_within(&acceptor(), ours, Duration::from_secs(10))
             .await
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert!(e.to_string().contains("corrupt message"), "{e}");
     }
 }

@@ -1,5 +1,6 @@
 //! Certificates made at test time (rcgen): a CA and the leaves it signs,
-//! written as PEM files to a fresh directory.
+//! written as PEM files to a fresh directory. The integration tests include
+//! this file too (tests/common/certs.rs).
 
 use std::path::{Path, PathBuf};
 
@@ -36,7 +37,10 @@ impl TestCa {
     /// and a client alike.
     pub fn leaf(&self, names: &[&str]) -> Leaf {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = CertificateParams::new(names).unwrap();
+        let mut params = CertificateParams::new(names.clone()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names[0].clone());
         params.use_authority_key_identifier_extension = true;
         params.extended_key_usages = vec![
             ExtendedKeyUsagePurpose::ServerAuth,
