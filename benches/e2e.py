@@ -8,7 +8,12 @@ at -P 1 and -P 16, against one Redis directly, nutcracker and redshard,
 interleaved, 3 rounds; prints the median rps, the ratios, p99 latency, each
 proxy's CPU time per request, and redshard's RSS after the run; then hosted
 commands against the same scripts through nutcracker, and publish/subscribe
-throughput against one Redis directly. Everything it starts it stops again.
+throughput against one Redis directly; then TLS: redshard with TLS on both
+sides (clients and servers) and with TLS toward clients only, against TLS
+directly to one Redis, with redshard in plain text in the same rounds for the
+ratio to plain. Everything it starts it stops again.
+
+--tls-only runs the TLS section alone (it is one of the slower sections).
 
 REDSHARD_BIN=path benchmarks another redshard binary; REDSHARD_BASE=path adds a
 second redshard (e.g. the previous build) to the same interleaved rounds, for
@@ -27,6 +32,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REDSHARD = os.environ.get("REDSHARD_BIN") or os.path.join(ROOT, "target", "release", "redshard")
 QUICK = "--quick" in sys.argv
+TLS_ONLY = "--tls-only" in sys.argv
 ROUNDS = 1 if QUICK else 3
 REQUESTS = 50000 if QUICK else 200000
 BASE = os.environ.get("REDSHARD_BASE")
@@ -76,9 +82,9 @@ TESTS = [
 ]
 
 
-def bench(port, pipeline, args):
+def bench(port, pipeline, args, tls=()):
     cmd = ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(REQUESTS), "-r", "100000",
-           "-P", str(pipeline), "--csv"]
+           "-P", str(pipeline), "--csv"] + list(tls)
     if args and args[0] == "-t":
         cmd += args
     else:
@@ -214,6 +220,82 @@ def start_sentinels(work, ports, procs):
     return sentinel_ports
 
 
+def pool_for(server_ports, extra=""):
+    """The benchmarked pool's settings over `server_ports`."""
+    servers = "".join("   - 127.0.0.1:%d:1\n" % p for p in server_ports)
+    return "  hash: fnv1a_64\n  distribution: ketama\n  redis: true\n  timeout: 5000\n%s  servers:\n%s" % (
+        extra, servers)
+
+
+def make_certs(work):
+    """A CA and a certificate it signs for 127.0.0.1, with Debian's openssl
+    (the proxy itself links no OpenSSL)."""
+    ca, ca_key = os.path.join(work, "ca.pem"), os.path.join(work, "ca-key.pem")
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    csr, ext = os.path.join(work, "cert.csr"), os.path.join(work, "cert.ext")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run = lambda *a: subprocess.run(["openssl"] + list(a), check=True, capture_output=True)
+    run("req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=redshard bench CA")
+    run("req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n")
+    run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+        "-days", "2", "-extfile", ext)
+    return ca, cert, key
+
+
+def tls_bench(work, procs, start_redshard, plain_ports, plain_rs):
+    """TLS throughput and proxy CPU: redshard with TLS on both sides and on
+    the client side only, TLS directly to one Redis, and the plain redshard
+    (`plain_rs`: port, process) in the same interleaved rounds."""
+    ca, cert, key = make_certs(work)
+    tls_ports = [free_port() for _ in range(4)]
+    for p in tls_ports:
+        procs.append(subprocess.Popen(
+            ["redis-server", "--port", "0", "--tls-port", str(p), "--tls-cert-file", cert, "--tls-key-file", key,
+             "--tls-ca-cert-file", ca, "--tls-auth-clients", "no", "--save", "", "--appendonly", "no",
+             "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL))
+    for p in tls_ports:
+        wait_port(p)
+    listen_tls = "  tls_cert: %s\n  tls_key: %s\n" % (cert, key)
+    backend_tls = "  tls: true\n  tls_ca: %s\n" % ca
+    both_port, client_port = free_port(), free_port()
+    both = start_redshard(REDSHARD, both_port, "tls-both", pool_for(tls_ports, listen_tls + backend_tls))
+    client_only = start_redshard(REDSHARD, client_port, "tls-client", pool_for(plain_ports, listen_tls))
+    tls_args = ["--tls", "--cacert", ca]
+    targets = [("direct TLS", tls_ports[0], None, tls_args), ("redshard TLS both sides", both_port, both, tls_args),
+               ("redshard TLS to clients", client_port, client_only, tls_args),
+               ("redshard plain", plain_rs[0], plain_rs[1], [])]
+    tests = TESTS[:2]
+    results, cpu = {}, {}
+    for pipeline in (1, 16):
+        for name, args in tests:
+            for _ in range(ROUNDS):
+                for target, port, proc, tls in targets:
+                    before = cpu_seconds(proc.pid) if proc else 0
+                    rps, _ = bench(port, pipeline, args, tls)
+                    used = (cpu_seconds(proc.pid) - before) if proc else 0
+                    results.setdefault((name, pipeline, target), []).append(rps)
+                    cpu.setdefault((name, pipeline, target), []).append(used * 1e6 / REQUESTS)
+    print()
+    print("TLS (redis-benchmark --tls, TLS 1.3, ECDSA P-256; redshard's provider: rustls with ring), "
+          "median of %d interleaved rounds" % ROUNDS)
+    print()
+    print("| test | -P | direct TLS rps | redshard TLS both sides rps | redshard TLS to clients rps "
+          "| redshard plain rps | both/direct TLS | clients-only/direct TLS | both/plain "
+          "| CPU µs/req both / clients-only / plain |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for pipeline in (1, 16):
+        for name, _ in tests:
+            med = {t: statistics.median(results[(name, pipeline, t)]) for t, _, _, _ in targets}
+            us = {t: statistics.median(cpu[(name, pipeline, t)]) for t, _, p, _ in targets if p}
+            d, b, c, p = (med["direct TLS"], med["redshard TLS both sides"], med["redshard TLS to clients"],
+                          med["redshard plain"])
+            print("| %s | %d | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f / %.1f / %.1f |" % (
+                name, pipeline, d, b, c, p, b / d, c / d, b / p, us["redshard TLS both sides"],
+                us["redshard TLS to clients"], us["redshard plain"]))
+
+
 def main():
     work = tempfile.mkdtemp(prefix="redshard-bench-")
     procs = []
@@ -225,8 +307,7 @@ def main():
         for p in ports:
             wait_port(p)
         rs_port, nc_port, nc_stats = free_port(), free_port(), free_port()
-        servers = "".join("   - 127.0.0.1:%d:1\n" % p for p in ports)
-        pool = "  hash: fnv1a_64\n  distribution: ketama\n  redis: true\n  timeout: 5000\n  servers:\n" + servers
+        pool = pool_for(ports)
         with open(os.path.join(work, "nc.yml"), "w") as f:
             f.write("bench:\n  listen: 127.0.0.1:%d\n%s" % (nc_port, pool))
         def start_redshard(binary, port, tag, pool=pool):
@@ -241,6 +322,9 @@ def main():
             wait_port(port)
             return proc
         rs = start_redshard(REDSHARD, rs_port, "rs")
+        if TLS_ONLY:
+            tls_bench(work, procs, start_redshard, ports, (rs_port, rs))
+            return
         procs.append(subprocess.Popen(["nutcracker", "-c", os.path.join(work, "nc.yml"), "-s", str(nc_stats),
                                        "-o", os.path.join(work, "nc.log")]))
         wait_port(nc_port)
@@ -337,6 +421,7 @@ def main():
         print("| direct msgs/s | redshard msgs/s | redshard/direct | redshard CPU µs per message delivered |")
         print("|---|---|---|---|")
         print("| %.0f | %.0f | %.2f | %.2f |" % (d, r, r / d, cpu_us))
+        tls_bench(work, procs, start_redshard, ports, (rs_port, rs))
     finally:
         for p in procs:
             p.terminate()

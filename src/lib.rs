@@ -10,7 +10,8 @@
 //!   in constant time, and the one permission check of a request.
 //! - [`config`]: nutcracker's YAML schema, `"host:port:weight [name]"` parsing,
 //!   defaults, a range for every number, validation with file/line/pool/key
-//!   errors; the file read within a size bound.
+//!   errors; the file read within a size bound; the TLS keys checked
+//!   together and their files loaded with the config.
 //! - [`hashkit`]: one file per hash function, each bit-exact with nutcracker
 //!   (signed-`char` traps included), plus xxh3; hash-tag extraction.
 //! - [`distribution`]: ketama, modula, random — each a build(live servers) /
@@ -81,6 +82,13 @@
 //! - [`net`]: read size, buffer reuse and write batching shared by both sides.
 //! - `link`: a plain RESP2 connection for the proxy's own questions (to
 //!   sentinels, `ROLE`, `INFO replication`).
+//! - [`tls`]: a pool's TLS files turned into rustls configs (the listener's
+//!   certificate, mutual TLS's client CA; the servers' CA, a client
+//!   certificate, the name checked), each file checked as it is read; knows
+//!   no client and no pool. The proxy does client handshakes in the
+//!   client's own task (`proxy::client_tls`), the backend connects with it.
+//! - [`net`]: read size, buffer reuse and write batching shared by both
+//!   sides; flushing what a TLS stream held back.
 //! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP;
 //!   panics logged as one line per burst and a count.
 //! - [`tools`]: the operator commands `redshard route` and `redshard dist`.
@@ -107,4 +115,5 @@ pub mod replicas;
 pub mod route;
 pub mod sentinel;
 pub mod stats;
+pub mod tls;
 pub mod tools;

@@ -34,3 +34,31 @@ pub async fn yield_once() {
     })
     .await
 }
+
+/// Whether a stream needs flushing after writes. A TLS stream may accept
+/// bytes, encrypt them and keep the records the socket did not take (it
+/// was full) until it is written to or flushed again: without a flush, a
+/// reply could wait there for the next one. A plain socket holds nothing
+/// back, so its I/O loop skips the extra step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    Never,
+    AfterWrites,
+}
+
+/// Writes some of `out` (`Some(bytes written)`) or, when it is all
+/// written, flushes `w` (`None`). One future for both, so an I/O loop's
+/// `select!` borrows its writer once. Cancel-safe, as `write_buf` and
+/// `flush` are.
+pub async fn write_or_flush<W, B>(w: &mut W, out: &mut B) -> std::io::Result<Option<usize>>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+    B: bytes::Buf,
+{
+    use tokio::io::AsyncWriteExt;
+    if out.has_remaining() {
+        w.write_buf(out).await.map(Some)
+    } else {
+        w.flush().await.map(|()| None)
+    }
+}

@@ -12,6 +12,10 @@ pub enum BackendError {
         cause: String,
         retry_in_ms: u64,
     },
+    /// The TLS handshake failed: the server's certificate (wrong CA, wrong
+    /// name, expired), a client certificate it refused, or no TLS there.
+    #[error("TLS handshake with server {server} failed: {detail}")]
+    Tls { server: String, detail: String },
     #[error("server {server} timed out after {ms} ms")]
     TimedOut { server: String, ms: u64 },
     /// Worded so that nutcracker users' checks for "reset by peer" still match.

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::Instant;
 
 use super::busy::{self, BusyWatch};
@@ -15,7 +15,7 @@ use super::follow::HOLD_POLL;
 use super::queue::{Owner, Pending};
 use super::{handshake, side, BackendConn, BackendSpec, Status};
 use crate::config::ServerAddr;
-use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
+use crate::net::{read_chunk, write_or_flush, yield_once, Flush, KEEP_CAPACITY};
 use crate::pool::counters::{add, gauge_add};
 use crate::protocol::{ReplyError, ReplySkipper};
 
@@ -38,6 +38,7 @@ enum Ended {
 pub(super) enum Stream {
     Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),
+    Tls(Box<crate::tls::ClientStream<tokio::net::TcpStream>>),
 }
 
 impl BackendConn {
@@ -138,11 +139,15 @@ impl BackendConn {
         let ended = match stream {
             Stream::Tcp(mut s) => {
                 let (r, w) = s.split();
-                self.serve(r, w).await
+                self.serve(r, w, Flush::Never).await
             }
             Stream::Unix(mut s) => {
                 let (r, w) = s.split();
-                self.serve(r, w).await
+                self.serve(r, w, Flush::Never).await
+            }
+            Stream::Tls(s) => {
+                let (r, w) = tokio::io::split(*s);
+                self.serve(r, w, Flush::AfterWrites).await
             }
         };
         gauge_add(&c.server_connections, -1);
@@ -157,13 +162,13 @@ impl BackendConn {
         ended
     }
 
-    async fn serve<R, W>(&self, reader: R, writer: W) -> Ended
+    async fn serve<R, W>(&self, reader: R, writer: W, flush: Flush) -> Ended
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
     {
         let mut sending = BytesMut::new();
-        let ended = self.serve_io(reader, writer, &mut sending).await;
+        let ended = self.serve_io(reader, writer, flush, &mut sending).await;
         // Whatever was not written goes back in front of the queue, so a
         // failure knows which requests never reached the server.
         let mut st = self.state.borrow_mut();
@@ -176,7 +181,13 @@ impl BackendConn {
         ended
     }
 
-    async fn serve_io<R, W>(&self, mut reader: R, mut writer: W, sending: &mut BytesMut) -> Ended
+    async fn serve_io<R, W>(
+        &self,
+        mut reader: R,
+        mut writer: W,
+        flush: Flush,
+        sending: &mut BytesMut,
+    ) -> Ended
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
@@ -192,6 +203,8 @@ impl BackendConn {
         tokio::pin!(timer);
         // Reply bytes handed to clients since this task last let others run.
         let mut handed = 0;
+        // Written, but perhaps held back by the stream (TLS) until flushed.
+        let mut unflushed = false;
         loop {
             if handed >= HAND_OUT_SLICE {
                 // A fast server can fill clients faster than they are
@@ -243,9 +256,13 @@ impl BackendConn {
                         rbuf = BytesMut::with_capacity(chunk);
                     }
                 }
-                written = writer.write_buf(sending), if !sending.is_empty() => {
+                written = write_or_flush(&mut writer, sending), if !sending.is_empty() || unflushed => {
                     match written {
-                        Ok(n) => self.state.borrow_mut().queue.wrote(n),
+                        Ok(Some(n)) => {
+                            self.state.borrow_mut().queue.wrote(n);
+                            unflushed = flush == Flush::AfterWrites;
+                        }
+                        Ok(None) => unflushed = false,
                         Err(e) => return self.lost(self.io_error("writing to", e)),
                     }
                     if sending.is_empty() && sending.capacity() > KEEP_CAPACITY {
@@ -475,7 +492,8 @@ impl BackendConn {
     }
 }
 
-/// A connection to the server, within the connect timeout.
+/// A connection to the server, within the connect timeout: TCP or unix,
+/// and the TLS handshake when the pool asks for TLS.
 pub(super) async fn connect(spec: &BackendSpec) -> Result<Stream, BackendError> {
     let Some(addr) = &spec.addr else {
         return Err(BackendError::Unresolved {
@@ -483,29 +501,61 @@ pub(super) async fn connect(spec: &BackendSpec) -> Result<Stream, BackendError> 
             why: "the sentinels have not given its address".into(),
         });
     };
-    let connect = async {
-        match addr {
-            ServerAddr::Tcp { host, port } => {
-                let host = host.trim_start_matches('[').trim_end_matches(']');
-                let stream = tokio::net::TcpStream::connect((host, *port)).await?;
-                stream.set_nodelay(true)?;
-                Ok::<_, std::io::Error>(Stream::Tcp(stream))
-            }
-            ServerAddr::Unix(path) => {
-                Ok(Stream::Unix(tokio::net::UnixStream::connect(path).await?))
-            }
-        }
-    };
     let unreachable = |detail: String| BackendError::Unreachable {
         server: spec.label.clone(),
         detail,
     };
+    let connect = async {
+        match addr {
+            ServerAddr::Tcp { host, port } => {
+                let bare = host.trim_start_matches('[').trim_end_matches(']');
+                let stream = tokio::net::TcpStream::connect((bare, *port))
+                    .await
+                    .map_err(|e| unreachable(e.to_string()))?;
+                stream
+                    .set_nodelay(true)
+                    .map_err(|e| unreachable(e.to_string()))?;
+                match &spec.tls {
+                    Some(tls) => tls_handshake(spec, tls, host, stream).await,
+                    None => Ok(Stream::Tcp(stream)),
+                }
+            }
+            ServerAddr::Unix(path) => tokio::net::UnixStream::connect(path)
+                .await
+                .map(Stream::Unix)
+                .map_err(|e| unreachable(e.to_string())),
+        }
+    };
     match tokio::time::timeout(spec.connect_timeout, connect).await {
-        Ok(Ok(s)) => Ok(s),
-        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Ok(outcome) => outcome,
         Err(_) => Err(unreachable(format!(
-            "timed out after {} ms",
-            spec.connect_timeout.as_millis()
+            "timed out after {} ms{}",
+            spec.connect_timeout.as_millis(),
+            if spec.tls.is_some() {
+                " (connecting or in the TLS handshake)"
+            } else {
+                ""
+            }
         ))),
     }
+}
+
+/// The TLS handshake with the server reached at `host`: its certificate
+/// must chain to the pool's `tls_ca` and name `host` (or `tls_server_name`).
+async fn tls_handshake(
+    spec: &BackendSpec,
+    tls: &crate::tls::Connector,
+    host: &str,
+    stream: tokio::net::TcpStream,
+) -> Result<Stream, BackendError> {
+    let failed = |detail: String| BackendError::Tls {
+        server: spec.label.clone(),
+        detail,
+    };
+    let name = tls.server_name(host).map_err(|e| failed(e.to_string()))?;
+    let stream = tls
+        .connect(name, stream)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    Ok(Stream::Tls(Box::new(stream)))
 }

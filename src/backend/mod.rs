@@ -138,6 +138,9 @@ pub struct BackendSpec {
     /// again once lost, since what the client set up on it (MULTI, WATCH,
     /// subscriptions) is lost with it.
     pub dedicated: bool,
+    /// TLS toward the server (the pool's `tls: true`): every connection to
+    /// it, side connections too, is TLS.
+    pub tls: Option<crate::tls::Connector>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

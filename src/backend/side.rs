@@ -63,6 +63,7 @@ pub(super) async fn request_aside(
     match connect(spec).await? {
         Stream::Tcp(mut s) => exchange(spec, &mut s, request).await,
         Stream::Unix(mut s) => exchange(spec, &mut s, request).await,
+        Stream::Tls(mut s) => exchange(spec, &mut *s, request).await,
     }
 }
 
@@ -86,6 +87,8 @@ where
         .write_all(&out)
         .await
         .map_err(|e| io("writing to", e))?;
+    // TLS may hold back what the socket did not take.
+    stream.flush().await.map_err(|e| io("writing to", e))?;
     let mut steps = steps.into_iter().map(|(step, _)| step);
     let mut skipper = ReplySkipper::with_limit(spec.max_reply);
     let mut buf = BytesMut::new();

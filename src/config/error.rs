@@ -74,6 +74,13 @@ pub enum ConfigErrorKind {
     DuplicateReplica(String),
     #[error("read_from: replica, but server '{0}' has no replicas to read from; list them (- server: ... replicas: [host:port]) or use prefer_replica")]
     NoReplicas(String),
+    /// A TLS file that cannot be used: missing, unreadable, not PEM, a key
+    /// that is not the certificate's.
+    #[error("{0}")]
+    Tls(#[source] crate::tls::TlsError),
+    /// TLS keys that do not go together.
+    #[error("{0}")]
+    TlsKeys(String),
     #[error("pools '{first}' and '{second}' both listen on '{addr}'; each pool needs its own listen address")]
     DuplicateListen {
         addr: String,

@@ -9,6 +9,7 @@ mod locate;
 mod scalar;
 mod schema;
 mod server;
+mod tls;
 mod users;
 
 pub use bounded::show_size;
@@ -146,6 +147,14 @@ pub struct PoolConfig {
     pub read_from: ReadFrom,
     /// A replica further behind its master than this serves no reads.
     pub replica_max_lag_ms: u64,
+    // TLS (`tls_*` keys, src/config/tls.rs): the files are read with the
+    // config, so these hold what they held then.
+    /// TLS toward clients: the listener's certificate (`tls_cert`,
+    /// `tls_key`) and, for mutual TLS, the clients' CA (`tls_client_ca`).
+    pub listen_tls: Option<crate::tls::Acceptor>,
+    /// TLS toward the servers (`tls: true`, `tls_ca`, `tls_client_cert`,
+    /// `tls_client_key`, `tls_server_name`).
+    pub backend_tls: Option<crate::tls::Connector>,
 }
 
 /// Where a pool's read commands go.
@@ -331,6 +340,7 @@ fn build_pool(
     text: &str,
     file: &Path,
 ) -> Result<PoolConfig, ConfigError> {
+    let tls_keys = tls::TlsKeys::take(&mut raw);
     let fail = |kind: ConfigErrorKind, key: Option<&str>, needle: Option<&str>| {
         let line = locate::line_in_pool(text, &name, key, needle);
         let e = ConfigError::new(file, kind).in_pool(&name).at_line(line);
@@ -365,6 +375,10 @@ fn build_pool(
         let kind = ConfigErrorKind::UsernameWithoutPassword;
         return Err(fail(kind, Some("redis_username"), None));
     }
+    let dir = file.parent().unwrap_or(Path::new(""));
+    let tls = tls_keys
+        .load(&listen, &servers, dir)
+        .map_err(|r| fail(r.kind, Some(r.key), r.needle.as_deref()))?;
     let redis_hosted_login = match (raw.redis_hosted_username, raw.redis_hosted_auth) {
         (None, None) => None,
         (Some(user), Some(pass)) if raw.redis_username.is_some() => Some((user, pass)),
@@ -454,6 +468,8 @@ fn build_pool(
         replica_max_lag_ms: raw
             .replica_max_lag_ms
             .map_or(defaults::REPLICA_MAX_LAG_MS, Bounded::get),
+        listen_tls: tls.listen,
+        backend_tls: tls.backend,
         name,
     })
 }

@@ -110,6 +110,24 @@ pub(super) struct RawPool {
     /// A replica further behind its master than this serves no reads.
     #[serde(default)]
     pub replica_max_lag_ms: Option<Millis<1, HOUR_MS>>,
+    // TLS (super::tls checks these together): toward the clients ...
+    #[serde(default, deserialize_with = "parsed")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub tls_key: Option<std::path::PathBuf>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
+    // ... and toward the servers.
+    #[serde(default, deserialize_with = "boolean")]
+    pub tls: Option<bool>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub tls_client_cert: Option<std::path::PathBuf>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub tls_client_key: Option<std::path::PathBuf>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub tls_server_name: Option<String>,
 }
 
 /// A `servers:` entry, parsed as it is read: an address, or a Sentinel

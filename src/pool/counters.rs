@@ -86,6 +86,9 @@ stats_table! {
         /// Failed logins and refused requests, indexed by [`Denial`]
         /// (not nutcracker's, so not in its JSON).
         pub acl_denied: [AtomicU64; DENIALS.len()],
+        /// TLS handshakes with clients that failed or timed out (Prometheus
+        /// only: the stats JSON keeps nutcracker's layout exactly).
+        pub client_tls_failures: AtomicU64,
     }
 }
 

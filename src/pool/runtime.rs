@@ -349,7 +349,9 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         max_auth_failures,
         sentinel,
         read_from,
-        replica_max_lag_ms
+        replica_max_lag_ms,
+        listen_tls,
+        backend_tls
     );
     out
 }

@@ -125,10 +125,12 @@ impl TokioListener {
     }
 }
 
-/// A client connection, TCP or unix.
+/// A client connection: TCP, unix, or TLS over TCP once its handshake is
+/// done (see `client_tls`).
 pub enum ClientStream {
     Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),
+    Tls(Box<crate::tls::ServerStream<tokio::net::TcpStream>>),
 }
 
 impl ClientStream {
@@ -140,6 +142,10 @@ impl ClientStream {
             ClientStream::Tcp(s) => Peer {
                 addr: shown(s.peer_addr()),
                 laddr: shown(s.local_addr()),
+            },
+            ClientStream::Tls(s) => Peer {
+                addr: shown(s.get_ref().0.peer_addr()),
+                laddr: shown(s.get_ref().0.local_addr()),
             },
             ClientStream::Unix(s) => {
                 // A unix client has no address of its own: Redis shows the
@@ -162,6 +168,7 @@ impl ClientStream {
         use crate::auth::Peer;
         match self {
             ClientStream::Tcp(s) => s.peer_addr().ok().map(Peer::Tcp),
+            ClientStream::Tls(s) => s.get_ref().0.peer_addr().ok().map(Peer::Tcp),
             ClientStream::Unix(s) => {
                 let cred = s.peer_cred().ok();
                 Some(Peer::Unix {
@@ -173,11 +180,14 @@ impl ClientStream {
     }
 
     pub fn configure(&self, keepalive: bool) {
-        if let ClientStream::Tcp(s) = self {
-            let _ = s.set_nodelay(true);
-            if keepalive {
-                let _ = SockRef::from(s).set_keepalive(true);
-            }
+        let tcp = match self {
+            ClientStream::Tcp(s) => s,
+            ClientStream::Tls(s) => s.get_ref().0,
+            ClientStream::Unix(_) => return,
+        };
+        let _ = tcp.set_nodelay(true);
+        if keepalive {
+            let _ = SockRef::from(tcp).set_keepalive(true);
         }
     }
 }
@@ -191,6 +201,7 @@ impl AsyncRead for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             ClientStream::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            ClientStream::Tls(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -204,6 +215,7 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             ClientStream::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            ClientStream::Tls(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -211,6 +223,7 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_flush(cx),
             ClientStream::Unix(s) => Pin::new(s).poll_flush(cx),
+            ClientStream::Tls(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -218,6 +231,7 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             ClientStream::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            ClientStream::Tls(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

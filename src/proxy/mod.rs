@@ -2,6 +2,7 @@
 //! the merging of split requests.
 
 pub mod client;
+mod client_tls;
 pub mod dispatch;
 pub mod error;
 mod hosted_call;

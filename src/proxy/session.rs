@@ -24,7 +24,7 @@ use super::worker_pool::WorkerPool;
 use crate::auth::Peer as LoginPeer;
 use crate::command;
 use crate::memory::{budget, LARGE_REQUEST};
-use crate::net::{read_chunk, yield_once, KEEP_CAPACITY};
+use crate::net::{read_chunk, write_or_flush, yield_once, Flush, KEEP_CAPACITY};
 use crate::pool::counters::{add, PoolCounters};
 use crate::pool::Admission;
 use crate::protocol::{FrameLimits, RequestFramer};
@@ -40,11 +40,15 @@ pub async fn serve(conn: ClientStream, pool: Rc<WorkerPool>, admission: Admissio
     match conn {
         ClientStream::Tcp(mut s) => {
             let (r, w) = s.split();
-            serve_io(r, w, pool, client_id, peer, login_peer).await
+            serve_io(r, w, Flush::Never, pool, client_id, peer, login_peer).await
         }
         ClientStream::Unix(mut s) => {
             let (r, w) = s.split();
-            serve_io(r, w, pool, client_id, peer, login_peer).await
+            serve_io(r, w, Flush::Never, pool, client_id, peer, login_peer).await
+        }
+        ClientStream::Tls(s) => {
+            let (r, w) = tokio::io::split(*s);
+            serve_io(r, w, Flush::AfterWrites, pool, client_id, peer, login_peer).await
         }
     }
 }
@@ -77,6 +81,7 @@ struct Session {
 async fn serve_io<R, W>(
     mut reader: R,
     mut writer: W,
+    flush: Flush,
     pool: Rc<WorkerPool>,
     client_id: u64,
     peer: Peer,
@@ -109,6 +114,8 @@ async fn serve_io<R, W>(
         changes: runtime.changes(),
     };
     let mut sending = Bytes::new();
+    // Written, but perhaps held back by the stream (TLS) until flushed.
+    let mut unflushed = false;
     loop {
         s.work(sending.len(), stats);
         if s.client.queue.borrow().overflowed() {
@@ -147,10 +154,13 @@ async fn serve_io<R, W>(
         }
         tokio::select! {
             biased;
-            written = writer.write_buf(&mut sending), if !sending.is_empty() => {
-                if written.is_err() {
-                    add(&stats.client_err, 1);
-                    break;
+            written = write_or_flush(&mut writer, &mut sending), if !sending.is_empty() || unflushed => {
+                match written {
+                    Ok(wrote) => unflushed = wrote.is_some() && flush == Flush::AfterWrites,
+                    Err(_) => {
+                        add(&stats.client_err, 1);
+                        break;
+                    }
                 }
             }
             read = reader.read_buf(&mut s.inbuf), if s.may_read(sending.len(), chunk) => {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::client_tls;
 use super::listen::Listener;
 use super::session;
 use super::worker_pool::WorkerPool;
@@ -133,20 +134,46 @@ async fn accept_loop(pool: Rc<WorkerPool>, listener: Listener) {
                 continue;
             }
         };
-        let (limit, keepalive) = {
+        // The certificate in force when the client came: a reload that
+        // renews it serves the next client with the new one.
+        let (limit, keepalive, tls) = {
             let snap = pool.runtime.snapshot();
-            (snap.config.client_connections, snap.config.tcpkeepalive)
+            let tls = snap.config.listen_tls.as_ref().map(|t| t.acceptor());
+            (
+                snap.config.client_connections,
+                snap.config.tcpkeepalive,
+                tls,
+            )
         };
         add(&pool.runtime.stats.shard(pool.index).total_connections, 1);
-        let Some(admission) = pool.runtime.admit_client(limit) else {
-            tokio::task::spawn_local(refuse(conn));
-            continue;
-        };
+        let admission = pool.runtime.admit_client(limit);
         conn.configure(keepalive);
         // A session that panics ends alone: tokio catches the panic and
         // drops the task, closing its client's socket and releasing its
         // admission; the worker and its other clients go on.
-        tokio::task::spawn_local(session::serve(conn, pool.clone(), admission));
+        tokio::task::spawn_local(client(conn, pool.clone(), admission, tls));
+    }
+}
+
+/// One accepted client's task: its TLS handshake if the pool asks for one
+/// (here, not in the accept loop, so a silent client delays nobody), then
+/// its session, or the refusal when the pool is full.
+async fn client(
+    conn: super::listen::ClientStream,
+    pool: Rc<WorkerPool>,
+    admission: Option<crate::pool::Admission>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
+    let conn = match tls {
+        Some(tls) => match client_tls::handshake(conn, tls, &pool).await {
+            Some(conn) => conn,
+            None => return,
+        },
+        None => conn,
+    };
+    match admission {
+        Some(admission) => session::serve(conn, pool, admission).await,
+        None => refuse(conn).await,
     }
 }
 

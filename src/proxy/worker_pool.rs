@@ -339,5 +339,6 @@ fn spec(
         index,
         worker_index,
         dedicated: false,
+        tls: pool.backend_tls.clone(),
     }
 }

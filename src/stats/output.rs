@@ -165,6 +165,7 @@ pub fn prometheus(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
     }
     commands(&mut out, pools);
     access_denied(&mut out, pools);
+    tls_failures(&mut out, pools);
     for st in SERVER_STATS {
         let name = stat_head(&mut out, st);
         per_server(&mut out, pools, &name, st.read);
@@ -236,6 +237,22 @@ fn process(out: &mut String, uptime_s: u64) {
     for (name, kind, help, value) in metrics {
         head(out, name, kind, help);
         let _ = writeln!(out, "{name} {value}");
+    }
+}
+
+/// Failed TLS handshakes with clients, per pool.
+fn tls_failures(out: &mut String, pools: &[Arc<PoolRuntime>]) {
+    let name = "redshard_client_tls_failures_total";
+    head(
+        out,
+        name,
+        "counter",
+        "TLS handshakes with clients that failed or timed out.",
+    );
+    for pool in pools {
+        let p = label(&pool.name);
+        let n = pool.stats.sum_u64(|c| &c.client_tls_failures);
+        let _ = writeln!(out, "{name}{{pool=\"{p}\"}} {n}");
     }
 }
 

@@ -54,6 +54,7 @@ pub fn read_vectors(tsv: &std::path::Path) -> Vec<(String, usize)> {
         .collect()
 }
 
+pub mod certs;
 pub mod clients;
 pub mod cluster;
 pub mod load;

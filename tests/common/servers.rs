@@ -403,6 +403,14 @@ impl Conn {
         }
     }
 
+    /// Wraps any connected stream (a TLS one, say).
+    pub fn from_stream(stream: impl Read + Write + 'static) -> Conn {
+        Conn {
+            stream: Box::new(stream),
+            buf: Vec::new(),
+        }
+    }
+
     pub fn unix(path: &std::path::Path) -> Conn {
         let stream = std::os::unix::net::UnixStream::connect(path).unwrap();
         stream
