@@ -10,11 +10,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::Instant;
 
 use super::busy::{self, BusyWatch};
+use super::connect::{connect, Stream};
 use super::error::BackendError;
 use super::follow::HOLD_POLL;
 use super::queue::{Owner, Pending};
-use super::{handshake, side, BackendConn, BackendSpec, Status};
-use crate::config::ServerAddr;
+use super::{handshake, side, BackendConn, Status};
 use crate::net::{read_chunk, write_or_flush, yield_once, Flush, KEEP_CAPACITY};
 use crate::pool::counters::{add, gauge_add};
 use crate::protocol::{ReplyError, ReplySkipper};
@@ -33,12 +33,6 @@ enum Ended {
     Failed(BackendError),
     /// A dedicated connection its owner let go of.
     Dropped,
-}
-
-pub(super) enum Stream {
-    Tcp(tokio::net::TcpStream),
-    Unix(tokio::net::UnixStream),
-    Tls(Box<crate::tls::ClientStream<tokio::net::TcpStream>>),
 }
 
 impl BackendConn {
@@ -490,72 +484,4 @@ impl BackendConn {
             rbuf.advance(len);
         }
     }
-}
-
-/// A connection to the server, within the connect timeout: TCP or unix,
-/// and the TLS handshake when the pool asks for TLS.
-pub(super) async fn connect(spec: &BackendSpec) -> Result<Stream, BackendError> {
-    let Some(addr) = &spec.addr else {
-        return Err(BackendError::Unresolved {
-            server: spec.label.clone(),
-            why: "the sentinels have not given its address".into(),
-        });
-    };
-    let unreachable = |detail: String| BackendError::Unreachable {
-        server: spec.label.clone(),
-        detail,
-    };
-    let connect = async {
-        match addr {
-            ServerAddr::Tcp { host, port } => {
-                let bare = host.trim_start_matches('[').trim_end_matches(']');
-                let stream = tokio::net::TcpStream::connect((bare, *port))
-                    .await
-                    .map_err(|e| unreachable(e.to_string()))?;
-                stream
-                    .set_nodelay(true)
-                    .map_err(|e| unreachable(e.to_string()))?;
-                match &spec.tls {
-                    Some(tls) => tls_handshake(spec, tls, host, stream).await,
-                    None => Ok(Stream::Tcp(stream)),
-                }
-            }
-            ServerAddr::Unix(path) => tokio::net::UnixStream::connect(path)
-                .await
-                .map(Stream::Unix)
-                .map_err(|e| unreachable(e.to_string())),
-        }
-    };
-    match tokio::time::timeout(spec.connect_timeout, connect).await {
-        Ok(outcome) => outcome,
-        Err(_) => Err(unreachable(format!(
-            "timed out after {} ms{}",
-            spec.connect_timeout.as_millis(),
-            if spec.tls.is_some() {
-                " (connecting or in the TLS handshake)"
-            } else {
-                ""
-            }
-        ))),
-    }
-}
-
-/// The TLS handshake with the server reached at `host`: its certificate
-/// must chain to the pool's `tls_ca` and name `host` (or `tls_server_name`).
-async fn tls_handshake(
-    spec: &BackendSpec,
-    tls: &crate::tls::Connector,
-    host: &str,
-    stream: tokio::net::TcpStream,
-) -> Result<Stream, BackendError> {
-    let failed = |detail: String| BackendError::Tls {
-        server: spec.label.clone(),
-        detail,
-    };
-    let name = tls.server_name(host).map_err(|e| failed(e.to_string()))?;
-    let stream = tls
-        .connect(name, stream)
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    Ok(Stream::Tls(Box::new(stream)))
 }

@@ -21,6 +21,7 @@
 //!   back what it has not written, holds writes during a promotion).
 
 mod busy;
+mod connect;
 mod dedicated;
 mod error;
 mod failure;

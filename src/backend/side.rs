@@ -12,8 +12,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::connect::{connect, Stream};
 use super::error::BackendError;
-use super::io::{connect, Stream};
 use super::{handshake, BackendConn, BackendSpec, Waiter};
 use crate::pool::counters::add;
 use crate::protocol::{ReplyError, ReplySkipper};
