@@ -24,6 +24,11 @@ impl BackendConn {
         add(counter, 1);
         let pool = &self.spec.pool.name;
         tracing::warn!(pool = %pool, server = %self.spec.label, "backend connection failed: {error}");
+        if self.spec.cluster {
+            // A master down may be failing over: the slot map says where
+            // its slots go once a replica is promoted.
+            self.spec.pool.cluster_maps.want();
+        }
         // A connection to the address a Sentinel master left says nothing
         // of the server now at its new address, which shares its health.
         if error.counts_against_server() && !self.moved_away() {

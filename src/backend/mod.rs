@@ -280,6 +280,9 @@ impl BackendConn {
             // of a fresh connect per request.
             if let Err(left) = self.spec.health.may_connect() {
                 drop(st);
+                if self.spec.cluster {
+                    self.spec.pool.cluster_maps.want();
+                }
                 let error = BackendError::Down {
                     server: self.spec.label.clone(),
                     cause: self.spec.health.last_error(),

@@ -417,7 +417,8 @@ fn build_pool(
         timeout_ms: raw.timeout.map(Bounded::get).filter(|&t| t > 0),
         backlog: raw.backlog.map_or(defaults::BACKLOG, Bounded::get),
         client_connections: raw.client_connections.map_or(0, Bounded::get),
-        redis: raw.redis.unwrap_or(false),
+        // A Redis Cluster speaks only Redis.
+        redis: raw.redis.unwrap_or(cluster.is_some()),
         redis_auth,
         redis_db: raw.redis_db.map_or(0, Bounded::get),
         preconnect: raw.preconnect.unwrap_or(false),

@@ -64,6 +64,8 @@ pub struct Dispatcher {
     pub(super) owned: Owned,
     /// The client's subscriptions and their connections.
     pub(super) subscriber: Option<Box<Subscriber>>,
+    /// A request held for a cluster's slot map (see [`MapWait`]).
+    map_wait: super::returned::MapWait,
 }
 
 impl Dispatcher {
@@ -91,6 +93,7 @@ impl Dispatcher {
             hosted: None,
             owned: Owned::None,
             subscriber: None,
+            map_wait: super::returned::MapWait::default(),
         }
     }
 
@@ -246,8 +249,7 @@ impl Dispatcher {
         // An Rc clone (no atomic), so the pool can be held while self is
         // borrowed.
         let pool = Rc::clone(&self.pool);
-        self.send_routed(spec, req, &pool, snapshot);
-        Next::Continue
+        self.send_routed(spec, req, &pool, snapshot)
     }
 
     #[inline]
@@ -350,13 +352,14 @@ impl Dispatcher {
     }
 
     /// Routes a request and sends it: whole, split or to every server.
+    /// Held while a cluster pool waits for a slot map that serves it.
     fn send_routed(
         &mut self,
         spec: &CommandSpec,
         req: &Request<'_>,
         pool: &WorkerPool,
         snapshot: &PoolSnapshot,
-    ) {
+    ) -> Next {
         let proto = self.state.proto;
         let sender = self.sender(proto);
         match self.router.route(spec, req, &snapshot.placement) {
@@ -428,14 +431,19 @@ impl Dispatcher {
                 conn.send_with(|b| scan.encode(req, b), waiter);
             }
             // No master serves the slot: the cluster is asked again first.
-            Route::Refused(RouteError::NoServer) if snapshot.placement.is_cluster() => {
-                self.await_slot_map(req)
+            Route::Refused(RouteError::NoServer)
+                if snapshot.placement.is_cluster()
+                    && self.map_wait.hold(&pool.runtime, &self.client) =>
+            {
+                return Next::Hold;
             }
             Route::Refused(e) => {
                 let error = ClientError::route(e, spec.name, &snapshot.config);
                 self.client.push_error(&error);
             }
         }
+        self.map_wait.done();
+        Next::Continue
     }
 
     /// Who sends, as [`target`] needs it.

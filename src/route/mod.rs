@@ -417,6 +417,10 @@ fn shown(sub: &[u8]) -> String {
 /// an error naming it (the same cursor works again once it is back).
 fn scan<'r>(req: &Request<'_>, placement: &Placement) -> Route<'r> {
     match ScanRoute::new(req.arg(1), placement.layout(), placement.server_count()) {
+        Ok(route) if placement.is_cluster() => match route.serving_only(|i| placement.is_live(i)) {
+            Some(route) => Route::Scan(route),
+            None => Route::Refused(RouteError::NoServer),
+        },
         Ok(route) if placement.is_live(route.server) => Route::Scan(route),
         Ok(route) => Route::Refused(RouteError::Ejected(
             placement.label(route.server).to_string(),

@@ -116,6 +116,8 @@ pub struct ScanRoute {
     inner: u64,
     tag: u16,
     servers: usize,
+    /// Where the walk goes on once this server is done (`None`: it ends).
+    then: Option<usize>,
 }
 
 impl ScanRoute {
@@ -128,7 +130,21 @@ impl ScanRoute {
             inner: at.inner,
             tag,
             servers,
+            then: (at.server + 1 < servers).then_some(at.server + 1),
         })
+    }
+
+    /// The walk over the servers for which `serves` holds only (a cluster
+    /// pool's masters: a replica or a demoted master given as a seed holds
+    /// copies): a cursor naming another server goes on at the next that
+    /// serves, from its start. `None` when none is left.
+    pub fn serving_only(mut self, serves: impl Fn(usize) -> bool) -> Option<ScanRoute> {
+        if !serves(self.server) {
+            self.server = (self.server + 1..self.servers).find(|&i| serves(i))?;
+            self.inner = 0;
+        }
+        self.then = (self.server + 1..self.servers).find(|&i| serves(i));
+        Some(self)
     }
 
     /// The request for the server: the client's, with the server's own
@@ -145,7 +161,12 @@ impl ScanRoute {
 
     /// The client's cursor after the server answered with `next`.
     pub fn client_cursor(&self, next: u64) -> Result<u64, ScanError> {
-        ScanCursor::after(self.server, next, self.tag, self.servers)
+        match (next, self.then) {
+            (0, None) => Ok(0),
+            // Its index and cursor 0 encode "the start of server `then`".
+            (0, Some(then)) => ScanCursor::after(then - 1, 0, self.tag, self.servers),
+            _ => ScanCursor::after(self.server, next, self.tag, self.servers),
+        }
     }
 }
 
