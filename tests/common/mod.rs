@@ -57,6 +57,8 @@ pub fn read_vectors(tsv: &std::path::Path) -> Vec<(String, usize)> {
 pub mod certs;
 pub mod clients;
 pub mod cluster;
+pub mod kv_load;
 pub mod load;
+pub mod resharding;
 pub mod sentinel;
 pub mod servers;
