@@ -99,8 +99,7 @@ impl Cluster {
                 let synced = text(n.conn().cmd(&["INFO", "replication"]));
                 info.contains("cluster_state:ok")
                     && info.contains(&format!("cluster_known_nodes:{}", self.nodes.len()))
-                    && (synced.contains("role:master")
-                        || synced.contains("master_link_status:up"))
+                    && (synced.contains("role:master") || synced.contains("master_link_status:up"))
             });
             if ok {
                 return;
@@ -286,7 +285,7 @@ impl Cluster {
     /// listening on `{port}`, with `extra` pool keys.
     pub fn pool_config(&self, extra: &str) -> String {
         format!(
-            "alpha:\n  listen: 127.0.0.1:{{port}}\n  cluster: true\n{extra}  servers:\n{}",
+            "alpha:\n  listen: 127.0.0.1:{{port}}\n  redis: true\n  cluster: true\n{extra}  servers:\n{}",
             self.seeds()
         )
     }

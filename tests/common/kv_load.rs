@@ -46,6 +46,8 @@ pub struct Failure {
     pub key: String,
     pub command: &'static str,
     pub sent: Instant,
+    /// When the error (or the loss of the connection) came.
+    pub done: Instant,
     pub error: String,
 }
 
@@ -263,10 +265,7 @@ impl Report {
 
     /// The figures, one line.
     pub fn summary(&self) -> String {
-        let span = self
-            .samples
-            .last()
-            .map_or(0, |s| s.sent_us as u64 / 1000);
+        let span = self.samples.last().map_or(0, |s| s.sent_us as u64 / 1000);
         format!(
             "{} requests in {} ms ({} clients): {} ok, {} failed, {} stale",
             self.samples.len(),
@@ -324,7 +323,7 @@ impl Client {
             if !self.send_batch(c, &batch, &mut log) {
                 conn = self.connect();
             }
-            if prefill.len() == 0 && !prefilled {
+            if prefill.is_empty() && !prefilled {
                 prefilled = true;
                 self.progress.prefilled.fetch_add(1, Ordering::Relaxed);
             }
@@ -419,6 +418,7 @@ impl Client {
                     key: name.clone(),
                     command,
                     sent,
+                    done: Instant::now(),
                     error: describe(reply),
                 });
                 return Kind::Failed;

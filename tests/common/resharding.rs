@@ -27,21 +27,15 @@ impl<'a> SlotMigration<'a> {
     pub fn begin(cluster: &'a Cluster, slot: u16, from: usize, to: usize) -> SlotMigration<'a> {
         let (from_id, to_id) = (cluster.id(from), cluster.id(to));
         let s = slot.to_string();
-        let importing = cluster.nodes[to].conn().cmd(&[
-            "CLUSTER",
-            "SETSLOT",
-            &s,
-            "IMPORTING",
-            &from_id,
-        ]);
+        let importing =
+            cluster.nodes[to]
+                .conn()
+                .cmd(&["CLUSTER", "SETSLOT", &s, "IMPORTING", &from_id]);
         assert_eq!(importing, Reply::ok(), "SETSLOT IMPORTING");
-        let migrating = cluster.nodes[from].conn().cmd(&[
-            "CLUSTER",
-            "SETSLOT",
-            &s,
-            "MIGRATING",
-            &to_id,
-        ]);
+        let migrating =
+            cluster.nodes[from]
+                .conn()
+                .cmd(&["CLUSTER", "SETSLOT", &s, "MIGRATING", &to_id]);
         assert_eq!(migrating, Reply::ok(), "SETSLOT MIGRATING");
         SlotMigration {
             cluster,
@@ -64,9 +58,9 @@ impl<'a> SlotMigration<'a> {
         }
     }
 
-    /// Moves at most `n` of the slot's keys, one `MIGRATE` each; how many
+    /// Moves at most `n` of the slot's keys, one `MIGRATE` each; the keys
     /// it moved.
-    pub fn move_keys(&self, n: usize) -> usize {
+    pub fn move_keys(&self, n: usize) -> Vec<Vec<u8>> {
         let source = &self.cluster.nodes[self.from];
         let target_port = self.cluster.nodes[self.to].port.to_string();
         let Reply::Array(keys) = source.conn().cmd(&[
@@ -78,10 +72,14 @@ impl<'a> SlotMigration<'a> {
             panic!("GETKEYSINSLOT")
         };
         let mut c = source.conn();
+        let keys: Vec<Vec<u8>> = keys
+            .into_iter()
+            .map(|k| match k {
+                Reply::Bulk(k) => k,
+                other => panic!("a key: {other:?}"),
+            })
+            .collect();
         for key in &keys {
-            let Reply::Bulk(key) = key else {
-                panic!("a key: {key:?}")
-            };
             let reply = c.call(&[
                 b"MIGRATE",
                 b"127.0.0.1",
@@ -90,9 +88,14 @@ impl<'a> SlotMigration<'a> {
                 b"0",
                 b"5000",
             ]);
-            assert_eq!(reply, Reply::ok(), "MIGRATE {}", String::from_utf8_lossy(key));
+            assert_eq!(
+                reply,
+                Reply::ok(),
+                "MIGRATE {}",
+                String::from_utf8_lossy(key)
+            );
         }
-        keys.len()
+        keys
     }
 
     /// Gives the slot to the target, on the target first, then the source,
@@ -169,7 +172,11 @@ impl Reshard {
         match self.child.try_wait().unwrap() {
             None => false,
             Some(status) => {
-                assert!(status.success(), "reshard failed ({status}):\n{}", self.tail());
+                assert!(
+                    status.success(),
+                    "reshard failed ({status}):\n{}",
+                    self.tail()
+                );
                 true
             }
         }
