@@ -59,6 +59,39 @@ struct Redirections {
     refreshes: u64,
 }
 
+impl std::ops::Sub for Redirections {
+    type Output = Redirections;
+    fn sub(self, before: Redirections) -> Redirections {
+        Redirections {
+            moved: self.moved - before.moved,
+            ask: self.ask - before.ask,
+            retry: self.retry - before.retry,
+            refreshes: self.refreshes - before.refreshes,
+        }
+    }
+}
+
+impl std::fmt::Display for Redirections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "proxy followed {} MOVED and {} ASK, {} retries, {} slot maps read",
+            self.moved, self.ask, self.retry, self.refreshes
+        )
+    }
+}
+
+/// Pipelined SET/GET through the proxy (16 a batch, one batch per client
+/// every `every`), once every client has written each of its keys and
+/// 2,000 more requests were answered.
+fn steady_load(proxy: &Redshard, keys: Vec<Vec<String>>, every: Duration) -> KvLoad {
+    let pace = Pace { depth: 16, every };
+    let load = KvLoad::start(proxy.port, keys, pace);
+    load.wait_prefilled(Duration::from_secs(10));
+    load.wait_more(2000, Duration::from_secs(10));
+    load
+}
+
 fn redirections(proxy: &Redshard) -> Redirections {
     let info = proxy_cluster_info(proxy);
     let n = |k: &str| -> u64 {
@@ -241,7 +274,7 @@ fn every_key_goes_to_the_master_of_its_slot() {
     let r = redirections(&proxy);
     let info = proxy_cluster_info(&proxy);
     eprintln!(
-        "placement: {} keys over {} slots, all on their slot's master; redirections {r:?}; INFO: masters {}, slots served {}",
+        "placement: {} keys over {} slots, all on their slot's master; {r}; INFO: masters {}, slots served {}",
         keys.len(),
         slots.iter().collect::<HashSet<_>>().len(),
         info["cluster_masters"],
@@ -344,7 +377,7 @@ fn multi_key_commands_span_slots_and_scripts_need_one() {
     let mut direct = cluster.nodes[home].conn();
     assert_eq!(direct.cmd(&["GET", "{acct}:to"]), Reply::bulk("20"));
     eprintln!(
-        "multi-key: MSET/MGET/EXISTS/DEL/UNLINK over {distinct} slots; redirections {:?}",
+        "multi-key: MSET/MGET/EXISTS/DEL/UNLINK over {distinct} slots; {}",
         redirections(&proxy)
     );
 }
@@ -482,10 +515,6 @@ fn a_slot_migrated_key_by_key_under_load_is_followed_by_ask_then_moved() {
     let keys: Vec<Vec<String>> = (0..4)
         .map(|c| (0..50).map(|i| format!("{{{tag}}}:{c}:{i}")).collect())
         .collect();
-    let pace = Pace {
-        depth: 16,
-        every: Duration::from_millis(2),
-    };
     // Two keys the load leaves alone, one in the slot, one elsewhere.
     let (inside, outside) = (format!("{{{tag}}}:still"), "elsewhere:still".to_string());
     assert_ne!(cluster.keyslot(&outside), slot);
@@ -494,9 +523,7 @@ fn a_slot_migrated_key_by_key_under_load_is_followed_by_ask_then_moved() {
         c.cmd(&["MSET", &inside, "in", &outside, "out"]),
         Reply::ok()
     );
-    let load = KvLoad::start(proxy.port, keys, pace);
-    load.wait_prefilled(Duration::from_secs(10));
-    load.wait_more(1000, Duration::from_secs(10));
+    let load = steady_load(&proxy, keys, Duration::from_millis(2));
     let before = (redirections(&proxy), asking_calls(&cluster));
 
     let started = Instant::now();
@@ -529,28 +556,23 @@ fn a_slot_migrated_key_by_key_under_load_is_followed_by_ask_then_moved() {
     let migrated_in = started.elapsed();
     load.wait_more(2000, Duration::from_secs(10));
     let report = load.stop();
-    let after = (redirections(&proxy), asking_calls(&cluster));
-    let asking = after.1 - before.1;
+    let followed = redirections(&proxy) - before.0;
+    let asking = asking_calls(&cluster) - before.1;
     eprintln!(
         "ASK: slot {slot} ({keys_in_slot} keys, {moved} moved one by one) migrated in {} ms under load: {}; \
-         proxy followed {} ASK and {} MOVED, {} retries, {} slot maps read; ASKING calls on the nodes: {asking}; errors {:?}",
+         {followed}; ASKING calls on the nodes: {asking}; errors {:?}",
         migrated_in.as_millis(),
         report.summary(),
-        after.0.ask - before.0.ask,
-        after.0.moved - before.0.moved,
-        after.0.retry - before.0.retry,
-        after.0.refreshes - before.0.refreshes,
         error_kinds(&report),
     );
     assert_all_served(&report, proxy.port, "slot migration");
     assert!(asking > 0, "no ASK followed while the slot migrated");
     assert_eq!(
-        after.0.ask - before.0.ask,
-        asking,
+        followed.ask, asking,
         "ASK counted by the proxy against ASKING run by the nodes"
     );
     assert!(
-        after.0.moved > before.0.moved,
+        followed.moved > 0,
         "the slot's new home learnt without a MOVED?"
     );
     assert_eq!(cluster.master_of(slot), 1);
@@ -600,13 +622,7 @@ fn resharding_1000_slots_under_pipelined_load_fails_no_request() {
     // redis-cli takes the source's slots from its lowest.
     let moving: HashSet<u16> = cluster.slots_of(0)[..SLOTS].iter().copied().collect();
     let keys = keys_in_slots(&cluster, "resharded", 4, 250, 200, &moving);
-    let pace = Pace {
-        depth: 16,
-        every: Duration::from_millis(3),
-    };
-    let load = KvLoad::start(proxy.port, keys, pace);
-    load.wait_prefilled(Duration::from_secs(10));
-    load.wait_more(2000, Duration::from_secs(10));
+    let load = steady_load(&proxy, keys, Duration::from_millis(3));
     let before = (redirections(&proxy), asking_calls(&cluster));
     let slots_before = cluster.slots_of(1).len();
 
@@ -617,25 +633,21 @@ fn resharding_1000_slots_under_pipelined_load_fails_no_request() {
     let took = started.elapsed();
     load.wait_more(2000, Duration::from_secs(10));
     let report = load.stop();
-    let after = (redirections(&proxy), asking_calls(&cluster));
+    let followed = redirections(&proxy) - before.0;
+    let asking = asking_calls(&cluster) - before.1;
     let now = cluster.slots_of(1);
     eprintln!(
         "reshard: {SLOTS} slots (800 of the load's 1000 keys in them) moved in {} ms under load: {}; \
-         proxy followed {} MOVED and {} ASK, {} retries, {} slot maps read; ASKING calls on the nodes: {}; errors {:?}",
+         {followed}; ASKING calls on the nodes: {asking}; errors {:?}",
         took.as_millis(),
         report.summary(),
-        after.0.moved - before.0.moved,
-        after.0.ask - before.0.ask,
-        after.0.retry - before.0.retry,
-        after.0.refreshes - before.0.refreshes,
-        after.1 - before.1,
         error_kinds(&report),
     );
     assert_eq!(now.len(), slots_before + SLOTS, "slots moved");
     assert!(moving.iter().all(|s| now.contains(s)), "the slots expected");
     assert_all_served(&report, proxy.port, "reshard");
     assert!(
-        after.0.moved + after.0.ask > before.0.moved + before.0.ask,
+        followed.moved + followed.ask > 0,
         "no redirection followed while 1000 slots moved"
     );
 }
@@ -662,13 +674,7 @@ fn a_killed_master_fails_only_its_slots_and_only_until_its_replica_takes_over() 
         .map(|(k, _)| k.to_string())
         .collect();
     assert!(on_victim.len() > 100 && on_victim.len() < all.len() - 100);
-    let pace = Pace {
-        depth: 16,
-        every: Duration::from_millis(3),
-    };
-    let load = KvLoad::start(proxy.port, keys, pace);
-    load.wait_prefilled(Duration::from_secs(10));
-    load.wait_more(2000, Duration::from_secs(10));
+    let load = steady_load(&proxy, keys, Duration::from_millis(3));
     assert_eq!(load.bad(), 0, "failures before the kill");
 
     let replica = cluster.replica_of(victim);
@@ -705,7 +711,7 @@ fn a_killed_master_fails_only_its_slots_and_only_until_its_replica_takes_over() 
         "failover: replica promoted {} ms after the kill -9, cluster agreed at {} ms; through the proxy the \
          victim's slots failed for {} ms ({} requests failed, {:?}) and were served again at {} ms (probe); \
          {served_after} requests to them served after the last failure; other masters: {} failed, {} stale; \
-         {} GETs of the victim's keys stale (writes the old master acknowledged but did not pass on); {}; {r:?}",
+         {} GETs of the victim's keys stale (writes the old master acknowledged but did not pass on); {}; {r}",
         promoted.as_millis(),
         agreed.as_millis(),
         window.as_millis(),
