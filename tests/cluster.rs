@@ -1,9 +1,10 @@
 //! Cluster pools against a real Redis Cluster (redis-server nodes with
 //! `cluster-enabled yes`, joined by `redis-cli --cluster create`): keys go
-//! to the master of their slot; multi-key commands span slots and scripts
-//! need one; a slot migrated key by key is followed through `ASK` and
-//! `MOVED`; `redis-cli --cluster reshard` and a `kill -9` of a master under
-//! pipelined load. Each test prints its figures (eprintln!) for the record.
+//! to the master of their slot; multi-key commands span slots (also when
+//! sent before the first slot map) and scripts need one; a slot migrated
+//! key by key is followed through `ASK` and `MOVED`; `redis-cli --cluster
+//! reshard` and a `kill -9` of a master under pipelined load. Each test
+//! prints its figures (eprintln!) for the record.
 
 mod common;
 
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::cluster::Cluster;
 use common::kv_load::{Kind, KvLoad, Pace, Report};
 use common::resharding::{asking_calls, Reshard, SlotMigration};
-use common::servers::{eventually, Conn, RedisServer, Redshard, Reply};
+use common::servers::{eventually, free_port, Conn, RedisServer, Redshard, Reply};
 
 /// The text Redis itself answers for keys of several slots.
 const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
@@ -24,7 +25,15 @@ const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 /// the slot map (every slot served: INFO's `# Cluster`). What a request
 /// sent before that gets is a test of its own.
 fn proxy_for(cluster: &Cluster, extra: &str) -> Redshard {
-    let proxy = Redshard::start(&cluster.pool_config(extra));
+    proxy_with_args(cluster, extra, &[])
+}
+
+/// `proxy_for` with more redshard arguments (e.g. `--metrics`).
+fn proxy_with_args(cluster: &Cluster, extra: &str, args: &[&str]) -> Redshard {
+    let stats = free_port().to_string();
+    let mut all = vec!["--workers", "2", "-s", &stats, "-a", "127.0.0.1"];
+    all.extend_from_slice(args);
+    let proxy = Redshard::start_args(&cluster.pool_config(extra), &all);
     eventually(Duration::from_secs(10), "the first slot map", || {
         let info = proxy_cluster_info(&proxy);
         (info.get("cluster_slots_served").map(String::as_str) == Some("16384")).then_some(())
@@ -47,6 +56,22 @@ fn proxy_cluster_info(proxy: &Redshard) -> HashMap<String, String> {
         .take_while(|l| !l.starts_with('#'))
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// `redshard_cluster_redirections_total` of pool `alpha` by kind, from
+/// the proxy's `/metrics`.
+fn metrics_redirections(port: u16) -> BTreeMap<String, u64> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut s, &mut text).unwrap();
+    let prefix = "redshard_cluster_redirections_total{pool=\"alpha\",kind=\"";
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .filter_map(|l| l.split_once("\"} "))
+        .map(|(kind, n)| (kind.to_string(), n.trim().parse().unwrap()))
         .collect()
 }
 
@@ -506,7 +531,12 @@ fn assert_all_served(report: &Report, port: u16, what: &str) {
 fn a_slot_migrated_key_by_key_under_load_is_followed_by_ask_then_moved() {
     let cluster = Cluster::start(3, 1);
     // No periodic refresh: the proxy learns of the move only by redirections.
-    let proxy = proxy_for(&cluster, "  cluster_refresh_ms: 3600000\n");
+    let metrics = free_port();
+    let proxy = proxy_with_args(
+        &cluster,
+        "  cluster_refresh_ms: 3600000\n",
+        &["--metrics", &format!("127.0.0.1:{metrics}")],
+    );
     let tag = (0..)
         .map(|i| format!("ask{i}"))
         .find(|t| cluster.master_of(cluster.keyslot(t)) == 0)
@@ -575,6 +605,15 @@ fn a_slot_migrated_key_by_key_under_load_is_followed_by_ask_then_moved() {
         followed.moved > 0,
         "the slot's new home learnt without a MOVED?"
     );
+    let total = redirections(&proxy);
+    let scraped = metrics_redirections(metrics);
+    let want: BTreeMap<String, u64> = [
+        ("ask".to_string(), total.ask),
+        ("moved".to_string(), total.moved),
+        ("retry".to_string(), total.retry),
+    ]
+    .into();
+    assert_eq!(scraped, want, "/metrics against INFO");
     assert_eq!(cluster.master_of(slot), 1);
 }
 
