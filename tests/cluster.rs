@@ -8,211 +8,20 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use common::cluster::Cluster;
-use common::kv_load::{Kind, KvLoad, Pace, Report};
+use common::cluster_proxy::{
+    metrics_redirections, pipeline, proxy_cluster_info, proxy_for, proxy_with_args, redirections,
+    route, steady_load, SlowSeed,
+};
+use common::kv_load::{Failure, Kind, Report, Stale};
 use common::resharding::{asking_calls, Reshard, SlotMigration};
-use common::servers::{eventually, free_port, Conn, RedisServer, Redshard, Reply};
+use common::servers::{command_stat, eventually, free_port, Conn, Redshard, Reply};
 
 /// The text Redis itself answers for keys of several slots.
 const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
-
-/// A proxy with one cluster pool, `alpha`, over `cluster`, once it has
-/// the slot map (every slot served: INFO's `# Cluster`). What a request
-/// sent before that gets is a test of its own.
-fn proxy_for(cluster: &Cluster, extra: &str) -> Redshard {
-    proxy_with_args(cluster, extra, &[])
-}
-
-/// `proxy_for` with more redshard arguments (e.g. `--metrics`).
-fn proxy_with_args(cluster: &Cluster, extra: &str, args: &[&str]) -> Redshard {
-    let stats = free_port().to_string();
-    let mut all = vec!["--workers", "2", "-s", &stats, "-a", "127.0.0.1"];
-    all.extend_from_slice(args);
-    let proxy = Redshard::start_args(&cluster.pool_config(extra), &all);
-    eventually(Duration::from_secs(10), "the first slot map", || {
-        let info = proxy_cluster_info(&proxy);
-        (info.get("cluster_slots_served").map(String::as_str) == Some("16384")).then_some(())
-    });
-    proxy
-}
-
-/// The fields of the proxy's `INFO` `# Cluster` section.
-fn proxy_cluster_info(proxy: &Redshard) -> HashMap<String, String> {
-    let Reply::Bulk(info) = proxy.conn().cmd(&["INFO"]) else {
-        panic!("INFO")
-    };
-    let info = String::from_utf8(info).unwrap();
-    let section = info
-        .split("# Cluster")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no # Cluster section in INFO:\n{info}"));
-    section
-        .lines()
-        .take_while(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect()
-}
-
-/// `redshard_cluster_redirections_total` of pool `alpha` by kind, from
-/// the proxy's `/metrics`.
-fn metrics_redirections(port: u16) -> BTreeMap<String, u64> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut s, &mut text).unwrap();
-    let prefix = "redshard_cluster_redirections_total{pool=\"alpha\",kind=\"";
-    text.lines()
-        .filter_map(|l| l.strip_prefix(prefix))
-        .filter_map(|l| l.split_once("\"} "))
-        .map(|(kind, n)| (kind.to_string(), n.trim().parse().unwrap()))
-        .collect()
-}
-
-/// Redirections the proxy followed, by kind, and slot maps it read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Redirections {
-    moved: u64,
-    ask: u64,
-    retry: u64,
-    refreshes: u64,
-}
-
-impl std::ops::Sub for Redirections {
-    type Output = Redirections;
-    fn sub(self, before: Redirections) -> Redirections {
-        Redirections {
-            moved: self.moved - before.moved,
-            ask: self.ask - before.ask,
-            retry: self.retry - before.retry,
-            refreshes: self.refreshes - before.refreshes,
-        }
-    }
-}
-
-impl std::fmt::Display for Redirections {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "proxy followed {} MOVED and {} ASK, {} retries, {} slot maps read",
-            self.moved, self.ask, self.retry, self.refreshes
-        )
-    }
-}
-
-/// Pipelined SET/GET through the proxy (16 a batch, one batch per client
-/// every `every`), once every client has written each of its keys and
-/// 2,000 more requests were answered.
-fn steady_load(proxy: &Redshard, keys: Vec<Vec<String>>, every: Duration) -> KvLoad {
-    let pace = Pace { depth: 16, every };
-    let load = KvLoad::start(proxy.port, keys, pace);
-    load.wait_prefilled(Duration::from_secs(10));
-    load.wait_more(2000, Duration::from_secs(10));
-    load
-}
-
-fn redirections(proxy: &Redshard) -> Redirections {
-    let info = proxy_cluster_info(proxy);
-    let n = |k: &str| -> u64 {
-        info.get(k)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {k} in INFO's # Cluster: {info:?}"))
-    };
-    Redirections {
-        moved: n("cluster_redirections_moved"),
-        ask: n("cluster_redirections_ask"),
-        retry: n("cluster_redirections_retry"),
-        refreshes: n("cluster_slot_map_refreshes"),
-    }
-}
-
-/// A counter of a command's `INFO commandstats` line (`calls`,
-/// `rejected_calls`: refused with MOVED/ASK/CLUSTERDOWN before running).
-fn command_stat(server: &RedisServer, command: &str, field: &str) -> u64 {
-    let Reply::Bulk(info) = server.conn().cmd(&["INFO", "commandstats"]) else {
-        panic!("INFO commandstats")
-    };
-    let info = String::from_utf8_lossy(&info).into_owned();
-    let prefix = format!("cmdstat_{command}:");
-    let Some(line) = info.lines().find_map(|l| l.strip_prefix(&prefix)) else {
-        return 0;
-    };
-    line.split(',')
-        .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-/// `redshard route -c FILE --pool alpha` for `keys`: (slot, node port)
-/// per key, in order.
-fn route(proxy: &Redshard, keys: &[String]) -> Vec<(u16, u16)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_redshard"))
-        .arg("route")
-        .arg("-c")
-        .arg(&proxy.config)
-        .args(["--pool", "alpha"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run redshard route");
-    // Fed from a thread: the output would otherwise fill its pipe while
-    // the input fills the other.
-    let mut pipe = child.stdin.take().unwrap();
-    let input: String = keys.iter().map(|k| format!("{k}\n")).collect();
-    let feeder = std::thread::spawn(move || pipe.write_all(input.as_bytes()));
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap().unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
-        "route failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: Vec<(u16, u16)> = stdout
-        .lines()
-        .zip(keys)
-        .map(|(line, key)| {
-            let mut cols = line.splitn(3, '\t');
-            let (slot, node, k) = (cols.next(), cols.next(), cols.next());
-            assert_eq!(k, Some(key.as_str()), "route line {line:?}");
-            let slot = slot.and_then(|s| s.parse().ok()).expect("a slot");
-            let port = node
-                .and_then(|n| n.rsplit(':').next())
-                .and_then(|p| p.parse().ok())
-                .unwrap_or_else(|| panic!("a node in {line:?}"));
-            (slot, port)
-        })
-        .collect();
-    assert_eq!(rows.len(), keys.len(), "one line per key");
-    rows
-}
-
-/// The master (node index) of every slot, as node `seen_by` sees it.
-fn owners(cluster: &Cluster, seen_by: usize) -> Vec<usize> {
-    let mut owner = vec![usize::MAX; 16384];
-    for (start, end, node) in cluster.slot_ranges(seen_by) {
-        owner[start as usize..=end as usize].fill(node);
-    }
-    assert!(owner.iter().all(|&o| o != usize::MAX), "unserved slots");
-    owner
-}
-
-/// Pipelined commands on one connection, their replies in order.
-fn pipeline(c: &mut Conn, commands: &[Vec<&[u8]>]) -> Vec<Reply> {
-    let mut bytes = Vec::new();
-    for args in commands {
-        bytes.extend(common::servers::encode(args));
-    }
-    c.send_raw(&bytes);
-    commands.iter().map(|_| c.read()).collect()
-}
 
 /// Keys of the placement test: plain, tagged, and the spec's tag edge cases
 /// (`foo{}{bar}` hashes the whole key, `foo{{bar}}` hashes `{bar`, a `}`
@@ -245,7 +54,7 @@ fn every_key_goes_to_the_master_of_its_slot() {
 
     // The slot redshard computes is the cluster's, and so is the node.
     let slots = cluster.keyslots(&keys);
-    let owner = owners(&cluster, 0);
+    let owner = cluster.owner_table(0);
     let routed = route(&proxy, &keys);
     let mut wrong = 0;
     for ((key, &slot), &(routed_slot, port)) in keys.iter().zip(&slots).zip(&routed) {
@@ -407,50 +216,6 @@ fn multi_key_commands_span_slots_and_scripts_need_one() {
     );
 }
 
-/// A seed that takes each connection and holds it, unanswered, for a
-/// while before closing it: the slot map comes from the next seed after
-/// that. Stops on drop.
-struct SlowSeed {
-    port: u16,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl SlowSeed {
-    fn start(hold: Duration) -> SlowSeed {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let done = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut held = Vec::new();
-            while !done.load(Ordering::Relaxed) {
-                if let Ok((conn, _)) = listener.accept() {
-                    held.push((conn, Instant::now()));
-                }
-                held.retain(|(_, since)| since.elapsed() < hold);
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        });
-        SlowSeed {
-            port,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for SlowSeed {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 #[test]
 fn multi_key_commands_sent_before_the_first_slot_map_wait_for_it() {
     let cluster = Cluster::start(3, 0);
@@ -490,40 +255,6 @@ fn multi_key_commands_sent_before_the_first_slot_map_wait_for_it() {
             Reply::bulk("b"),
         ],
         "multi-key commands sent before the first slot map"
-    );
-}
-
-/// Errors by kind (their text without its numbers) and how many.
-fn error_kinds(report: &Report) -> BTreeMap<String, usize> {
-    let mut kinds = BTreeMap::new();
-    for f in &report.failures {
-        let kind: String = f.error.chars().filter(|c| !c.is_ascii_digit()).collect();
-        *kinds.entry(kind).or_insert(0) += 1;
-    }
-    kinds
-}
-
-/// No request failed, no GET was stale, every key holds its last value.
-fn assert_all_served(report: &Report, port: u16, what: &str) {
-    assert!(
-        report.failures.is_empty(),
-        "{what}: {} failed requests {:?}, e.g. {:?}",
-        report.failures.len(),
-        error_kinds(report),
-        &report.failures[..report.failures.len().min(5)]
-    );
-    assert!(
-        report.stale.is_empty(),
-        "{what}: {} stale GETs, e.g. {:?}",
-        report.stale.len(),
-        &report.stale[..report.stale.len().min(5)]
-    );
-    let wrong = report.check_values(port);
-    assert!(
-        wrong.is_empty(),
-        "{what}: {} keys without their last value, e.g. {:?}",
-        wrong.len(),
-        &wrong[..wrong.len().min(5)]
     );
 }
 
@@ -593,9 +324,9 @@ fn a_slot_migrated_key_by_key_under_load_is_followed_by_ask_then_moved() {
          {followed}; ASKING calls on the nodes: {asking}; errors {:?}",
         migrated_in.as_millis(),
         report.summary(),
-        error_kinds(&report),
+        report.error_kinds(),
     );
-    assert_all_served(&report, proxy.port, "slot migration");
+    report.assert_all_served(proxy.port, "slot migration");
     assert!(asking > 0, "no ASK followed while the slot migrated");
     assert_eq!(
         followed.ask, asking,
@@ -680,15 +411,52 @@ fn resharding_1000_slots_under_pipelined_load_fails_no_request() {
          {followed}; ASKING calls on the nodes: {asking}; errors {:?}",
         took.as_millis(),
         report.summary(),
-        error_kinds(&report),
+        report.error_kinds(),
     );
     assert_eq!(now.len(), slots_before + SLOTS, "slots moved");
     assert!(moving.iter().all(|s| now.contains(s)), "the slots expected");
-    assert_all_served(&report, proxy.port, "reshard");
+    report.assert_all_served(proxy.port, "reshard");
     assert!(
         followed.moved + followed.ask > 0,
         "no redirection followed while 1000 slots moved"
     );
+}
+
+/// What a load saw of a master's failure: requests to its keys and to
+/// the others' keys, split.
+struct Outage<'r> {
+    /// Failed requests to the failed master's keys.
+    failed: Vec<&'r Failure>,
+    /// Failed requests to the other masters' keys.
+    failed_others: Vec<&'r Failure>,
+    /// Stale GETs of the other masters' keys.
+    stale_others: Vec<&'r Stale>,
+    /// From the failure to the last failed request sent.
+    window: Duration,
+    /// Requests to the failed master's keys served after the last failure.
+    served_after: usize,
+}
+
+impl<'r> Outage<'r> {
+    fn of(report: &'r Report, failed_keys: &HashSet<String>, at: Instant) -> Outage<'r> {
+        let hit = |key: &str| failed_keys.contains(key);
+        let (failed, failed_others): (Vec<_>, Vec<_>) =
+            report.failures.iter().partition(|f| hit(&f.key));
+        let last = failed.iter().map(|f| f.sent).max();
+        let served_after = report
+            .samples
+            .iter()
+            .filter(|s| s.kind == Kind::Ok && hit(report.key(s)))
+            .filter(|s| last.is_none_or(|t| report.sent(s) > t))
+            .count();
+        Outage {
+            failed,
+            failed_others,
+            stale_others: report.stale.iter().filter(|s| !hit(&s.key)).collect(),
+            window: last.map_or(Duration::ZERO, |t| t.duration_since(at)),
+            served_after,
+        }
+    }
 }
 
 #[test]
@@ -705,7 +473,7 @@ fn a_killed_master_fails_only_its_slots_and_only_until_its_replica_takes_over() 
         .map(|c| (0..200).map(|i| format!("fo:{c}:{i}")).collect())
         .collect();
     let all: Vec<&String> = keys.iter().flatten().collect();
-    let owner = owners(&cluster, 1);
+    let owner = cluster.owner_table(1);
     let on_victim: HashSet<String> = all
         .iter()
         .zip(cluster.keyslots(&all))
@@ -734,59 +502,55 @@ fn a_killed_master_fails_only_its_slots_and_only_until_its_replica_takes_over() 
     load.wait_more(4000, Duration::from_secs(10));
     let report = load.stop();
 
-    let victims = |key: &str| on_victim.contains(key);
-    let (mine, others): (Vec<_>, Vec<_>) = report.failures.iter().partition(|f| victims(&f.key));
-    let stale_others: Vec<_> = report.stale.iter().filter(|s| !victims(&s.key)).collect();
-    let last_failure = mine.iter().map(|f| f.sent).max();
-    let window = last_failure.map_or(Duration::ZERO, |t| t.duration_since(killed));
-    let served_after = report
-        .samples
-        .iter()
-        .filter(|s| s.kind == Kind::Ok && victims(report.key(s)))
-        .filter(|s| last_failure.is_none_or(|t| report.sent(s) > t))
-        .count();
-    let r = redirections(&proxy);
+    let o = Outage::of(&report, &on_victim, killed);
     eprintln!(
         "failover: replica promoted {} ms after the kill -9, cluster agreed at {} ms; through the proxy the \
          victim's slots failed for {} ms ({} requests failed, {:?}) and were served again at {} ms (probe); \
-         {served_after} requests to them served after the last failure; other masters: {} failed, {} stale; \
-         {} GETs of the victim's keys stale (writes the old master acknowledged but did not pass on); {}; {r}",
+         {} requests to them served after the last failure; other masters: {} failed, {} stale; \
+         {} GETs of the victim's keys stale (writes the old master acknowledged but did not pass on); {}; {}",
         promoted.as_millis(),
         agreed.as_millis(),
-        window.as_millis(),
-        mine.len(),
-        error_kinds(&report),
+        o.window.as_millis(),
+        o.failed.len(),
+        report.error_kinds(),
         back.as_millis(),
-        others.len(),
-        stale_others.len(),
-        report.stale.len() - stale_others.len(),
+        o.served_after,
+        o.failed_others.len(),
+        o.stale_others.len(),
+        report.stale.len() - o.stale_others.len(),
         report.summary(),
+        redirections(&proxy),
     );
     assert!(
-        others.is_empty(),
+        o.failed_others.is_empty(),
         "requests to the other masters failed: {:?}",
-        &others[..others.len().min(5)]
+        &o.failed_others[..o.failed_others.len().min(5)]
     );
-    assert!(stale_others.is_empty(), "stale: {stale_others:?}");
+    assert!(o.stale_others.is_empty(), "stale: {:?}", o.stale_others);
     // (A request in flight at the kill fails with it: sent before, failed
     // after.)
     assert!(
-        mine.iter().all(|f| f.done >= killed),
+        o.failed.iter().all(|f| f.done >= killed),
         "failed before the kill"
     );
-    assert!(window < Duration::from_secs(10), "failed for {window:?}");
+    assert!(
+        o.window < Duration::from_secs(10),
+        "failed for {:?}",
+        o.window
+    );
     // The proxy follows within one periodic refresh of the cluster's own
     // agreement (and some slack for a loaded machine).
     let bound = agreed + Duration::from_millis(REFRESH_MS + 1500);
     assert!(
-        window <= bound,
-        "failed for {window:?}, the cluster agreed after {agreed:?}"
+        o.window <= bound,
+        "failed for {:?}, the cluster agreed after {agreed:?}",
+        o.window
     );
-    assert!(served_after > 100, "served again: {served_after} requests");
+    assert!(o.served_after > 100, "served again: {}", o.served_after);
     let wrong: Vec<_> = report
         .check_values(proxy.port)
         .into_iter()
-        .filter(|(k, ..)| !victims(k))
+        .filter(|(k, ..)| !on_victim.contains(k))
         .collect();
     assert!(
         wrong.is_empty(),

@@ -154,6 +154,16 @@ impl Cluster {
         out
     }
 
+    /// The master (node index) of every slot, as node `seen_by` sees it.
+    pub fn owner_table(&self, seen_by: usize) -> Vec<usize> {
+        let mut owner = vec![usize::MAX; 16384];
+        for (start, end, node) in self.slot_ranges(seen_by) {
+            owner[start as usize..=end as usize].fill(node);
+        }
+        assert!(owner.iter().all(|&o| o != usize::MAX), "unserved slots");
+        owner
+    }
+
     /// The node (index in `nodes`) that serves `slot` as master now, as
     /// the first live node sees it.
     pub fn master_of(&self, slot: u16) -> usize {

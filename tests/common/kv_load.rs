@@ -5,6 +5,7 @@
 //! or may not have been applied, and both values are then accepted until a
 //! read or an acknowledged write settles it.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -261,6 +262,41 @@ impl Report {
             }
         }
         wrong
+    }
+
+    /// Errors by kind (their text without its numbers) and how many.
+    pub fn error_kinds(&self) -> BTreeMap<String, usize> {
+        let mut kinds = BTreeMap::new();
+        for f in &self.failures {
+            let kind: String = f.error.chars().filter(|c| !c.is_ascii_digit()).collect();
+            *kinds.entry(kind).or_insert(0) += 1;
+        }
+        kinds
+    }
+
+    /// No request failed, no GET was stale, and every key holds its last
+    /// value (read through `port`).
+    pub fn assert_all_served(&self, port: u16, what: &str) {
+        assert!(
+            self.failures.is_empty(),
+            "{what}: {} failed requests {:?}, e.g. {:?}",
+            self.failures.len(),
+            self.error_kinds(),
+            &self.failures[..self.failures.len().min(5)]
+        );
+        assert!(
+            self.stale.is_empty(),
+            "{what}: {} stale GETs, e.g. {:?}",
+            self.stale.len(),
+            &self.stale[..self.stale.len().min(5)]
+        );
+        let wrong = self.check_values(port);
+        assert!(
+            wrong.is_empty(),
+            "{what}: {} keys without their last value, e.g. {:?}",
+            wrong.len(),
+            &wrong[..wrong.len().min(5)]
+        );
     }
 
     /// The figures, one line.
