@@ -57,6 +57,9 @@ pub fn read_vectors(tsv: &std::path::Path) -> Vec<(String, usize)> {
 pub mod certs;
 pub mod clients;
 pub mod cluster;
+pub mod cluster_proxy;
+pub mod kv_load;
 pub mod load;
+pub mod resharding;
 pub mod sentinel;
 pub mod servers;

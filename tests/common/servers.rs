@@ -660,14 +660,23 @@ pub fn info_number(server: &RedisServer, section: &str, field: &str) -> u64 {
 }
 
 pub fn command_calls(server: &RedisServer, command: &str) -> u64 {
+    command_stat(server, command, "calls")
+}
+
+/// A field of a command's `INFO commandstats` line (`calls`, or
+/// `rejected_calls`: refused before running, e.g. with a cluster's
+/// MOVED), 0 when the command never ran.
+pub fn command_stat(server: &RedisServer, command: &str, field: &str) -> u64 {
     let Reply::Bulk(info) = server.conn().cmd(&["INFO", "commandstats"]) else {
         panic!("INFO commandstats")
     };
     let info = String::from_utf8_lossy(&info).into_owned();
-    let prefix = format!("cmdstat_{command}:calls=");
-    info.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|rest| rest.split(',').next())
+    let prefix = format!("cmdstat_{command}:");
+    let Some(line) = info.lines().find_map(|l| l.strip_prefix(&prefix)) else {
+        return 0;
+    };
+    line.split(',')
+        .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
 }
