@@ -30,6 +30,9 @@
 //! - [`cluster`]: Redis Cluster, pure: a key's slot (CRC16 and the tag
 //!   rule of the specification), the slot map from CLUSTER SHARDS or
 //!   CLUSTER SLOTS, and MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies.
+//! - [`cluster_watch`]: a cluster pool's watcher: the slot map asked of its
+//!   nodes at start, periodically and when a request needs it (a `MOVED`,
+//!   an unserved slot), handed to the pool as a new snapshot.
 //! - [`command`]: the command table (arity, where the keys are, what the
 //!   proxy does, each command's Redis ACL categories, and its subcommands' in
 //!   a table of their own) and the keys of a request; imports only `hosted`,
@@ -98,6 +101,7 @@
 pub mod auth;
 pub mod backend;
 pub mod cluster;
+pub mod cluster_watch;
 pub mod command;
 pub mod config;
 pub mod distribution;

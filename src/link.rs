@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -106,15 +106,36 @@ impl Link {
         self.stream.write_all(&out).await.map_err(|e| e.to_string())
     }
 
+    /// Sends a command and decodes its reply (within the link's limit)
+    /// into a [`tree`](crate::protocol::value::Value): for the nested
+    /// replies of CLUSTER SHARDS and CLUSTER SLOTS.
+    pub async fn call_tree(
+        &mut self,
+        args: &[&[u8]],
+    ) -> Result<crate::protocol::value::Value, String> {
+        self.send(args).await?;
+        let raw = match tokio::time::timeout(self.limit, self.next_raw()).await {
+            Ok(reply) => reply?,
+            Err(_) => return Err(format!("no reply within {} ms", self.limit.as_millis())),
+        };
+        crate::protocol::value::Value::parse(&raw)
+            .map(|(v, _)| v)
+            .map_err(|e| format!("a reply it could not read: {e}"))
+    }
+
     /// The next reply or pushed message, however long it takes.
     pub async fn next(&mut self) -> Result<Value, String> {
+        let raw = self.next_raw().await?;
+        decode(&raw, 0)
+            .map(|(v, _)| v)
+            .ok_or_else(|| "a reply it could not read".to_string())
+    }
+
+    /// The next reply's bytes.
+    async fn next_raw(&mut self) -> Result<BytesMut, String> {
         loop {
             match self.skipper.next_reply(&self.buf) {
-                Ok(Some(len)) => {
-                    let value = decode(&self.buf[..len], 0).map(|(v, _)| v);
-                    self.buf.advance(len);
-                    return value.ok_or_else(|| "a reply it could not read".to_string());
-                }
+                Ok(Some(len)) => return Ok(self.buf.split_to(len)),
                 Ok(None) => {}
                 Err(e) => return Err(format!("a malformed reply: {e}")),
             }

@@ -232,8 +232,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eject,
         }) => {
             let pool = tools::select_pool(config, pool.as_deref())?;
-            let options = route::RouteOptions { escaped, eject };
             let stdout = BufWriter::new(io::stdout().lock());
+            if pool.cluster.is_some() {
+                let snapshot = ask_cluster(pool)?;
+                route::run_cluster(&snapshot, escaped, io::stdin().lock(), stdout)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let options = route::RouteOptions { escaped, eject };
             route::run(pool, &options, io::stdin().lock(), stdout)?;
         }
         Some(Command::Dist {
@@ -295,6 +300,8 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
         loaded.config.file.display()
     );
     let pools = proxy.pools();
+    let cluster_pools = pools.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    runtime.block_on(redshard::cluster_watch::discover(&cluster_pools));
     let reloader = reload::Reloader::new(proxy, &cli.conf_file, loaded);
     // `-a` with a port: an IPv6 address (`-a ::1`) needs its brackets.
     let stats_host = cli.stats_addr.as_deref().unwrap_or(DEFAULT_STATS_ADDR);
@@ -316,6 +323,7 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
         let reloads = reloader.spawn(!cli.no_watch);
         tokio::spawn(redshard::proxy::supervisor::run(pools.clone()));
         tokio::spawn(redshard::sentinel::run(pools.clone()));
+        tokio::spawn(redshard::cluster_watch::run(pools.clone()));
         tokio::spawn(redshard::replicas::run(pools.clone()));
         start_observability(&stats_addr, metrics_addr.as_deref(), pools.clone()).await;
         wait_for_exit(signals, &logging, &reloads).await
@@ -476,10 +484,45 @@ impl Drop for PidFile {
     }
 }
 
+/// A cluster pool's snapshot with the slot map its nodes give now, for
+/// `redshard route`.
+fn ask_cluster(
+    pool: &redshard::config::PoolConfig,
+) -> anyhow::Result<std::sync::Arc<redshard::pool::PoolSnapshot>> {
+    let runtime = redshard::pool::PoolRuntime::new(pool.clone());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(redshard::cluster_watch::discover(std::slice::from_ref(
+            &runtime,
+        )));
+    if runtime.cluster_maps.refreshes() == 0 {
+        anyhow::bail!(
+            "no node of pool '{}' gave the cluster's slot map (seeds: {})",
+            pool.name,
+            pool.servers
+                .iter()
+                .map(|s| s.label())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(runtime.snapshot_arc())
+}
+
 /// `-t`: nutcracker's wording, so scripts that grep for it keep working.
 fn test_conf(file: &std::path::Path) -> ExitCode {
     match Config::load(file) {
         Ok(config) => {
+            for pool in &config.pools {
+                let ignored = pool.cluster.iter().flat_map(|c| &c.ignored);
+                for key in ignored {
+                    eprintln!(
+                        "redshard: warning: pool '{}' is a cluster pool: '{key}' does not apply (keys go by the cluster's hash slots)",
+                        pool.name
+                    );
+                }
+            }
             for pool in config.pools.iter().filter(|p| !p.redis) {
                 eprintln!(
                     "redshard: warning: pool '{}' has no 'redis: true'; nutcracker would speak memcached \

@@ -75,12 +75,16 @@ impl BackendConn {
                     server: self.spec.index,
                     readdressed,
                 })
-            } else {
+            } else if self.spec.replica {
+                // (A cluster node's copy is for redirections only: a
+                // written request to a master may have run.)
                 p.copy.as_deref().map(|bytes| Unsent {
                     bytes,
                     server: self.spec.index,
                     readdressed: true,
                 })
+            } else {
+                None
             };
             if let Owner::Client(w) = p.owner {
                 if unsent.is_none() {

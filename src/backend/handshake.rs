@@ -18,6 +18,9 @@ pub(super) enum Step {
     Switch,
     /// AUTH back to the pool's user, after it.
     Restore,
+    /// READONLY on a cluster replica's connection: without it the replica
+    /// redirects every read to its master.
+    ReadOnly,
 }
 
 /// The handshake's bytes and its steps with the length of each.
@@ -52,6 +55,9 @@ fn build_steps(spec: &BackendSpec, full: bool) -> (BytesMut, Vec<(Step, usize)>)
     }
     if full && spec.resp3 {
         step(&mut out, Step::Hello, &[b"HELLO", b"3"]);
+    }
+    if full && spec.cluster && spec.replica {
+        step(&mut out, Step::ReadOnly, &[b"READONLY"]);
     }
     if full && spec.db != 0 {
         let db = spec.db.to_string();
@@ -88,7 +94,7 @@ pub(super) fn check(spec: &BackendSpec, step: Step, reply: &[u8]) -> Result<(), 
             server,
             reply: text,
         }),
-        Step::Select | Step::Restore => Err(BackendError::Handshake {
+        Step::Select | Step::Restore | Step::ReadOnly => Err(BackendError::Handshake {
             server,
             reply: text,
         }),

@@ -475,7 +475,12 @@ impl BackendConn {
                     // handshake reply may be its refusal.
                     self.spec.health.success();
                     self.note_reply(reply);
-                    w.sink.reply(w.tag, reply)
+                    match &pending.copy {
+                        Some(request) if self.spec.cluster && is_redirect(reply) => {
+                            w.sink.redirected(w.tag, reply, request)
+                        }
+                        _ => w.sink.reply(w.tag, reply),
+                    }
                 }
                 Owner::Handshake(step) => handshake::check(&self.spec, step, reply)?,
                 // Already answered: it waited behind a busy script.
@@ -484,4 +489,14 @@ impl BackendConn {
             rbuf.advance(len);
         }
     }
+}
+
+/// A cluster node's reply that asks for the request to be sent again:
+/// `MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN` (one byte looked at for every
+/// other reply).
+#[inline]
+fn is_redirect(reply: &[u8]) -> bool {
+    reply.first() == Some(&b'-')
+        && (crate::cluster::Redirect::parse(reply).is_some()
+            || crate::cluster::redirect::is_transient(reply))
 }

@@ -55,6 +55,9 @@ pub struct Tag {
     pub part: u32,
     /// Already routed again once after a failure: never again.
     pub retried: bool,
+    /// Times a cluster redirected it so far (MOVED, ASK, TRYAGAIN,
+    /// CLUSTERDOWN), for the bound on redirections.
+    pub hops: u8,
 }
 
 /// Receives what becomes of requests: implemented by the client side.
@@ -65,6 +68,14 @@ pub trait ReplySink {
     /// reached the server, so it may be routed again; `None` when it may
     /// have run.
     fn failed(&self, tag: Tag, error: &BackendError, unsent: Option<Unsent<'_>>);
+    /// A cluster node did not run request `tag` but redirected it
+    /// (`reply`: MOVED, ASK, TRYAGAIN or CLUSTERDOWN); `request` is what
+    /// was sent, to send where the reply says. By default the reply is
+    /// the answer.
+    fn redirected(&self, tag: Tag, reply: &[u8], request: &[u8]) {
+        let _ = request;
+        self.reply(tag, reply)
+    }
 }
 
 /// A failed request none of whose bytes reached its server.
@@ -142,6 +153,11 @@ pub struct BackendSpec {
     /// TLS toward the server (the pool's `tls: true`): every connection to
     /// it, side connections too, is TLS.
     pub tls: Option<crate::tls::Connector>,
+    /// A node of a Redis Cluster: a copy of each request is kept until its
+    /// reply, so one the node redirects goes back to its sender to be sent
+    /// where the node says (a dedicated connection's owner gets the
+    /// redirection as its reply: what it set up there cannot move).
+    pub cluster: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -294,7 +310,7 @@ impl BackendConn {
         }
         let was_empty = st.queue.unsent_bytes() == 0;
         let len = st.queue.push(write, Owner::Client(waiter), timeout);
-        if self.spec.replica {
+        if self.spec.replica || (self.spec.cluster && !self.spec.dedicated) {
             st.queue.keep_copy_of_last();
         }
         let c = self.counters();

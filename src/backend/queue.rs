@@ -366,6 +366,7 @@ mod tests {
                 seq: 0,
                 part: 0,
                 retried: false,
+                hops: 0,
             },
         };
         q.push(|b| b.extend_from_slice(b"REQ"), Owner::Client(waiter), None);
@@ -386,6 +387,7 @@ mod tests {
                 seq,
                 part: 0,
                 retried: false,
+                hops: 0,
             },
         };
         for seq in 0..3 {

@@ -62,6 +62,18 @@ pub enum ConfigErrorKind {
     NoSentinels,
     #[error("'{0}' applies only to a pool that follows Sentinel; add 'sentinels:' or remove it")]
     NoSentinelsFor(&'static str),
+    #[error(
+        "'cluster_refresh_ms' applies only to a cluster pool; add 'cluster: true' or remove it"
+    )]
+    NoClusterFor,
+    #[error("a pool is either a Redis Cluster ('cluster: true') or follows Sentinel ('sentinels:'), not both")]
+    ClusterWithSentinels,
+    #[error("a cluster pool does not reach its nodes over TLS yet (its slot map watcher speaks plain TCP); remove 'tls' or use a pool of listed servers")]
+    ClusterTls,
+    #[error("a Redis Cluster has only database 0; remove 'redis_db' or set it to 0")]
+    ClusterDb,
+    #[error("{0} in a cluster pool: its nodes and their replicas come from the cluster's slot map; list seed nodes as \"host:port:weight\"")]
+    ClusterServer(String),
     #[error("sentinel '{0}' is listed twice; list each sentinel once")]
     DuplicateSentinel(String),
     #[error("'{0}' is an address, but this pool follows Sentinel ('sentinels'): its servers are named by master name; {format}", format = super::MASTER_FORMAT)]

@@ -2,21 +2,25 @@
 //! nutcracker's defaults, checked with errors that name file, line, pool and key.
 
 mod bounded;
+mod cluster;
 mod error;
 mod file;
 mod listen;
 mod locate;
 mod scalar;
 mod schema;
+mod sentinel;
 mod server;
 mod tls;
 mod users;
 
 pub use bounded::show_size;
+pub use cluster::ClusterConfig;
 pub use error::{ConfigError, ConfigErrorKind};
 pub use file::{read_file, MAX_FILE_BYTES};
 pub use listen::ListenAddr;
-pub use server::{ServerAddr, ServerConfig, MASTER_FORMAT};
+pub use sentinel::SentinelConfig;
+pub use server::{parse_host_port, ServerAddr, ServerConfig, MASTER_FORMAT};
 
 /// A size as the config writes one (`64mb`, `512kb`, bytes), for the command line too.
 pub fn parse_size(text: &str) -> Result<u64, String> {
@@ -69,6 +73,10 @@ pub mod defaults {
     /// A replica a second behind its master serves no reads: a client that
     /// wrote and reads again a moment later mostly sees its write.
     pub const REPLICA_MAX_LAG_MS: u64 = 1_000;
+    /// A cluster's slot map is asked again this often, besides after every
+    /// MOVED: a change no request has met yet (a failover of a master
+    /// whose keys are idle) is seen within two seconds.
+    pub const CLUSTER_REFRESH_MS: u64 = 2_000;
 }
 
 /// A loaded, valid configuration.
@@ -143,6 +151,8 @@ pub struct PoolConfig {
     /// The sentinels this pool follows; its servers are then named by
     /// master name and found through them.
     pub sentinel: Option<SentinelConfig>,
+    /// The servers are seeds of a Redis Cluster, which places the keys.
+    pub cluster: Option<ClusterConfig>,
     /// Where read commands go.
     pub read_from: ReadFrom,
     /// A replica further behind its master than this serves no reads.
@@ -192,17 +202,6 @@ impl std::fmt::Display for ReadFrom {
             ReadFrom::PreferReplica => "prefer_replica",
         })
     }
-}
-
-/// How a pool follows Redis Sentinel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SentinelConfig {
-    /// Asked in this order; every reachable one is subscribed to.
-    pub sentinels: Vec<ServerAddr>,
-    /// How often the masters' addresses are asked again.
-    pub refresh_ms: u64,
-    /// The sentinels' password (`requirepass` in sentinel.conf).
-    pub auth: Option<String>,
 }
 
 /// How a transaction whose keys live on several servers is run.
@@ -353,7 +352,7 @@ fn build_pool(
         .listen
         .take()
         .ok_or_else(|| fail(ConfigErrorKind::MissingListen, None, None))?;
-    let sentinel = sentinel_config(&raw, &fail)?;
+    let sentinel = sentinel::sentinel_config(&raw, &fail)?;
     let servers = server_list(raw.servers.take(), sentinel.is_some(), &fail)?;
     let total_weight: u64 = servers.iter().map(|s| u64::from(s.weight)).sum();
     if total_weight > MAX_POOL_WEIGHT {
@@ -364,6 +363,7 @@ fn build_pool(
         return Err(fail(kind, Some("servers"), None));
     }
     check_unique_servers(&servers, &fail)?;
+    let cluster = cluster::cluster_config(&raw, &servers, &fail)?;
     check_replicas(
         &servers,
         raw.read_from.unwrap_or_default(),
@@ -421,7 +421,8 @@ fn build_pool(
         redis_auth,
         redis_db: raw.redis_db.map_or(0, Bounded::get),
         preconnect: raw.preconnect.unwrap_or(false),
-        auto_eject_hosts: raw.auto_eject_hosts.unwrap_or(false),
+        // A cluster fails over by itself: its slots are not re-placed.
+        auto_eject_hosts: raw.auto_eject_hosts.unwrap_or(false) && cluster.is_none(),
         server_connections: raw
             .server_connections
             .map_or(defaults::SERVER_CONNECTIONS, Bounded::get),
@@ -464,6 +465,7 @@ fn build_pool(
             .max_auth_failures
             .map_or(defaults::MAX_AUTH_FAILURES, Bounded::get),
         sentinel,
+        cluster,
         read_from: raw.read_from.unwrap_or_default(),
         replica_max_lag_ms: raw
             .replica_max_lag_ms
@@ -475,38 +477,7 @@ fn build_pool(
 }
 
 /// An error in one pool, at a key (and a text under it).
-type Fail<'a> = dyn Fn(ConfigErrorKind, Option<&str>, Option<&str>) -> ConfigError + 'a;
-
-/// The pool's `sentinels:` and their settings, if it has any.
-fn sentinel_config(raw: &RawPool, fail: &Fail<'_>) -> Result<Option<SentinelConfig>, ConfigError> {
-    let Some(entries) = &raw.sentinels else {
-        let stray = [
-            ("sentinel_refresh_ms", raw.sentinel_refresh_ms.is_some()),
-            ("sentinel_auth", raw.sentinel_auth.is_some()),
-        ];
-        return match stray.iter().find(|(_, given)| *given) {
-            Some((key, _)) => Err(fail(ConfigErrorKind::NoSentinelsFor(key), Some(key), None)),
-            None => Ok(None),
-        };
-    };
-    if entries.is_empty() {
-        return Err(fail(ConfigErrorKind::NoSentinels, Some("sentinels"), None));
-    }
-    let sentinels: Vec<ServerAddr> = entries.iter().map(|e| e.0.clone()).collect();
-    for (second, addr) in sentinels.iter().enumerate() {
-        if sentinels[..second].contains(addr) {
-            let kind = ConfigErrorKind::DuplicateSentinel(addr.to_string());
-            return Err(fail(kind, Some("sentinels"), Some(&addr.to_string())));
-        }
-    }
-    Ok(Some(SentinelConfig {
-        sentinels,
-        refresh_ms: raw
-            .sentinel_refresh_ms
-            .map_or(defaults::SENTINEL_REFRESH_MS, Bounded::get),
-        auth: raw.sentinel_auth.clone().filter(|a| !a.is_empty()),
-    }))
-}
+pub(super) type Fail<'a> = dyn Fn(ConfigErrorKind, Option<&str>, Option<&str>) -> ConfigError + 'a;
 
 /// Each server's name once, and each address once.
 fn check_unique_servers(servers: &[ServerConfig], fail: &Fail<'_>) -> Result<(), ConfigError> {

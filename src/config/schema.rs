@@ -105,6 +105,13 @@ pub(super) struct RawPool {
     pub sentinel_refresh_ms: Option<Millis<10, HOUR_MS>>,
     #[serde(default, deserialize_with = "parsed")]
     pub sentinel_auth: Option<String>,
+    /// The servers are seeds of a Redis Cluster: keys go by hash slot to
+    /// the master serving it, as the cluster's slot map says.
+    #[serde(default, deserialize_with = "boolean")]
+    pub cluster: Option<bool>,
+    /// How often a cluster pool asks for the slot map again.
+    #[serde(default)]
+    pub cluster_refresh_ms: Option<Millis<100, HOUR_MS>>,
     #[serde(default, deserialize_with = "parsed")]
     pub read_from: Option<super::ReadFrom>,
     /// A replica further behind its master than this serves no reads.

@@ -67,6 +67,20 @@ pub enum Denial {
 
 pub const DENIALS: [&str; 3] = ["auth", "cmd", "key"];
 
+/// A cluster node's answer that the proxy followed, for
+/// `redshard_cluster_redirections_total{kind}`.
+#[derive(Debug, Clone, Copy)]
+pub enum Redirection {
+    /// MOVED: sent to the slot's new master, the slot table updated.
+    Moved = 0,
+    /// ASK: sent to the importing node after ASKING.
+    Ask = 1,
+    /// TRYAGAIN or CLUSTERDOWN: sent again after a pause.
+    Retry = 2,
+}
+
+pub const REDIRECTIONS: [&str; 3] = ["moved", "ask", "retry"];
+
 stats_table! {
     /// A pool's counters, one shard per worker.
     pub struct PoolCounters: POOL_STATS for PoolRuntime.stats {
@@ -89,6 +103,9 @@ stats_table! {
         /// TLS handshakes with clients that failed or timed out (Prometheus
         /// only: the stats JSON keeps nutcracker's layout exactly).
         pub client_tls_failures: AtomicU64,
+        /// Redirections a cluster pool followed, indexed by [`Redirection`]
+        /// (Prometheus and INFO only, as the TLS failures).
+        pub redirections: [AtomicU64; REDIRECTIONS.len()],
     }
 }
 

@@ -166,7 +166,11 @@ impl PoolSnapshot {
     pub fn view(&self, index: usize) -> ServerView {
         let health = &self.health[index];
         let addr = self.addrs[index].as_ref();
-        let state = if !self.placement.is_live(index) {
+        let state = if !self.placement.is_live(index) && self.placement.is_cluster() {
+            // A cluster node the pool knows that serves no slot now (a
+            // replica given as a seed, a demoted master).
+            "no_slots"
+        } else if !self.placement.is_live(index) {
             "ejected"
         } else if addr.is_none() {
             "unresolved"

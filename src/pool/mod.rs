@@ -5,6 +5,7 @@
 //! names them.
 
 mod client_list;
+mod cluster;
 pub mod counters;
 pub mod health;
 mod master;
@@ -14,6 +15,7 @@ mod runtime;
 pub mod stats_table;
 
 pub use client_list::ClientList;
+pub use cluster::{ClusterMaps, MapChange, SlotTable, UNSERVED};
 pub use health::{FailureOutcome, FailurePolicy, ServerHealth};
 pub use master::{MasterState, Moved, ServerView};
 pub use placement::Placement;

@@ -3,6 +3,8 @@
 //! besides: its servers' names and layout, and whether whole-keyspace
 //! commands may run.
 
+use super::cluster::{SlotTable, UNSERVED};
+use crate::cluster::SLOTS;
 use crate::config::PoolConfig;
 use crate::distribution::{Ring, RingMember};
 use crate::hashkit::{extract_hash_tag, Hash, HashTag};
@@ -32,6 +34,9 @@ pub struct Placement {
     allow_keys: bool,
     /// `allow_flush`: FLUSHDB and FLUSHALL go to every server.
     allow_flush: bool,
+    /// A cluster pool's slot table (`None` for a ring): keys go by slot,
+    /// and keys that must be together must share a slot.
+    slots: Option<SlotTable>,
 }
 
 impl Placement {
@@ -64,6 +69,53 @@ impl Placement {
             layout: layout_fingerprint(pool),
             allow_keys: pool.allow_keys,
             allow_flush: pool.allow_flush,
+            slots: None,
+        }
+    }
+
+    /// A cluster pool's placement: a key goes to the master serving its
+    /// slot in `slots` (none before the cluster said); a server is live
+    /// while it serves a slot, so commands for every server reach each
+    /// master once.
+    pub fn cluster(pool: &PoolConfig, slots: Option<SlotTable>) -> Placement {
+        let table: SlotTable = slots.unwrap_or_else(|| vec![UNSERVED; SLOTS as usize].into());
+        let mut live = vec![false; pool.servers.len()];
+        for &s in table.iter() {
+            if let Some(l) = live.get_mut(s as usize) {
+                *l = true;
+            }
+        }
+        Placement {
+            hash: pool.hash,
+            tag: None,
+            server_count: pool.servers.len(),
+            live,
+            ring: Ring::build(pool.distribution, &[]),
+            labels: pool.servers.iter().map(|s| s.label()).collect(),
+            layout: layout_fingerprint(pool),
+            allow_keys: pool.allow_keys,
+            allow_flush: pool.allow_flush,
+            slots: Some(table),
+        }
+    }
+
+    /// Whether keys go by a cluster's slots.
+    pub fn is_cluster(&self) -> bool {
+        self.slots.is_some()
+    }
+
+    /// The group `key` is in, and the server of that group: keys of one
+    /// group may go in one request. A ring's group is the server; a
+    /// cluster's, the slot (a node refuses keys of two slots together).
+    #[inline]
+    pub fn group_for(&self, key: &[u8]) -> Option<(u32, usize)> {
+        match &self.slots {
+            Some(table) => {
+                let slot = crate::cluster::slot(key);
+                let s = table[slot as usize];
+                (s != UNSERVED).then_some((u32::from(slot), s as usize))
+            }
+            None => self.server_for(key).map(|s| (s as u32, s)),
         }
     }
 
@@ -125,6 +177,10 @@ impl Placement {
     /// is live.
     #[inline]
     pub fn server_for(&self, key: &[u8]) -> Option<usize> {
+        if let Some(table) = &self.slots {
+            let s = table[crate::cluster::slot(key) as usize];
+            return (s != UNSERVED).then_some(s as usize);
+        }
         if self.server_count == 1 {
             return (!self.ring.is_empty()).then_some(0);
         }

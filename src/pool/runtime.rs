@@ -29,6 +29,9 @@ pub struct PoolSnapshot {
     pub addrs: Vec<Option<ServerAddr>>,
     /// Each server's replicas, by config index (for `read_from`).
     pub replicas: Vec<Vec<super::Replica>>,
+    /// A cluster pool's slot table: the server (config index) serving
+    /// each slot, as the cluster last said; `None` before it said.
+    pub slots: Option<super::SlotTable>,
     /// Bumped when the servers or their settings change (a reload), so the
     /// workers know to rebuild their connections. Ejections keep it.
     pub generation: u64,
@@ -48,17 +51,29 @@ impl PoolSnapshot {
         let health = config.servers.iter().map(|_| Arc::default()).collect();
         let addrs = config.servers.iter().map(|s| s.addr.clone()).collect();
         let replicas = super::replica::carry_replicas(None, &config);
-        PoolSnapshot::build(config, health, (addrs, replicas), (0, 0, 0))
+        let whereabouts = Whereabouts {
+            addrs,
+            replicas,
+            slots: None,
+        };
+        PoolSnapshot::build(config, health, whereabouts, (0, 0, 0))
     }
 
     /// `counts`: generation, moves and version.
     pub(super) fn build(
         config: PoolConfig,
         health: Vec<Arc<ServerHealth>>,
-        (addrs, replicas): (Vec<Option<ServerAddr>>, Vec<Vec<super::Replica>>),
+        whereabouts: Whereabouts,
         (generation, moves, version): (u64, u64, u64),
     ) -> PoolSnapshot {
-        let placement = if config.auto_eject_hosts {
+        let Whereabouts {
+            addrs,
+            replicas,
+            slots,
+        } = whereabouts;
+        let placement = if config.cluster.is_some() {
+            Placement::cluster(&config, slots.clone())
+        } else if config.auto_eject_hosts {
             Placement::with_live(&config, |i| !health[i].is_ejected())
         } else {
             Placement::new(&config)
@@ -69,9 +84,19 @@ impl PoolSnapshot {
             health,
             addrs,
             replicas,
+            slots,
             generation,
             moves,
             version,
+        }
+    }
+
+    /// Where its servers are now, to build the next snapshot from.
+    pub(super) fn whereabouts(&self) -> Whereabouts {
+        Whereabouts {
+            addrs: self.addrs.clone(),
+            replicas: self.replicas.clone(),
+            slots: self.slots.clone(),
         }
     }
 
@@ -83,13 +108,27 @@ impl PoolSnapshot {
         replicas: Vec<Vec<super::Replica>>,
     ) -> PoolSnapshot {
         let counts = (self.generation, self.moves + 1, self.version + 1);
+        let whereabouts = Whereabouts {
+            addrs,
+            replicas,
+            slots: self.slots.clone(),
+        };
         PoolSnapshot::build(
             self.config.clone(),
             self.health.clone(),
-            (addrs, replicas),
+            whereabouts,
             counts,
         )
     }
+}
+
+/// Where a pool's servers are, besides its config: addresses (a Sentinel
+/// master's move), replicas, and a cluster's slot table.
+#[derive(Debug, Clone)]
+pub(super) struct Whereabouts {
+    pub addrs: Vec<Option<ServerAddr>>,
+    pub replicas: Vec<Vec<super::Replica>>,
+    pub slots: Option<super::SlotTable>,
 }
 
 /// A client counted against `client_connections` for as long as this
@@ -136,6 +175,9 @@ pub struct PoolRuntime {
     /// A server of this pool doubted it is still a master (`-READONLY`):
     /// the pool's sentinel watcher asks again at once.
     pub master_doubts: tokio::sync::Notify,
+    /// A cluster pool's slot map is wanted now (a `MOVED`, a slot no
+    /// master serves), and what its watcher did: see [`super::ClusterMaps`].
+    pub cluster_maps: super::ClusterMaps,
 }
 
 impl PoolRuntime {
@@ -150,6 +192,7 @@ impl PoolRuntime {
             changes: tokio::sync::watch::Sender::new(0),
             client_list: ClientList::default(),
             master_doubts: tokio::sync::Notify::new(),
+            cluster_maps: super::ClusterMaps::default(),
         })
     }
 
@@ -158,7 +201,7 @@ impl PoolRuntime {
         self.changes.subscribe()
     }
 
-    fn announce(&self) {
+    pub(super) fn announce(&self) {
         self.changes.send_replace(self.snapshot.load().version);
     }
 
@@ -179,7 +222,7 @@ impl PoolRuntime {
             PoolSnapshot::build(
                 current.config.clone(),
                 current.health.clone(),
-                (current.addrs.clone(), current.replicas.clone()),
+                current.whereabouts(),
                 (current.generation, current.moves, current.version + 1),
             )
         });
@@ -194,13 +237,17 @@ impl PoolRuntime {
     pub fn reload(&self, config: PoolConfig) -> PoolChange {
         let mut change = PoolChange::default();
         self.snapshot.rcu(|old| {
+            let (config, slots) = super::cluster::carry_nodes(old, config.clone());
             let (health, c) = carry_over(old, &config);
             change = c;
             let generation = old.generation + u64::from(change.any);
-            let addrs = super::master::carry_addresses(old, &config);
-            let replicas = super::replica::carry_replicas(Some(old), &config);
+            let whereabouts = Whereabouts {
+                addrs: super::master::carry_addresses(old, &config),
+                replicas: super::replica::carry_replicas(Some(old), &config),
+                slots,
+            };
             let counts = (generation, old.moves, old.version + 1);
-            PoolSnapshot::build(config.clone(), health, (addrs, replicas), counts)
+            PoolSnapshot::build(config, health, whereabouts, counts)
         });
         self.announce();
         change
@@ -348,6 +395,7 @@ fn options_diff(a: &PoolConfig, b: &PoolConfig) -> Vec<&'static str> {
         redis_hosted_login,
         max_auth_failures,
         sentinel,
+        cluster,
         read_from,
         replica_max_lag_ms,
         listen_tls,

@@ -42,8 +42,8 @@ pub enum PubsubEvent {
     Lost { server: usize, error: BackendError },
 }
 
-/// A request handed back by a failed connection before any of its bytes
-/// were written.
+/// A request handed back to be sent again: by a failed connection before
+/// any of its bytes were written, or by a cluster node that redirected it.
 #[derive(Debug)]
 pub struct Returned {
     pub tag: Tag,
@@ -53,7 +53,19 @@ pub struct Returned {
     /// That server moved (a Sentinel failover): it goes to the same server
     /// at its new address.
     pub readdressed: bool,
-    pub error: BackendError,
+    pub cause: Cause,
+}
+
+/// Why a request came back.
+#[derive(Debug)]
+pub enum Cause {
+    /// Its connection failed before writing it.
+    Failed(BackendError),
+    /// A cluster node answered this (MOVED, ASK, TRYAGAIN, CLUSTERDOWN).
+    Redirected(Bytes),
+    /// Its pause is over (after TRYAGAIN or CLUSTERDOWN, or waiting for a
+    /// slot map that serves its slot): routed again as it is now.
+    Retry,
 }
 
 /// What became of a hosted call's last script step.
@@ -67,6 +79,10 @@ pub enum StepOutcome {
         /// That server moved to a new address (a Sentinel failover).
         readdressed: bool,
     },
+    /// A cluster node redirected it (MOVED, ASK, TRYAGAIN, CLUSTERDOWN).
+    Redirected {
+        reply: Bytes,
+    },
 }
 
 #[derive(Debug)]
@@ -75,6 +91,9 @@ pub struct Client {
     /// Wakes the session: replies ready, a request returned, a step done.
     pub ready: Notify,
     returned: RefCell<Vec<Returned>>,
+    /// Requests pausing before they are sent again (cluster retries): they
+    /// count as returned, so the client's order waits for them.
+    pausing: std::cell::Cell<usize>,
     step: RefCell<Option<StepOutcome>>,
     /// A command queued in a transaction across servers was refused.
     queued_error: std::cell::Cell<bool>,
@@ -90,6 +109,7 @@ impl Client {
             queue: RefCell::new(ReplyQueue::new(output_limit)),
             ready: Notify::new(),
             returned: RefCell::new(Vec::new()),
+            pausing: std::cell::Cell::new(0),
             step: RefCell::new(None),
             queued_error: std::cell::Cell::new(false),
             pubsub: RefCell::new(Vec::new()),
@@ -164,7 +184,19 @@ impl Client {
     }
 
     pub fn has_returned(&self) -> bool {
-        !self.returned.borrow().is_empty()
+        !self.returned.borrow().is_empty() || self.pausing.get() > 0
+    }
+
+    /// A returned request starts a pause (see [`Self::resume`]).
+    pub fn pause_returned(&self) {
+        self.pausing.set(self.pausing.get() + 1);
+    }
+
+    /// A paused request is due: it is routed again with the returned ones.
+    pub fn resume(&self, r: Returned) {
+        self.pausing.set(self.pausing.get().saturating_sub(1));
+        self.returned.borrow_mut().push(r);
+        self.wake();
     }
 
     /// Whether a command queued across servers was refused since the last
@@ -251,11 +283,53 @@ impl ReplySink for Client {
                     bytes: Bytes::copy_from_slice(u.bytes),
                     server: u.server,
                     readdressed: u.readdressed,
-                    error: error.clone(),
+                    cause: Cause::Failed(error.clone()),
                 });
                 self.wake();
             }
             _ => self.deliver_error(tag.seq, tag.part, &ClientError::Backend(error.clone())),
         }
     }
+
+    fn redirected(&self, tag: Tag, reply: &[u8], request: &[u8]) {
+        match tag.part {
+            IGNORED => return,
+            // Set up on a connection of the client's own: it stays there.
+            SUBSCRIBER | QUEUED => return self.reply(tag, reply),
+            HOSTED => {
+                *self.step.borrow_mut() = Some(StepOutcome::Redirected {
+                    reply: Bytes::copy_from_slice(reply),
+                });
+                return self.wake();
+            }
+            _ => {}
+        }
+        if tag.hops >= MAX_REDIRECTS {
+            return match crate::cluster::Redirect::parse(reply) {
+                Some(_) => {
+                    let last = String::from_utf8_lossy(&reply[1..reply.len() - 2]).into_owned();
+                    let error = ClientError::TooManyRedirects {
+                        hops: tag.hops,
+                        last,
+                    };
+                    self.deliver_error(tag.seq, tag.part, &error)
+                }
+                // TRYAGAIN, CLUSTERDOWN: the cluster's own word, after the
+                // retries.
+                None => self.deliver(tag.seq, tag.part, reply),
+            };
+        }
+        self.returned.borrow_mut().push(Returned {
+            tag,
+            bytes: Bytes::copy_from_slice(request),
+            server: 0,
+            readdressed: false,
+            cause: Cause::Redirected(Bytes::copy_from_slice(reply)),
+        });
+        self.wake();
+    }
 }
+
+/// Redirections one request follows at most (Redis Cluster clients' usual
+/// bound): more means the slot map moves faster than it can be followed.
+pub const MAX_REDIRECTS: u8 = 5;

@@ -13,7 +13,7 @@
 
 use std::rc::Rc;
 
-use super::client::{Client, HOSTED};
+use super::client::{Client, HOSTED, IGNORED};
 use super::error::ClientError;
 use super::hosted_call::{CallStep, HostedCall, Pause};
 use super::info_keyspace;
@@ -29,11 +29,11 @@ use crate::config::ReadFrom;
 use crate::hosted::{Hosted, Limits};
 use crate::pool::counters::{add, Group};
 use crate::pool::PoolSnapshot;
-use crate::protocol::{encode, FrameLimits, Proto, RequestFramer};
+use crate::protocol::{encode, Proto};
 use crate::route::reads::only_reads;
 use crate::route::{
     info_asks_servers, lookup, server_of_keys, Action, Broadcast, CommandSpec, Keyspace, Local,
-    Request, Route, Router, Split,
+    Request, Route, RouteError, Router, Split,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,14 +52,14 @@ pub enum Next {
 pub struct Dispatcher {
     pub(super) pool: Rc<WorkerPool>,
     pub(super) client: Rc<Client>,
-    client_id: u64,
+    pub(super) client_id: u64,
     pub(super) router: Router,
     pub(super) state: ClientState,
     /// The pool snapshot version and the protocol that the requests in
     /// flight were routed with.
-    epoch: (u64, Proto),
+    pub(super) epoch: (u64, Proto),
     /// A hosted call in progress: the client's later requests wait for it.
-    hosted: Option<HostedCall>,
+    pub(super) hosted: Option<HostedCall>,
     /// Connections the client owns (a transaction, a blocking call).
     pub(super) owned: Owned,
     /// The client's subscriptions and their connections.
@@ -329,7 +329,7 @@ impl Dispatcher {
                 Local::Acl => state.acl(&words, out),
                 Local::Hello => state.hello(&snapshot, id, &words, out),
                 Local::Client => state.client(id, &words, clients, out),
-                Local::Info => state.info(&snapshot, &runtime.stats, out),
+                Local::Info => state.info(&snapshot, runtime, out),
                 Local::ReadOnly => state.reads(false, out),
                 Local::ReadWrite => state.reads(true, out),
                 Local::Reset => {
@@ -402,7 +402,7 @@ impl Dispatcher {
                     Broadcast::PubsubChannels => MergeKind::Union,
                     Broadcast::PubsubNumsub => MergeKind::PairSum,
                     Broadcast::InfoKeyspace => MergeKind::InfoKeyspace {
-                        head: info_keyspace::head(req, snapshot, &pool.runtime.stats),
+                        head: info_keyspace::head(req, snapshot, &pool.runtime),
                         db: snapshot.config.redis_db,
                         proto,
                     },
@@ -427,6 +427,10 @@ impl Dispatcher {
                 let conn = pool.conn(snapshot, scan.server, self.client_id, proto);
                 conn.send_with(|b| scan.encode(req, b), waiter);
             }
+            // No master serves the slot: the cluster is asked again first.
+            Route::Refused(RouteError::NoServer) if snapshot.placement.is_cluster() => {
+                self.await_slot_map(req)
+            }
             Route::Refused(e) => {
                 let error = ClientError::route(e, spec.name, &snapshot.config);
                 self.client.push_error(&error);
@@ -434,81 +438,8 @@ impl Dispatcher {
         }
     }
 
-    /// Routes again the requests that failed connections handed back before
-    /// writing them, once: to the server the ring now gives their key, or,
-    /// when their server moved (a Sentinel failover), to that server at its
-    /// new address. Where the ring still gives the same server, the client
-    /// gets the error.
-    pub fn route_returned(&mut self) {
-        if !self.client.has_returned() {
-            return;
-        }
-        let pool = Rc::clone(&self.pool);
-        let snapshot = pool.runtime.snapshot_arc();
-        for r in self.client.take_returned() {
-            let (routed, spec) = self.route_again(&snapshot, &r.bytes);
-            let to = if r.readdressed {
-                Some(r.server)
-            } else {
-                routed
-            };
-            let conn = match to {
-                Some(server)
-                    if (server != r.server || r.readdressed)
-                        && snapshot.placement.is_live(server) =>
-                {
-                    // In the protocol it was sent in: a HELLO 3 the client
-                    // sent after it is answered already.
-                    Some(target(
-                        &pool,
-                        &snapshot,
-                        spec,
-                        server,
-                        self.sender(self.epoch.1),
-                    ))
-                }
-                _ => None,
-            };
-            match conn {
-                Some(Ok(conn)) => {
-                    let waiter = waiter(&self.client, r.tag.seq, r.tag.part, true);
-                    conn.send(&r.bytes, waiter);
-                }
-                failed => {
-                    let error = match failed {
-                        Some(Err(e)) => e,
-                        _ => r.error,
-                    };
-                    add(&pool.runtime.stats.shard(pool.index).forward_error, 1);
-                    let error = ClientError::Backend(error);
-                    self.client.deliver_error(r.tag.seq, r.tag.part, &error);
-                }
-            }
-        }
-    }
-
-    /// The one server a returned request now goes to, if it goes whole to
-    /// one, and its command.
-    fn route_again(
-        &mut self,
-        snapshot: &PoolSnapshot,
-        bytes: &[u8],
-    ) -> (Option<usize>, Option<&'static CommandSpec>) {
-        let mut framer = RequestFramer::new(FrameLimits::default());
-        let Some(req) = framer.next_frame(bytes).ok().flatten() else {
-            return (None, None);
-        };
-        let Some(spec) = lookup(req.arg(0)) else {
-            return (None, None);
-        };
-        match self.router.route(spec, &req, &snapshot.placement) {
-            Route::One(server) => (Some(server), Some(spec)),
-            _ => (None, Some(spec)),
-        }
-    }
-
     /// Who sends, as [`target`] needs it.
-    fn sender(&self, proto: Proto) -> Sender {
+    pub(super) fn sender(&self, proto: Proto) -> Sender {
         Sender {
             client_id: self.client_id,
             proto,
@@ -533,7 +464,7 @@ impl Dispatcher {
                 let seq = self.client.reserve();
                 let waiters = &self.pool.runtime.lock_waiters;
                 self.hosted = Some(HostedCall::new(plan, spec.name, seq, waiters));
-                self.send_step(snapshot);
+                self.send_step_to_keys(snapshot);
             }
             Err(e) => self.client.push_error(&ClientError::Hosted(e)),
         }
@@ -541,23 +472,38 @@ impl Dispatcher {
 
     /// Sends the hosted call's script to the server its keys have in
     /// `snapshot`.
-    fn send_step(&mut self, snapshot: &PoolSnapshot) {
+    pub(super) fn send_step_to_keys(&mut self, snapshot: &PoolSnapshot) {
         let Some(call) = self.hosted.as_ref() else {
             return;
         };
         match server_of_keys(call.keys(), &snapshot.placement) {
-            Ok(server) => {
-                let waiter = waiter(&self.client, call.seq, HOSTED, false);
-                let conn = self
-                    .pool
-                    .conn(snapshot, server, self.client_id, self.state.proto);
-                conn.send_hosted(|b| call.encode(b), waiter);
-            }
+            Ok(server) => self.send_step_to(snapshot, server, false),
             Err(e) => {
                 let error = ClientError::route(e, call.name, &snapshot.config);
                 self.end_hosted(Err(error));
             }
         }
+    }
+
+    /// Sends the hosted call's script to `server`, after ASKING when a
+    /// cluster node said to ask there.
+    pub(super) fn send_step_to(&mut self, snapshot: &PoolSnapshot, server: usize, asking: bool) {
+        let Some(call) = self.hosted.as_ref() else {
+            return;
+        };
+        let conn = self
+            .pool
+            .conn(snapshot, server, self.client_id, self.state.proto);
+        if asking {
+            conn.send(
+                b"*1\r\n$6\r\nASKING\r\n",
+                waiter(&self.client, 0, IGNORED, false),
+            );
+        }
+        conn.send_hosted(
+            |b| call.encode(b),
+            waiter(&self.client, call.seq, HOSTED, false),
+        );
     }
 
     /// Acts on the hosted call's last step, if its outcome came. `leaving`:
@@ -580,10 +526,11 @@ impl Dispatcher {
             None => return,
         };
         match next {
-            CallStep::Send => self.send_step(&self.pool.runtime.snapshot_arc()),
+            CallStep::Send => self.send_step_to_keys(&self.pool.runtime.snapshot_arc()),
             CallStep::Wait => {}
             CallStep::Done(answer) => self.end_hosted(Ok(answer)),
             CallStep::Failed(error) => self.end_hosted(Err(error)),
+            CallStep::Redirect(r) => self.follow_hosted(r),
         }
     }
 
@@ -596,7 +543,7 @@ impl Dispatcher {
     pub fn retry_hosted(&mut self) {
         if let Some(call) = self.hosted.as_mut() {
             call.retry_due();
-            self.send_step(&self.pool.runtime.snapshot_arc());
+            self.send_step_to_keys(&self.pool.runtime.snapshot_arc());
         }
     }
 
@@ -619,7 +566,7 @@ impl Dispatcher {
 
 /// A client as the choice of its connection sees it.
 #[derive(Debug, Clone, Copy)]
-struct Sender {
+pub(super) struct Sender {
     client_id: u64,
     proto: Proto,
     /// It said READWRITE: its reads go to masters.
@@ -629,7 +576,7 @@ struct Sender {
 /// The connection a request of command `spec` for `server` goes to: a
 /// replica's for a read when the pool reads from replicas and the client did
 /// not say READWRITE, else the server's own.
-fn target(
+pub(super) fn target(
     pool: &WorkerPool,
     snapshot: &PoolSnapshot,
     spec: Option<&CommandSpec>,
@@ -653,6 +600,11 @@ pub(super) fn waiter(client: &Rc<Client>, seq: u64, part: u32, retried: bool) ->
     let sink: Rc<dyn ReplySink> = client.clone();
     Waiter {
         sink,
-        tag: Tag { seq, part, retried },
+        tag: Tag {
+            seq,
+            part,
+            retried,
+            hops: 0,
+        },
     }
 }

@@ -94,6 +94,10 @@ pub enum ClientError {
     /// the hosted state's, which names the commands to use instead).
     #[error("{}", NoPermText(.0))]
     NoPerm(Denied),
+    /// A cluster kept redirecting a request (its slot map is changing
+    /// faster than the proxy follows).
+    #[error("ERR redshard: the cluster redirected this request {hops} times (the last: {last}); its slots are moving, try again")]
+    TooManyRedirects { hops: u8, last: String },
     #[error("ERR max number of clients reached")]
     MaxClients,
     #[error("ERR redshard: request refused: the proxy holds more than its --max-memory ({} MiB) of client and server buffers; requests over {} KiB are refused until there is room again", .limit >> 20, crate::memory::LARGE_REQUEST >> 10)]
@@ -113,6 +117,7 @@ impl ClientError {
             command: command.to_string(),
             pool: pool.name.clone(),
             hash_tag: pool.hash_tag,
+            cluster: pool.cluster.is_some(),
         })
     }
 
@@ -157,12 +162,17 @@ pub struct Refusal {
     pub command: String,
     pub pool: String,
     pub hash_tag: Option<HashTag>,
+    /// A cluster pool: Redis Cluster's own texts where it has them.
+    pub cluster: bool,
 }
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (name, pool) = (&self.command, &self.pool);
         match &self.error {
+            // Redis Cluster's texts, which cluster-aware code matches on.
+            RouteError::NoServer if self.cluster => f.write_str("CLUSTERDOWN Hash slot not served"),
+            RouteError::CrossSlot => f.write_str("CROSSSLOT Keys in request don't hash to the same slot"),
             RouteError::NoServer => write!(f, "ERR redshard: pool '{pool}' has no server to take this request"),
             RouteError::NoKeys => write!(
                 f,

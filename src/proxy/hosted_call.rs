@@ -67,6 +67,8 @@ pub struct HostedCall {
     ticket: Option<WaitTicket>,
     /// A step that never reached its server was sent again once.
     resent: bool,
+    /// Redirections followed (cluster pools).
+    hops: u8,
 }
 
 /// What the dispatcher does next.
@@ -79,6 +81,8 @@ pub enum CallStep {
     /// The call's answer, for the client's slot.
     Done(Bytes),
     Failed(ClientError),
+    /// A cluster node sent it elsewhere (`MOVED` or `ASK`, its reply).
+    Redirect(crate::cluster::Redirect),
 }
 
 /// A waiter's pause between attempts: over at `until`, or when `wake` is
@@ -123,6 +127,7 @@ impl HostedCall {
             pause: FIRST_PAUSE,
             ticket,
             resent: false,
+            hops: 0,
         }
     }
 
@@ -210,6 +215,16 @@ impl HostedCall {
                 }
                 CallStep::Failed(ClientError::Backend(error))
             }
+            // Followed a few times, as a plain request's; a TRYAGAIN or
+            // CLUSTERDOWN is the answer (a script's keys share a slot, so
+            // only a cluster failing over says so).
+            StepOutcome::Redirected { reply } => match crate::cluster::Redirect::parse(&reply) {
+                Some(r) if self.hops < super::client::MAX_REDIRECTS => {
+                    self.hops += 1;
+                    CallStep::Redirect(r)
+                }
+                _ => CallStep::Done(reply),
+            },
         }
     }
 

@@ -9,14 +9,14 @@
 use bytes::BytesMut;
 
 use super::local::ClientState;
+use crate::pool::PoolRuntime;
 use crate::pool::PoolSnapshot;
 use crate::protocol::{encode, Proto};
-use crate::proxy::local::PoolStats;
 use crate::route::Request;
 
 /// What comes before the keyspace section: the proxy's own sections, unless
 /// the request asks for nothing but the keyspace.
-pub fn head(req: &Request<'_>, snapshot: &PoolSnapshot, stats: &PoolStats) -> String {
+pub fn head(req: &Request<'_>, snapshot: &PoolSnapshot, runtime: &PoolRuntime) -> String {
     if req
         .args()
         .skip(1)
@@ -24,7 +24,7 @@ pub fn head(req: &Request<'_>, snapshot: &PoolSnapshot, stats: &PoolStats) -> St
     {
         String::new()
     } else {
-        ClientState::info_text(snapshot, stats)
+        ClientState::info_text(snapshot, runtime)
     }
 }
 

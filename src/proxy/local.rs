@@ -9,7 +9,7 @@ use bytes::BytesMut;
 
 use super::error::{lossy, ClientError};
 use crate::auth::{AuthError, Login, Peer as LoginPeer};
-use crate::pool::{ClientList, PoolSnapshot};
+use crate::pool::{ClientList, PoolRuntime, PoolSnapshot};
 use crate::protocol::encode::{self, Proto};
 
 /// Redis version the proxy reports in HELLO and INFO: the command set it
@@ -323,13 +323,14 @@ impl ClientState {
     }
 
     /// `INFO [section]`: the proxy's own view.
-    pub fn info(&self, snapshot: &PoolSnapshot, stats: &PoolStats, out: &mut Out) -> Answer {
-        encode::text(out, &Self::info_text(snapshot, stats), self.proto);
+    pub fn info(&self, snapshot: &PoolSnapshot, runtime: &PoolRuntime, out: &mut Out) -> Answer {
+        encode::text(out, &Self::info_text(snapshot, runtime), self.proto);
         Ok(())
     }
 
     /// The proxy's own INFO sections (Server, Proxy, Stats), as text.
-    pub fn info_text(snapshot: &PoolSnapshot, stats: &PoolStats) -> String {
+    pub fn info_text(snapshot: &PoolSnapshot, runtime: &PoolRuntime) -> String {
+        let stats = &runtime.stats;
         let facts = crate::stats::facts();
         let uptime = crate::stats::uptime_secs();
         let mut t = String::new();
@@ -381,6 +382,7 @@ impl ClientState {
             let n = stats.sum_u64(|c| &c.acl_denied[i]);
             t.push_str(&format!("acl_access_denied_{reason}:{n}\r\n"));
         }
+        t.push_str(&crate::stats::cluster::info_section(snapshot, runtime));
         t
     }
 }

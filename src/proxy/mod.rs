@@ -13,6 +13,7 @@ pub mod merge;
 pub mod owned;
 mod permit;
 pub mod reply_queue;
+mod returned;
 pub mod rewrite;
 pub mod session;
 pub mod supervisor;

@@ -204,8 +204,8 @@ impl WorkerPool {
         }
     }
 
-    /// After Sentinel masters moved or their replicas changed: new
-    /// connections for each such server; the old ones to a moved master hand
+    /// After Sentinel masters moved or their replicas changed, or a cluster
+    /// pool learnt a master: new connections for each such server; the old ones to a moved master hand
     /// back what they had not written (see `backend::follow`), and all close
     /// after their last reply. The other servers' connections stay.
     fn follow_moves(&self, conns: &mut Conns, snapshot: &PoolSnapshot) {
@@ -215,11 +215,16 @@ impl WorkerPool {
                 continue;
             }
             let fresh = |resp3| server_conns(self.index, &self.runtime, snapshot, server, resp3);
-            let old = std::mem::replace(&mut conns.servers[server], fresh(false));
-            old.all().for_each(|c| c.retire());
-            if let Some(resp3) = conns.servers_resp3.as_mut() {
-                let old = std::mem::replace(&mut resp3[server], fresh(true));
-                old.all().for_each(|c| c.retire());
+            let lists = std::iter::once((&mut conns.servers, false))
+                .chain(conns.servers_resp3.as_mut().map(|l| (l, true)));
+            for (list, resp3) in lists {
+                if server < list.len() {
+                    let old = std::mem::replace(&mut list[server], fresh(resp3));
+                    old.all().for_each(|c| c.retire());
+                } else {
+                    // A cluster master seen for the first time.
+                    list.push(fresh(resp3));
+                }
             }
         }
         conns.moves = snapshot.moves;
@@ -340,5 +345,6 @@ fn spec(
         worker_index,
         dedicated: false,
         tls: pool.backend_tls.clone(),
+        cluster: pool.cluster.is_some(),
     }
 }

@@ -125,6 +125,9 @@ pub enum RouteError {
     BadNumkeys,
     /// The keys live on different servers and the command cannot be split.
     CrossServer,
+    /// In a cluster pool, the keys of a command that cannot be split are
+    /// in different slots.
+    CrossSlot,
     /// MSET with a key and no value.
     Arity,
     /// A SCRIPT subcommand other than LOAD, EXISTS, FLUSH, KILL and HELP.
@@ -143,8 +146,10 @@ pub enum RouteError {
     FlushNotAllowed,
 }
 
-/// A multi-key command split per server: `servers[part]` receives the keys
-/// (with their values, for MSET) that the placement gives it, in order.
+/// A multi-key command split per server (per slot in a cluster pool, where
+/// a node takes one slot's keys per request): part `p` receives the keys
+/// (with their values, for MSET) of group `groups[p]`, in order, and goes
+/// to server `part_servers[p]`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct SplitRoute<'r> {
     pub kind: Split,
@@ -152,30 +157,33 @@ pub struct SplitRoute<'r> {
     step: usize,
     /// Argument index of each key.
     positions: &'r [usize],
-    /// Server of each key, in key order.
-    key_servers: &'r [u32],
-    /// The distinct servers, in order of first appearance: one part each.
-    servers: &'r [u32],
+    /// Group of each key, in key order: its server, or in a cluster pool
+    /// its slot.
+    key_groups: &'r [u32],
+    /// The distinct groups, in order of first appearance: one part each.
+    groups: &'r [u32],
+    /// The server of each part.
+    part_servers: &'r [u32],
 }
 
 impl SplitRoute<'_> {
     pub fn parts(&self) -> usize {
-        self.servers.len()
+        self.groups.len()
     }
 
     pub fn server(&self, part: usize) -> usize {
-        self.servers[part] as usize
+        self.part_servers[part] as usize
     }
 
-    /// Encodes part `part`'s sub-request: the command name and that server's
+    /// Encodes part `part`'s sub-request: the command name and that group's
     /// keys (and values) in their original order.
     pub fn encode_part(&self, part: usize, req: &Request<'_>, out: &mut BytesMut) {
-        let server = self.servers[part];
-        let count = self.key_servers.iter().filter(|&&s| s == server).count();
+        let group = self.groups[part];
+        let count = self.key_groups.iter().filter(|&&g| g == group).count();
         encode::array_header(out, 1 + count * self.step);
         encode::bulk(out, req.arg(0));
         for (i, &p) in self.positions.iter().enumerate() {
-            if self.key_servers[i] == server {
+            if self.key_groups[i] == group {
                 for a in p..p + self.step {
                     encode::bulk(out, req.arg(a));
                 }
@@ -186,11 +194,11 @@ impl SplitRoute<'_> {
     /// For MGET: for each key in request order, (part, its position in that
     /// part's reply).
     pub fn mget_order(&self) -> Vec<(u32, u32)> {
-        let mut seen = vec![0u32; self.servers.len()];
-        self.key_servers
+        let mut seen = vec![0u32; self.groups.len()];
+        self.key_groups
             .iter()
-            .map(|s| {
-                let part = self.servers.iter().position(|x| x == s).unwrap_or(0);
+            .map(|g| {
+                let part = self.groups.iter().position(|x| x == g).unwrap_or(0);
                 let at = seen[part];
                 seen[part] += 1;
                 (part as u32, at)
@@ -203,7 +211,8 @@ impl SplitRoute<'_> {
 #[derive(Debug, Default)]
 pub struct Router {
     positions: Vec<usize>,
-    key_servers: Vec<u32>,
+    key_groups: Vec<u32>,
+    groups: Vec<u32>,
     servers: Vec<u32>,
 }
 
@@ -298,27 +307,29 @@ impl Router {
         }
         self.positions.clear();
         self.positions.extend((1..req.argc()).step_by(step));
-        self.key_servers.clear();
+        self.key_groups.clear();
+        self.groups.clear();
         self.servers.clear();
         for &p in &self.positions {
-            let Some(s) = placement.server_for(req.arg(p)) else {
+            let Some((g, s)) = placement.group_for(req.arg(p)) else {
                 return Route::Refused(RouteError::NoServer);
             };
-            let s = s as u32;
-            self.key_servers.push(s);
-            if !self.servers.contains(&s) {
-                self.servers.push(s);
+            self.key_groups.push(g);
+            if !self.groups.contains(&g) {
+                self.groups.push(g);
+                self.servers.push(s as u32);
             }
         }
-        if self.servers.len() == 1 {
+        if self.groups.len() == 1 {
             return Route::One(self.servers[0] as usize);
         }
         Route::Split(SplitRoute {
             kind,
             step,
             positions: &self.positions,
-            key_servers: &self.key_servers,
-            servers: &self.servers,
+            key_groups: &self.key_groups,
+            groups: &self.groups,
+            part_servers: &self.servers,
         })
     }
 
@@ -421,10 +432,14 @@ pub fn server_of_keys<'k>(
     placement: &Placement,
 ) -> Result<usize, RouteError> {
     let first = keys.next().ok_or(RouteError::NoKeys)?;
-    let server = placement.server_for(first).ok_or(RouteError::NoServer)?;
+    let (group, server) = placement.group_for(first).ok_or(RouteError::NoServer)?;
     for key in keys {
-        if placement.server_for(key) != Some(server) {
-            return Err(RouteError::CrossServer);
+        match placement.group_for(key) {
+            Some((g, _)) if g == group => {}
+            None => return Err(RouteError::NoServer),
+            // A cluster node takes the keys of one slot together only.
+            Some(_) if placement.is_cluster() => return Err(RouteError::CrossSlot),
+            Some(_) => return Err(RouteError::CrossServer),
         }
     }
     Ok(server)

@@ -6,6 +6,7 @@
 //! metrics ports ([`server`]). Facts about the running process for those
 //! and for INFO are kept here too.
 
+pub mod cluster;
 pub mod output;
 pub mod server;
 pub mod slots;

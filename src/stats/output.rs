@@ -134,7 +134,7 @@ pub fn nutcracker_json(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
 }
 
 /// `# HELP` and `# TYPE` lines.
-fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(super) fn head(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
@@ -146,7 +146,7 @@ fn stat_head<O>(out: &mut String, st: &Stat<O>) -> String {
     name
 }
 
-fn label(v: &str) -> String {
+pub(super) fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
@@ -166,6 +166,7 @@ pub fn prometheus(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
     commands(&mut out, pools);
     access_denied(&mut out, pools);
     tls_failures(&mut out, pools);
+    super::cluster::prometheus(&mut out, pools);
     for st in SERVER_STATS {
         let name = stat_head(&mut out, st);
         per_server(&mut out, pools, &name, st.read);

@@ -1,11 +1,13 @@
-//! `redshard route`: which server holds each key read from standard input.
+//! `redshard route`: which server holds each key read from standard input;
+//! for a cluster pool, each key's slot and the master serving it, as the
+//! cluster's slot map says now.
 
 use std::io::{BufRead, Write};
 
 use super::escape::unescape;
 use super::{find_server, ToolError};
 use crate::config::PoolConfig;
-use crate::pool::Placement;
+use crate::pool::{Placement, PoolSnapshot};
 
 #[derive(Debug, Clone, Default)]
 pub struct RouteOptions {
@@ -20,7 +22,7 @@ pub struct RouteOptions {
 pub fn run(
     pool: &PoolConfig,
     options: &RouteOptions,
-    mut input: impl BufRead,
+    input: impl BufRead,
     mut out: impl Write,
 ) -> Result<u64, ToolError> {
     let ejected = options
@@ -30,6 +32,44 @@ pub fn run(
         .collect::<Result<Vec<_>, _>>()?;
     let placement = Placement::with_live(pool, |i| !ejected.contains(&i));
     let labels: Vec<String> = pool.servers.iter().map(|s| s.label()).collect();
+    let count = each_key(options.escaped, input, |key, text| {
+        let index = placement
+            .server_for(key)
+            .ok_or_else(|| ToolError::NoLiveServer(pool.name.clone()))?;
+        write_line(&mut out, format_args!("{index}\t{}", labels[index]), text)
+    })?;
+    out.flush()?;
+    Ok(count)
+}
+
+/// A cluster pool's route: `SLOT<TAB>NODE<TAB>KEY` per key, by the slot
+/// map in `snapshot` (as the cluster gave it); `-` for a slot no master
+/// serves.
+pub fn run_cluster(
+    snapshot: &PoolSnapshot,
+    escaped: bool,
+    input: impl BufRead,
+    mut out: impl Write,
+) -> Result<u64, ToolError> {
+    let count = each_key(escaped, input, |key, text| {
+        let slot = crate::cluster::slot(key);
+        let node = snapshot
+            .placement
+            .server_for(key)
+            .map_or("-", |i| snapshot.placement.label(i));
+        write_line(&mut out, format_args!("{slot}\t{node}"), text)
+    })?;
+    out.flush()?;
+    Ok(count)
+}
+
+/// Calls `each(key, line)` for every line of `input` (the key unescaped
+/// when `escaped`); returns the number of lines.
+fn each_key(
+    escaped: bool,
+    mut input: impl BufRead,
+    mut each: impl FnMut(&[u8], &[u8]) -> Result<(), ToolError>,
+) -> Result<u64, ToolError> {
     let mut line = Vec::new();
     let mut count = 0u64;
     loop {
@@ -42,7 +82,7 @@ pub fn run(
         text = text.strip_suffix(b"\n").unwrap_or(text);
         text = text.strip_suffix(b"\r").unwrap_or(text);
         let decoded;
-        let key = if options.escaped {
+        let key = if escaped {
             decoded = unescape(text).map_err(|reason| ToolError::BadKey {
                 line: count as usize,
                 reason,
@@ -51,13 +91,20 @@ pub fn run(
         } else {
             text
         };
-        let index = placement
-            .server_for(key)
-            .ok_or_else(|| ToolError::NoLiveServer(pool.name.clone()))?;
-        write!(out, "{index}\t{}\t", labels[index])?;
-        out.write_all(text)?;
-        out.write_all(b"\n")?;
+        each(key, text)?;
     }
-    out.flush()?;
     Ok(count)
+}
+
+/// `HEAD<TAB>KEY` and a newline.
+fn write_line(
+    out: &mut impl Write,
+    head: std::fmt::Arguments<'_>,
+    key: &[u8],
+) -> Result<(), ToolError> {
+    out.write_fmt(head)?;
+    out.write_all(b"\t")?;
+    out.write_all(key)?;
+    out.write_all(b"\n")?;
+    Ok(())
 }

@@ -1,0 +1,212 @@
+//! A cluster pool's watcher: asks a node for the slot map (CLUSTER SHARDS,
+//! or CLUSTER SLOTS before Redis 7) at start, every `cluster_refresh_ms`,
+//! and as soon as a request needs it (a `MOVED`, a slot no master serves:
+//! [`crate::pool::ClusterMaps::want`]), at most once per [`MIN_GAP`]. It
+//! hands each map to the pool, which swaps in a new snapshot when the map
+//! changed something; it knows no worker and no client.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::cluster::{SlotMap, SlotMapError};
+use crate::config::{PoolConfig, ServerAddr};
+use crate::link::{Link, Value as Reply};
+use crate::pool::PoolRuntime;
+
+/// The least time between two slot maps asked for by requests: a
+/// resharding answers MOVED to many requests at once.
+pub const MIN_GAP: Duration = Duration::from_millis(50);
+/// Bound on reaching a node and on each of its replies.
+const LIMIT: Duration = Duration::from_secs(1);
+/// How often the pools are compared with the watchers running.
+const TICK: Duration = Duration::from_millis(50);
+
+/// The settings a watcher runs with: a change (a reload) restarts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    seeds: Vec<ServerAddr>,
+    refresh: Duration,
+    login: Login,
+}
+
+/// How the watcher logs in to the nodes: as the pool's connections do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Login {
+    user: Option<String>,
+    password: Option<String>,
+}
+
+impl Key {
+    fn of(config: &PoolConfig) -> Option<Key> {
+        let cluster = config.cluster.as_ref()?;
+        Some(Key {
+            seeds: cluster.seeds.clone(),
+            refresh: Duration::from_millis(cluster.refresh_ms),
+            login: Login {
+                user: config.redis_username.clone(),
+                password: config.redis_auth.clone(),
+            },
+        })
+    }
+}
+
+/// Asks every cluster pool's nodes for its slot map once, before clients
+/// are served (a request that comes first waits for it).
+pub async fn discover(pools: &[Arc<PoolRuntime>]) {
+    for pool in pools {
+        if let Some(key) = Key::of(&pool.snapshot().config) {
+            Watch::new(pool.clone(), key).refresh().await;
+        }
+    }
+}
+
+/// Runs a watcher for every cluster pool until the process exits: started
+/// for a new pool, restarted when a reload changes its seeds, refresh or
+/// login, stopped when the pool goes.
+pub async fn run(pools: Arc<Mutex<Vec<Arc<PoolRuntime>>>>) {
+    let mut watching: HashMap<String, (Arc<PoolRuntime>, Key, tokio::task::JoinHandle<()>)> =
+        HashMap::new();
+    loop {
+        let now: Vec<Arc<PoolRuntime>> = pools.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        watching.retain(|name, (pool, key, task)| {
+            let keep = now.iter().any(|p| {
+                p.name == *name
+                    && Arc::ptr_eq(p, pool)
+                    && Key::of(&p.snapshot().config).as_ref() == Some(key)
+            });
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for pool in &now {
+            if watching.contains_key(&pool.name) {
+                continue;
+            }
+            let Some(key) = Key::of(&pool.snapshot().config) else {
+                continue;
+            };
+            let task = tokio::spawn(Watch::new(pool.clone(), key.clone()).run());
+            watching.insert(pool.name.clone(), (pool.clone(), key, task));
+        }
+        tokio::time::sleep(TICK).await;
+    }
+}
+
+struct Watch {
+    pool: Arc<PoolRuntime>,
+    key: Key,
+    /// The last failure logged, so a lasting one is said once.
+    complaint: Option<String>,
+}
+
+impl Watch {
+    fn new(pool: Arc<PoolRuntime>, key: Key) -> Watch {
+        Watch {
+            pool,
+            key,
+            complaint: None,
+        }
+    }
+
+    async fn run(mut self) {
+        let mut last = Instant::now();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.key.refresh) => {}
+                _ = self.pool.cluster_maps.wanted.notified() => {
+                    tokio::time::sleep_until((last + MIN_GAP).into()).await;
+                }
+            }
+            last = Instant::now();
+            self.refresh().await;
+        }
+    }
+
+    /// Asks the masters the pool knows, then the seeds, until one gives
+    /// the slot map; hands it to the pool.
+    async fn refresh(&mut self) {
+        let maps = &self.pool.cluster_maps;
+        let mut why = Vec::new();
+        for addr in self.candidates() {
+            match ask(&addr, &self.key.login).await {
+                Ok(map) => {
+                    maps.refreshes.fetch_add(1, Ordering::Relaxed);
+                    let change = self.pool.apply_slot_map(&map);
+                    if change.any() {
+                        tracing::info!(
+                            pool = %self.pool.name,
+                            masters = map.nodes.len(),
+                            unserved = map.unassigned(),
+                            "slot map from {addr}: {} slots moved, new masters [{}], {} masters' replicas changed",
+                            change.slots_moved,
+                            change.new_nodes.join(", "),
+                            change.replicas_changed
+                        );
+                    }
+                    if self.complaint.take().is_some() {
+                        tracing::info!(pool = %self.pool.name, "slot map read again from {addr}");
+                    }
+                    return;
+                }
+                Err(e) => why.push(format!("{addr}: {e}")),
+            }
+        }
+        maps.failures.fetch_add(1, Ordering::Relaxed);
+        let text = why.join("; ");
+        if self.complaint.as_deref() != Some(&text) {
+            tracing::warn!(pool = %self.pool.name, "no node gave the slot map ({text}); routing with the last one");
+            self.complaint = Some(text);
+        }
+    }
+
+    /// The masters serving slots now, then every other known node, then
+    /// the seeds: each once.
+    fn candidates(&self) -> Vec<ServerAddr> {
+        let snapshot = self.pool.snapshot();
+        let mut out: Vec<ServerAddr> = Vec::new();
+        let serving = (0..snapshot.addrs.len()).filter(|&i| snapshot.placement.is_live(i));
+        let others = (0..snapshot.addrs.len()).filter(|&i| !snapshot.placement.is_live(i));
+        for i in serving.chain(others) {
+            if let Some(a) = &snapshot.addrs[i] {
+                out.push(a.clone());
+            }
+        }
+        for seed in &self.key.seeds {
+            if !out.contains(seed) {
+                out.push(seed.clone());
+            }
+        }
+        out
+    }
+}
+
+/// The slot map as the node at `addr` sees it.
+async fn ask(addr: &ServerAddr, login: &Login) -> Result<SlotMap, String> {
+    let mut link = Link::open(addr, None, LIMIT).await?;
+    if let Some(password) = &login.password {
+        let mut args: Vec<&[u8]> = vec![b"AUTH"];
+        if let Some(user) = &login.user {
+            args.push(user.as_bytes());
+        }
+        args.push(password.as_bytes());
+        if let Reply::Error(e) = link.call(&args).await? {
+            return Err(format!("AUTH refused: {e}"));
+        }
+    }
+    let shards = link.call_tree(&[b"CLUSTER", b"SHARDS"]).await?;
+    let map = match SlotMap::from_shards(&shards) {
+        // Before Redis 7.0.
+        Err(SlotMapError::Refused(e)) if e.contains("nknown subcommand") => {
+            SlotMap::from_slots(&link.call_tree(&[b"CLUSTER", b"SLOTS"]).await?)
+        }
+        other => other,
+    }
+    .map_err(|e| e.to_string())?;
+    if map.nodes.is_empty() {
+        return Err("no master serves any slot (a node not in a cluster yet?)".into());
+    }
+    Ok(map)
+}
