@@ -88,10 +88,10 @@ TESTS = [
 ]
 
 
-def bench(port, pipeline, args, options=()):
+def bench(port, pipeline, args, options=(), requests=REQUESTS):
     """redis-benchmark's rps and p99 ms for one test (`options`: its TLS
     options, or --cluster)."""
-    cmd = ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(REQUESTS), "-r", "100000",
+    cmd = ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(requests), "-r", "100000",
            "-P", str(pipeline), "--csv"] + list(options) + list(args)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
     for line in out.splitlines():
@@ -336,11 +336,11 @@ def tls_bench(work, procs, start_redshard, plain_ports, plain_rs):
 MGET_DRIVER = os.path.join(ROOT, "target", "release", "examples", "cluster_mget")
 
 
-def mget_driver(mode, port, pipeline):
-    """examples/cluster_mget.rs: MGETs of 10 random keys, `mode` proxy (whole,
-    to `port`) or cluster (split by slot, to the nodes of the cluster at
-    `port`); rps, p99 ms and the number of MGETs done."""
-    cmd = [MGET_DRIVER, mode, str(port), "-c", "50", "-n", str(REQUESTS), "-r", "100000", "-P", str(pipeline),
+def mget_driver(mode, port, pipeline, requests):
+    """examples/cluster_mget.rs: `requests` MGETs of 10 random keys, `mode`
+    proxy (whole, to `port`) or cluster (split by slot, to the nodes of the
+    cluster at `port`); rps, p99 ms and the number of MGETs done."""
+    cmd = [MGET_DRIVER, mode, str(port), "-c", "50", "-n", str(requests), "-r", "100000", "-P", str(pipeline),
            "-k", "10"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
@@ -349,6 +349,7 @@ def mget_driver(mode, port, pipeline):
     return float(rps), float(p99), int(done)
 
 
+CLUSTER_SECONDS = 3 if QUICK else 6
 CLUSTER_TESTS = [("SET", ["-t", "set"]), ("GET", ["-t", "get"]), ("MGET x10", None)]
 
 
@@ -357,58 +358,85 @@ def cluster_bench(work, procs, start_redshard):
     that talk to the cluster directly, interleaved: SET and GET with
     redis-benchmark (--cluster for the direct side), MGET of 10 keys with
     examples/cluster_mget.rs on both sides. redshard's CPU per request, and
-    the nodes' (summed) on each side."""
+    the nodes' (summed) on each side. For what the cluster machinery costs:
+    redshard with a plain pool over as many plain servers, in the same
+    rounds."""
     ports, nodes = start_cluster(work, procs)
     seeds = "".join("   - 127.0.0.1:%d:1\n" % p for p in ports)
     rs_port = free_port()
     rs = start_redshard(REDSHARD, rs_port, "cluster",
                         "  redis: true\n  cluster: true\n  timeout: 5000\n  servers:\n" + seeds)
+    plain_ports = [free_port() for _ in ports]
+    for p in plain_ports:
+        procs.append(subprocess.Popen(["redis-server", "--port", str(p), "--save", "", "--appendonly", "no",
+                                       "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL))
+    for p in plain_ports:
+        wait_port(p)
+    plain_port = free_port()
+    plain = start_redshard(REDSHARD, plain_port, "cluster-plain", pool_for(plain_ports))
     node_cpu = lambda: sum(cpu_seconds(n.pid) for n in nodes)
     results, cpu = {}, {}
 
-    def run(key, target, measure):
-        proxy_before, nodes_before = cpu_seconds(rs.pid), node_cpu()
+    def run(key, target, measure, proxy=rs):
+        proxy_before, nodes_before = cpu_seconds(proxy.pid), node_cpu()
         rps, p99, done = measure()
-        proxy_used, nodes_used = cpu_seconds(rs.pid) - proxy_before, node_cpu() - nodes_before
+        proxy_used, nodes_used = cpu_seconds(proxy.pid) - proxy_before, node_cpu() - nodes_before
         results.setdefault(key + (target,), []).append((rps, p99))
         cpu.setdefault(key + (target, "nodes"), []).append(nodes_used * 1e6 / done)
-        if target == "redshard":
-            cpu.setdefault(key + (target, "proxy"), []).append(proxy_used * 1e6 / done)
+        cpu.setdefault(key + (target, "proxy"), []).append(proxy_used * 1e6 / done)
 
     # SET runs first: it writes the keys (key:<12 digits>) the MGETs read.
     for pipeline in (1, 16):
         for name, args in CLUSTER_TESTS:
+            n = REQUESTS * (4 if pipeline > 1 else 1)
+            if args:
+                # --cluster runs one thread per master, and a threaded
+                # redis-benchmark sees its end on a 250 ms tick: its time is
+                # rounded up to the next quarter second (200,000 requests in
+                # 0.26 s report 400,000 rps). Runs sized from uncounted
+                # ones to last CLUSTER_SECONDS keep that below 0.25 /
+                # CLUSTER_SECONDS of the direct side's rate (twice: a short
+                # first one underrates it).
+                for _ in range(2):
+                    rate, _ = bench(ports[0], pipeline, args, ["--cluster"], n)
+                    n = max(n, int(rate * CLUSTER_SECONDS))
             for _ in range(ROUNDS):
                 if args:
-                    run((name, pipeline), "direct",
-                        lambda: bench(ports[0], pipeline, args, ["--cluster"]) + (REQUESTS,))
-                    run((name, pipeline), "redshard", lambda: bench(rs_port, pipeline, args) + (REQUESTS,))
+                    run((name, pipeline), "direct", lambda: bench(ports[0], pipeline, args, ["--cluster"], n) + (n,))
+                    run((name, pipeline), "redshard", lambda: bench(rs_port, pipeline, args, (), n) + (n,))
+                    run((name, pipeline), "plain", lambda: bench(plain_port, pipeline, args, (), n) + (n,), plain)
                 else:
-                    run((name, pipeline), "direct", lambda: mget_driver("cluster", ports[0], pipeline))
-                    run((name, pipeline), "redshard", lambda: mget_driver("proxy", rs_port, pipeline))
+                    run((name, pipeline), "direct", lambda: mget_driver("cluster", ports[0], pipeline, n))
+                    run((name, pipeline), "redshard", lambda: mget_driver("proxy", rs_port, pipeline, n))
+                    run((name, pipeline), "plain", lambda: mget_driver("proxy", plain_port, pipeline, n), plain)
     print()
     print("Redis Cluster (%d masters, no replicas): redshard, a pool with `cluster: true` and the masters as"
-          " seeds, against clients straight at the cluster; -c 50, -n %d, keys from 100,000, median of %d"
-          " interleaved rounds" % (len(ports), REQUESTS, ROUNDS))
+          " seeds, against clients straight at the cluster; -c 50, keys from 100,000, median of %d interleaved"
+          " rounds" % (len(ports), ROUNDS))
     print()
     print("- SET, GET: redis-benchmark -t set|get through redshard (keys key:<n>, a batch of -P spread over the"
           " masters); direct: redis-benchmark --cluster (keys key:{tag}:<n>: each client stays on one"
-          " master, a batch of -P shares one slot of it)")
-    print("- MGET x10: examples/cluster_mget.rs on both sides, 10 random keys key:<n> per MGET; direct: one MGET"
-          " per slot, each master's share pipelined on its connection, every master written before any is"
-          " read; through redshard: the MGET whole")
+          " master, a batch of -P shares one slot of it); -n for about %d s of the direct side (its threads"
+          " round its time up to 250 ms)" % CLUSTER_SECONDS)
+    print("- MGET x10: examples/cluster_mget.rs on both sides, -n %d (%d at -P 16), 10 random keys key:<n> per"
+          " MGET; direct: one MGET per slot, each master's share pipelined on its connection, every master"
+          " written before any is read; through redshard: the MGET whole" % (REQUESTS, REQUESTS * 4))
+    print("- plain pool: the redshard side's runs through a plain pool (ketama) over %d plain"
+          " redis-servers, for what the cluster machinery costs" % len(plain_ports))
     print()
     print("| test | -P | direct rps | redshard rps | redshard/direct | p99 ms direct / redshard "
-          "| redshard CPU µs/req | nodes' CPU µs/req direct / redshard |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| redshard CPU µs/req | nodes' CPU µs/req direct / redshard | plain pool rps | cluster/plain rps "
+          "| plain pool CPU µs/req |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for pipeline in (1, 16):
         for name, _ in CLUSTER_TESTS:
             med = lambda t, i: statistics.median(r[i] for r in results[(name, pipeline, t)])
             us = lambda t, what: statistics.median(cpu[(name, pipeline, t, what)])
-            print("| %s | %d | %.0f | %.0f | %.2f | %.2f / %.2f | %.1f | %.1f / %.1f |" % (
+            print("| %s | %d | %.0f | %.0f | %.2f | %.2f / %.2f | %.1f | %.1f / %.1f | %.0f | %.2f | %.1f |" % (
                 name, pipeline, med("direct", 0), med("redshard", 0), med("redshard", 0) / med("direct", 0),
                 med("direct", 1), med("redshard", 1), us("redshard", "proxy"), us("direct", "nodes"),
-                us("redshard", "nodes")))
+                us("redshard", "nodes"), med("plain", 0), med("redshard", 0) / med("plain", 0),
+                us("plain", "proxy")))
 
 
 def main():
