@@ -11,9 +11,14 @@ commands against the same scripts through nutcracker, and publish/subscribe
 throughput against one Redis directly; then TLS: redshard with TLS on both
 sides (clients and servers) and with TLS toward clients only, against TLS
 directly to one Redis, with redshard in plain text in the same rounds for the
-ratio to plain. Everything it starts it stops again.
+ratio to plain; then Redis Cluster: a pool with `cluster: true` in front of
+a 3-master cluster against clients straight at the cluster (redis-benchmark
+--cluster for SET and GET; for MGET of 10 keys over many slots, which
+redis-benchmark cannot send to a cluster, examples/cluster_mget.rs on both
+sides, see there). Everything it starts it stops again.
 
---tls-only runs the TLS section alone (it is one of the slower sections).
+--tls-only runs the TLS section alone (it is one of the slower sections);
+--cluster runs the cluster section alone.
 
 REDSHARD_BIN=path benchmarks another redshard binary; REDSHARD_BASE=path adds a
 second redshard (e.g. the previous build) to the same interleaved rounds, for
@@ -33,6 +38,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REDSHARD = os.environ.get("REDSHARD_BIN") or os.path.join(ROOT, "target", "release", "redshard")
 QUICK = "--quick" in sys.argv
 TLS_ONLY = "--tls-only" in sys.argv
+CLUSTER_ONLY = "--cluster" in sys.argv
 ROUNDS = 1 if QUICK else 3
 REQUESTS = 50000 if QUICK else 200000
 BASE = os.environ.get("REDSHARD_BASE")
@@ -82,16 +88,15 @@ TESTS = [
 ]
 
 
-def bench(port, pipeline, args, tls=()):
-    cmd = ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(REQUESTS), "-r", "100000",
-           "-P", str(pipeline), "--csv"] + list(tls)
-    if args and args[0] == "-t":
-        cmd += args
-    else:
-        cmd += args
+def bench(port, pipeline, args, options=(), requests=REQUESTS):
+    """redis-benchmark's rps and p99 ms for one test (`options`: its TLS
+    options, or --cluster)."""
+    cmd = ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(requests), "-r", "100000",
+           "-P", str(pipeline), "--csv"] + list(options) + list(args)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
     for line in out.splitlines():
-        if line.startswith('"test"') or not line.strip():
+        # In --cluster mode it lists the masters before the CSV.
+        if line.startswith('"test"') or not line.startswith('"'):
             continue
         cols = [c.strip('"') for c in line.split(",")]
         return float(cols[1]), float(cols[6])
@@ -220,6 +225,38 @@ def start_sentinels(work, ports, procs):
     return sentinel_ports
 
 
+def start_cluster(work, procs, masters=3):
+    """A Redis Cluster of `masters` masters without replicas, every slot
+    served: redis-server --cluster-enabled yes, each node in a directory of
+    its own (its nodes.conf) and with a free port for its cluster bus too
+    (port + 10000, the default, is past 65535 for high ephemeral ports),
+    joined by redis-cli --cluster create; stopped by PID with the rest of
+    `procs`. The nodes' ports and processes."""
+    ports, nodes = [], []
+    for i in range(masters):
+        port, bus = free_port(), free_port()
+        node_dir = os.path.join(work, "cluster-node%d" % i)
+        os.makedirs(node_dir)
+        nodes.append(subprocess.Popen(
+            ["redis-server", "--port", str(port), "--cluster-enabled", "yes", "--cluster-port", str(bus),
+             "--dir", node_dir, "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
+            stdout=subprocess.DEVNULL))
+        procs.append(nodes[-1])
+        ports.append(port)
+    for p in ports:
+        wait_port(p)
+    subprocess.run(["redis-cli", "--cluster", "create"] + ["127.0.0.1:%d" % p for p in ports]
+                   + ["--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True, timeout=60)
+    deadline = time.time() + 20
+    while True:
+        infos = [redis_cli(p, "CLUSTER", "INFO") for p in ports]
+        if all("cluster_state:ok" in i and "cluster_known_nodes:%d" % masters in i for i in infos):
+            return ports, nodes
+        if time.time() > deadline:
+            raise RuntimeError("the cluster never settled: %s" % infos)
+        time.sleep(0.05)
+
+
 def pool_for(server_ports, extra=""):
     """The benchmarked pool's settings over `server_ports`."""
     servers = "".join("   - 127.0.0.1:%d:1\n" % p for p in server_ports)
@@ -296,6 +333,112 @@ def tls_bench(work, procs, start_redshard, plain_ports, plain_rs):
                 us["redshard TLS to clients"], us["redshard plain"]))
 
 
+MGET_DRIVER = os.path.join(ROOT, "target", "release", "examples", "cluster_mget")
+
+
+def mget_driver(mode, port, pipeline, requests):
+    """examples/cluster_mget.rs: `requests` MGETs of 10 random keys, `mode`
+    proxy (whole, to `port`) or cluster (split by slot, to the nodes of the
+    cluster at `port`); rps, p99 ms and the number of MGETs done."""
+    cmd = [MGET_DRIVER, mode, str(port), "-c", "50", "-n", str(requests), "-r", "100000", "-P", str(pipeline),
+           "-k", "10"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError("%s failed: %s" % (" ".join(cmd), out.stderr))
+    rps, p99, done = out.stdout.split()
+    return float(rps), float(p99), int(done)
+
+
+CLUSTER_SECONDS = 3 if QUICK else 6
+CLUSTER_TESTS = [("SET", ["-t", "set"]), ("GET", ["-t", "get"]), ("MGET x10", None)]
+
+
+def cluster_bench(work, procs, start_redshard):
+    """redshard with a pool over a 3-master Redis Cluster against clients
+    that talk to the cluster directly, interleaved: SET and GET with
+    redis-benchmark (--cluster for the direct side), MGET of 10 keys with
+    examples/cluster_mget.rs on both sides. redshard's CPU per request, and
+    the nodes' (summed) on each side. For what the cluster machinery costs:
+    redshard with a plain pool over as many plain servers, in the same
+    rounds."""
+    ports, nodes = start_cluster(work, procs)
+    seeds = "".join("   - 127.0.0.1:%d:1\n" % p for p in ports)
+    rs_port = free_port()
+    rs = start_redshard(REDSHARD, rs_port, "cluster",
+                        "  redis: true\n  cluster: true\n  timeout: 5000\n  servers:\n" + seeds)
+    plain_ports = [free_port() for _ in ports]
+    for p in plain_ports:
+        procs.append(subprocess.Popen(["redis-server", "--port", str(p), "--save", "", "--appendonly", "no",
+                                       "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL))
+    for p in plain_ports:
+        wait_port(p)
+    plain_port = free_port()
+    plain = start_redshard(REDSHARD, plain_port, "cluster-plain", pool_for(plain_ports))
+    node_cpu = lambda: sum(cpu_seconds(n.pid) for n in nodes)
+    results, cpu = {}, {}
+
+    def run(key, target, measure, proxy=rs):
+        proxy_before, nodes_before = cpu_seconds(proxy.pid), node_cpu()
+        rps, p99, done = measure()
+        proxy_used, nodes_used = cpu_seconds(proxy.pid) - proxy_before, node_cpu() - nodes_before
+        results.setdefault(key + (target,), []).append((rps, p99))
+        cpu.setdefault(key + (target, "nodes"), []).append(nodes_used * 1e6 / done)
+        cpu.setdefault(key + (target, "proxy"), []).append(proxy_used * 1e6 / done)
+
+    # SET runs first: it writes the keys (key:<12 digits>) the MGETs read.
+    for pipeline in (1, 16):
+        for name, args in CLUSTER_TESTS:
+            n = REQUESTS * (4 if pipeline > 1 else 1)
+            if args:
+                # --cluster runs one thread per master, and a threaded
+                # redis-benchmark sees its end on a 250 ms tick: its time is
+                # rounded up to the next quarter second (200,000 requests in
+                # 0.26 s report 400,000 rps). Runs sized from uncounted
+                # ones to last CLUSTER_SECONDS keep that below 0.25 /
+                # CLUSTER_SECONDS of the direct side's rate (twice: a short
+                # first one underrates it).
+                for _ in range(2):
+                    rate, _ = bench(ports[0], pipeline, args, ["--cluster"], n)
+                    n = max(n, int(rate * CLUSTER_SECONDS))
+            for _ in range(ROUNDS):
+                if args:
+                    run((name, pipeline), "direct", lambda: bench(ports[0], pipeline, args, ["--cluster"], n) + (n,))
+                    run((name, pipeline), "redshard", lambda: bench(rs_port, pipeline, args, (), n) + (n,))
+                    run((name, pipeline), "plain", lambda: bench(plain_port, pipeline, args, (), n) + (n,), plain)
+                else:
+                    run((name, pipeline), "direct", lambda: mget_driver("cluster", ports[0], pipeline, n))
+                    run((name, pipeline), "redshard", lambda: mget_driver("proxy", rs_port, pipeline, n))
+                    run((name, pipeline), "plain", lambda: mget_driver("proxy", plain_port, pipeline, n), plain)
+    print()
+    print("Redis Cluster (%d masters, no replicas): redshard, a pool with `cluster: true` and the masters as"
+          " seeds, against clients straight at the cluster; -c 50, keys from 100,000, median of %d interleaved"
+          " rounds" % (len(ports), ROUNDS))
+    print()
+    print("- SET, GET: redis-benchmark -t set|get through redshard (keys key:<n>, a batch of -P spread over the"
+          " masters); direct: redis-benchmark --cluster (keys key:{tag}:<n>: each client stays on one"
+          " master, a batch of -P shares one slot of it); -n for about %d s of the direct side (its threads"
+          " round its time up to 250 ms)" % CLUSTER_SECONDS)
+    print("- MGET x10: examples/cluster_mget.rs on both sides, -n %d (%d at -P 16), 10 random keys key:<n> per"
+          " MGET; direct: one MGET per slot, each master's share pipelined on its connection, every master"
+          " written before any is read; through redshard: the MGET whole" % (REQUESTS, REQUESTS * 4))
+    print("- plain pool: the redshard side's runs through a plain pool (ketama) over %d plain"
+          " redis-servers, for what the cluster machinery costs" % len(plain_ports))
+    print()
+    print("| test | -P | direct rps | redshard rps | redshard/direct | p99 ms direct / redshard "
+          "| redshard CPU µs/req | nodes' CPU µs/req direct / redshard | plain pool rps | cluster/plain rps "
+          "| plain pool CPU µs/req |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for pipeline in (1, 16):
+        for name, _ in CLUSTER_TESTS:
+            med = lambda t, i: statistics.median(r[i] for r in results[(name, pipeline, t)])
+            us = lambda t, what: statistics.median(cpu[(name, pipeline, t, what)])
+            print("| %s | %d | %.0f | %.0f | %.2f | %.2f / %.2f | %.1f | %.1f / %.1f | %.0f | %.2f | %.1f |" % (
+                name, pipeline, med("direct", 0), med("redshard", 0), med("redshard", 0) / med("direct", 0),
+                med("direct", 1), med("redshard", 1), us("redshard", "proxy"), us("direct", "nodes"),
+                us("redshard", "nodes"), med("plain", 0), med("redshard", 0) / med("plain", 0),
+                us("plain", "proxy")))
+
+
 def main():
     work = tempfile.mkdtemp(prefix="redshard-bench-")
     procs = []
@@ -322,6 +465,9 @@ def main():
             wait_port(port)
             return proc
         rs = start_redshard(REDSHARD, rs_port, "rs")
+        if CLUSTER_ONLY:
+            cluster_bench(work, procs, start_redshard)
+            return
         if TLS_ONLY:
             tls_bench(work, procs, start_redshard, ports, (rs_port, rs))
             return
@@ -422,6 +568,7 @@ def main():
         print("|---|---|---|---|")
         print("| %.0f | %.0f | %.2f | %.2f |" % (d, r, r / d, cpu_us))
         tls_bench(work, procs, start_redshard, ports, (rs_port, rs))
+        cluster_bench(work, procs, start_redshard)
     finally:
         for p in procs:
             p.terminate()
