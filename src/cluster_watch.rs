@@ -133,8 +133,10 @@ impl Watch {
         for addr in self.candidates() {
             match ask(&addr, &self.key.login).await {
                 Ok(map) => {
-                    maps.refreshes.fetch_add(1, Ordering::Relaxed);
                     let change = self.pool.apply_slot_map(&map);
+                    // Counted once applied: a request waiting for this map
+                    // looks at the count, then routes.
+                    maps.refreshes.fetch_add(1, Ordering::Release);
                     if change.any() {
                         tracing::info!(
                             pool = %self.pool.name,

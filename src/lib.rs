@@ -17,7 +17,8 @@
 //! - [`distribution`]: ketama, modula, random — each a build(live servers) /
 //!   dispatch(hash) pair, so ejecting a server is a rebuild.
 //! - [`pool`]: a pool at run time; [`pool::Placement`] maps a key to its
-//!   server; server health (backoff, ejection) shared by all workers; where
+//!   server (by the ring, or in a cluster pool by the slot table, which a
+//!   new slot map or a `MOVED` swaps in as a new snapshot); server health (backoff, ejection) shared by all workers; where
 //!   each Sentinel master is now and what is known of it; each server's
 //!   replicas and the choice of one for a client's reads; the
 //!   per-worker counters, generated from one table of stats (name, kind,
@@ -40,7 +41,8 @@
 //! - [`route`]: the one router, a pure function from a
 //!   request and a placement to a route (one server, a split, every server, a
 //!   SCAN to the server its cursor names, or refused); dispatch, retries and
-//!   hosted calls all use it. The SCAN cursor's encoding. Which commands
+//!   hosted calls all use it; in a cluster pool keys that go together must
+//!   share a slot, and splits are per slot. The SCAN cursor's encoding. Which commands
 //!   only read (they may go to replicas).
 //! - [`backend`]: a pipelined connection to one server, per worker, or a
 //!   dedicated one a client owns (bounded per server; a subscriber's hands
@@ -53,7 +55,9 @@
 //!   sends a request on a short-lived connection of its own when it must
 //!   overtake the queue (SCRIPT KILL, the probe of a server busy in a script).
 //! - [`proxy`]: workers, listeners, client sessions (order, memory account),
-//!   dispatch, hosted calls in the pipeline, split/merge (and INFO keyspace's
+//!   dispatch, requests sent again (`proxy::returned`: unwritten ones after
+//!   a failure, a cluster's MOVED/ASK/TRYAGAIN/CLUSTERDOWN followed, a
+//!   request held for a slot map), hosted calls in the pipeline, split/merge (and INFO keyspace's
 //!   sum), SCAN's reply rewrite, connection commands, connections a client
 //!   owns (`proxy::owned`: transactions, blocking calls, subscribers and
 //!   their bookkeeping of confirmations across servers), where each

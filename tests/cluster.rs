@@ -557,3 +557,49 @@ fn a_killed_master_fails_only_its_slots_and_only_until_its_replica_takes_over() 
         "values lost on the other masters: {wrong:?}"
     );
 }
+
+/// `read_from: replica`: reads go to the slot's master's replica, which
+/// takes them after READONLY (without it a replica redirects every read
+/// to its master); writes go to the masters.
+#[test]
+fn reads_go_to_the_replicas_of_the_slots_master() {
+    let cluster = Cluster::start(3, 1);
+    let proxy = proxy_for(&cluster, "  read_from: replica\n");
+    let keys: Vec<String> = (0..300).map(|i| format!("r:{i}")).collect();
+    let mut c = proxy.conn();
+    for k in &keys {
+        assert_eq!(c.cmd(&["SET", k, k]), Reply::ok(), "SET {k}");
+    }
+    let masters = cluster.current_masters();
+    let replicas: Vec<usize> = masters.iter().map(|&m| cluster.replica_of(m)).collect();
+    eventually(Duration::from_secs(10), "the replicas caught up", || {
+        let copied: i64 = replicas.iter().map(|&r| cluster.dbsize(r)).sum();
+        (copied == keys.len() as i64).then_some(())
+    });
+    for k in &keys {
+        assert_eq!(c.cmd(&["GET", k]), Reply::bulk(k), "GET {k}");
+    }
+    let gets = |nodes: &[usize]| -> u64 {
+        nodes
+            .iter()
+            .map(|&n| command_stat(&cluster.nodes[n], "get", "calls"))
+            .sum()
+    };
+    assert_eq!(gets(&masters), 0, "no read reached a master");
+    assert_eq!(
+        gets(&replicas),
+        keys.len() as u64,
+        "every read on a replica"
+    );
+    for &r in &replicas {
+        assert!(
+            command_stat(&cluster.nodes[r], "readonly", "calls") > 0,
+            "READONLY on the replica's connections"
+        );
+    }
+    let r = redirections(&proxy);
+    eprintln!(
+        "replica reads: {} GETs on the replicas, 0 on the masters; {r:?}",
+        keys.len()
+    );
+}

@@ -367,7 +367,9 @@ fn build_pool(
     check_replicas(
         &servers,
         raw.read_from.unwrap_or_default(),
-        sentinel.is_some(),
+        // A Sentinel master's replicas come from the sentinels, a cluster
+        // master's from the slot map.
+        sentinel.is_some() || raw.cluster == Some(true),
         &fail,
     )?;
     let redis_auth = raw.redis_auth.filter(|a| !a.is_empty());

@@ -37,7 +37,7 @@ impl ClusterMaps {
     }
 
     pub fn refreshes(&self) -> u64 {
-        self.refreshes.load(Ordering::Relaxed)
+        self.refreshes.load(Ordering::Acquire)
     }
 
     pub fn failures(&self) -> u64 {
