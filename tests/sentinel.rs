@@ -331,15 +331,22 @@ fn a_failure_at_the_old_address_is_not_held_against_the_new_one() {
     let mut a = RedisServer::start();
     let b = RedisServer::start();
     let sentinel = ScriptedSentinel::start(a.port);
-    let proxy = Redshard::start(&format!(
+    let stats = free_port();
+    let proxy = Redshard::start_args(&format!(
         "alpha:\n  listen: 127.0.0.1:{{port}}\n  redis: true\n  auto_eject_hosts: true\n  server_failure_limit: 1\n  server_retry_timeout: 60000\n  sentinel_refresh_ms: 50\n  sentinels:\n   - 127.0.0.1:{}\n  servers:\n   - m:1\n",
         sentinel.port
-    ));
+    ), &["--workers", "1", "-s", &stats.to_string(), "-a", "127.0.0.1"]);
     let mut old = proxy.conn();
     assert_eq!(old.cmd(&["SET", "x", "1"]), Reply::ok());
     // A hangs with a request of `old` written to it; then the master moves.
     kill(Pid::from_raw(a.pid() as i32), Signal::SIGSTOP).unwrap();
     old.send(&[b"SET", b"y", b"1"]);
+    // Written (awaiting its reply), not merely queued: a request still
+    // queued when the master moves goes to the new one, by design.
+    eventually(Duration::from_secs(5), "SET y written to A", || {
+        let doc: serde_json::Value = serde_json::from_str(&get(stats, "")).ok()?;
+        (doc["alpha"]["m"]["out_queue"].as_i64() == Some(1)).then_some(())
+    });
     sentinel.set_master(b.port);
     let mut c = proxy.conn();
     let want = format!("addr=127.0.0.1:{}", b.port);

@@ -65,7 +65,7 @@ pub struct Dispatcher {
     /// The client's subscriptions and their connections.
     pub(super) subscriber: Option<Box<Subscriber>>,
     /// A request held for a cluster's slot map (see [`MapWait`]).
-    map_wait: super::returned::MapWait,
+    map_wait: super::map_wait::MapWait,
 }
 
 impl Dispatcher {
@@ -93,7 +93,7 @@ impl Dispatcher {
             hosted: None,
             owned: Owned::None,
             subscriber: None,
-            map_wait: super::returned::MapWait::default(),
+            map_wait: super::map_wait::MapWait::default(),
         }
     }
 

@@ -8,33 +8,26 @@
 //! else is never sent again. Until all are answered the client's next
 //! requests wait at the epoch barrier, so its order holds.
 
-use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::client::{Cause, Client, Returned, IGNORED, MAX_REDIRECTS};
+use super::client::{Cause, Returned, IGNORED, MAX_REDIRECTS};
 use super::dispatch::{target, waiter, Dispatcher};
 use super::error::ClientError;
+use super::map_wait::MapAsked;
 use super::worker_pool::WorkerPool;
 use crate::backend::{BackendError, Tag, Waiter};
 use crate::cluster::{Redirect, RedirectKind};
 use crate::pool::counters::{add, Redirection};
-use crate::pool::{PoolRuntime, PoolSnapshot};
+use crate::pool::PoolSnapshot;
 use crate::protocol::{FrameLimits, RequestFramer};
 use crate::route::{lookup, CommandSpec, Route, RouteError};
 
 /// The pause before sending again after TRYAGAIN or CLUSTERDOWN: doubled
 /// per redirection from the first, so five take about 300 ms in all.
 const FIRST_PAUSE: Duration = Duration::from_millis(10);
-/// The longest a request for an unserved slot waits for a new slot map:
-/// room for the watcher to try a node that does not answer (1 s) and the
-/// next.
-const MAP_WAIT: Duration = Duration::from_secs(3);
-/// How often a waiting request looks whether the watcher is done.
-const MAP_POLL: Duration = Duration::from_millis(5);
 const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
 
 impl Dispatcher {
@@ -231,79 +224,6 @@ impl Dispatcher {
             Route::One(server) => Again::One(server, spec),
             Route::Refused(e) => Again::Refused(e, spec),
             _ => Again::Other(Some(spec)),
-        }
-    }
-}
-
-/// A slot map asked for: over when the watcher read one or failed to.
-struct MapAsked {
-    refreshes: u64,
-    failures: u64,
-}
-
-impl MapAsked {
-    fn now(runtime: &PoolRuntime) -> MapAsked {
-        let maps = &runtime.cluster_maps;
-        let asked = MapAsked {
-            refreshes: maps.refreshes(),
-            failures: maps.failures(),
-        };
-        maps.want();
-        asked
-    }
-
-    /// Waits (at most [`MAP_WAIT`]) until the watcher is done asking.
-    async fn answered(&self, runtime: &PoolRuntime) {
-        let deadline = tokio::time::Instant::now() + MAP_WAIT;
-        let maps = &runtime.cluster_maps;
-        while maps.refreshes() == self.refreshes
-            && maps.failures() == self.failures
-            && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(MAP_POLL).await;
-        }
-    }
-}
-
-/// A request whose slot no master serves, in a cluster pool, is held (not
-/// routed) until the slot map asked for now comes, once; then routed again
-/// (split as any request), and failed if still unserved.
-#[derive(Debug, Default)]
-pub struct MapWait {
-    /// Set when the wait is over.
-    over: Option<Rc<Cell<bool>>>,
-}
-
-impl MapWait {
-    /// Whether to hold the request: yes when the wait starts and while it
-    /// lasts; no once it is over (the request then fails).
-    pub fn hold(&mut self, runtime: &Arc<PoolRuntime>, client: &Rc<Client>) -> bool {
-        match &self.over {
-            None => {
-                let over = Rc::new(Cell::new(false));
-                self.over = Some(over.clone());
-                let asked = MapAsked::now(runtime);
-                let (runtime, client) = (runtime.clone(), client.clone());
-                tokio::task::spawn_local(async move {
-                    asked.answered(&runtime).await;
-                    over.set(true);
-                    client.ready.notify_one();
-                });
-                true
-            }
-            Some(over) if !over.get() => true,
-            Some(_) => {
-                self.over = None;
-                false
-            }
-        }
-    }
-
-    /// The request was routed: the next one starts afresh.
-    #[inline]
-    pub fn done(&mut self) {
-        if self.over.is_some() {
-            self.over = None;
         }
     }
 }

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::output::{head, label};
+use super::text::{head, label};
 use crate::pool::counters::REDIRECTIONS;
 use crate::pool::{PoolRuntime, PoolSnapshot};
 

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod output;
 pub mod server;
 pub mod slots;
+mod text;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::OnceLock;

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::text::{head, label};
 use super::{Stat, POOL_STATS, RELOADS, RELOAD_FAILURES, SERVER_STATS};
 use crate::pool::counters::{ServerCounters, DENIALS, GROUPS, LATENCY_BUCKETS_US};
 use crate::pool::{PoolRuntime, ServerHealth};
@@ -133,23 +134,11 @@ pub fn nutcracker_json(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
     doc.close()
 }
 
-/// `# HELP` and `# TYPE` lines.
-pub(super) fn head(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
 /// A stat's HELP and TYPE lines; returns its Prometheus name.
 fn stat_head<O>(out: &mut String, st: &Stat<O>) -> String {
     let name = st.prometheus_name();
     head(out, &name, st.kind.prometheus_type(), st.prometheus_help());
     name
-}
-
-pub(super) fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 /// The Prometheus text exposition.
