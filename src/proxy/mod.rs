@@ -6,6 +6,7 @@ mod client_tls;
 pub mod dispatch;
 pub mod error;
 mod hosted_call;
+mod hosted_steps;
 mod info_keyspace;
 pub mod listen;
 pub mod local;
