@@ -5,8 +5,6 @@
 //! hands each map to the pool, which swaps in a new snapshot when the map
 //! changed something; it knows no worker and no client.
 
-use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,8 +18,6 @@ use crate::pool::PoolRuntime;
 pub const MIN_GAP: Duration = Duration::from_millis(50);
 /// Bound on reaching a node and on each of its replies.
 const LIMIT: Duration = Duration::from_secs(1);
-/// How often the pools are compared with the watchers running.
-const TICK: Duration = Duration::from_millis(50);
 
 /// The settings a watcher runs with: a change (a reload) restarts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,33 +62,10 @@ pub async fn discover(pools: &[Arc<PoolRuntime>]) {
 /// for a new pool, restarted when a reload changes its seeds, refresh or
 /// login, stopped when the pool goes.
 pub async fn run(pools: Arc<Mutex<Vec<Arc<PoolRuntime>>>>) {
-    let mut watching: HashMap<String, (Arc<PoolRuntime>, Key, tokio::task::JoinHandle<()>)> =
-        HashMap::new();
-    loop {
-        let now: Vec<Arc<PoolRuntime>> = pools.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        watching.retain(|name, (pool, key, task)| {
-            let keep = now.iter().any(|p| {
-                p.name == *name
-                    && Arc::ptr_eq(p, pool)
-                    && Key::of(&p.snapshot().config).as_ref() == Some(key)
-            });
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
-        for pool in &now {
-            if watching.contains_key(&pool.name) {
-                continue;
-            }
-            let Some(key) = Key::of(&pool.snapshot().config) else {
-                continue;
-            };
-            let task = tokio::spawn(Watch::new(pool.clone(), key.clone()).run());
-            watching.insert(pool.name.clone(), (pool.clone(), key, task));
-        }
-        tokio::time::sleep(TICK).await;
-    }
+    crate::pool::watchers::per_pool(pools, Key::of, |pool, key| {
+        Watch::new(pool, key.clone()).run()
+    })
+    .await
 }
 
 struct Watch {
@@ -134,9 +107,9 @@ impl Watch {
             match ask(&addr, &self.key.login).await {
                 Ok(map) => {
                     let change = self.pool.apply_slot_map(&map);
-                    // Counted once applied: a request waiting for this map
-                    // looks at the count, then routes.
-                    maps.refreshes.fetch_add(1, Ordering::Release);
+                    // Once applied: a request waiting for this map routes
+                    // as soon as it hears.
+                    maps.attempted(true);
                     if change.any() {
                         tracing::info!(
                             pool = %self.pool.name,
@@ -156,7 +129,7 @@ impl Watch {
                 Err(e) => why.push(format!("{addr}: {e}")),
             }
         }
-        maps.failures.fetch_add(1, Ordering::Relaxed);
+        maps.attempted(false);
         let text = why.join("; ");
         if self.complaint.as_deref() != Some(&text) {
             tracing::warn!(pool = %self.pool.name, "no node gave the slot map ({text}); routing with the last one");

@@ -21,6 +21,8 @@
 //!   new slot map or a `MOVED` swaps in as a new snapshot); server health (backoff, ejection) shared by all workers; where
 //!   each Sentinel master is now and what is known of it; each server's
 //!   replicas and the choice of one for a client's reads; the
+//!   one background task per pool that needs one (Sentinel, cluster
+//!   watchers), kept in step with reloads; the
 //!   per-worker counters, generated from one table of stats (name, kind,
 //!   help, one line each); the pool's clients as CLIENT LIST shows them.
 //! - [`protocol`]: the wire only: resumable request framer and the

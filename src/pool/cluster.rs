@@ -20,14 +20,27 @@ pub type SlotTable = Arc<[u16]>;
 pub const UNSERVED: u16 = u16::MAX;
 
 /// A cluster pool's requests for its slot map, and what came of them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ClusterMaps {
     /// Wakes the pool's watcher to ask for the slot map now.
     pub wanted: tokio::sync::Notify,
     /// Slot maps read (at start, periodically, on request).
-    pub refreshes: AtomicU64,
+    refreshes: AtomicU64,
     /// Attempts that got no map from any node.
-    pub failures: AtomicU64,
+    failures: AtomicU64,
+    /// Attempts over, either way: what a request waiting for a map waits on.
+    attempts: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for ClusterMaps {
+    fn default() -> ClusterMaps {
+        ClusterMaps {
+            wanted: tokio::sync::Notify::new(),
+            refreshes: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            attempts: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 impl ClusterMaps {
@@ -36,8 +49,27 @@ impl ClusterMaps {
         self.wanted.notify_one();
     }
 
+    /// Asks for the slot map now; the receiver changes once the watcher's
+    /// next attempt is over (the map applied, or none read).
+    pub fn ask(&self) -> tokio::sync::watch::Receiver<u64> {
+        let done = self.attempts.subscribe();
+        self.want();
+        done
+    }
+
+    /// The watcher applied a slot map (`true`) or no node gave one.
+    pub fn attempted(&self, read: bool) {
+        let count = if read {
+            &self.refreshes
+        } else {
+            &self.failures
+        };
+        count.fetch_add(1, Ordering::Relaxed);
+        self.attempts.send_modify(|n| *n += 1);
+    }
+
     pub fn refreshes(&self) -> u64 {
-        self.refreshes.load(Ordering::Acquire)
+        self.refreshes.load(Ordering::Relaxed)
     }
 
     pub fn failures(&self) -> u64 {
@@ -88,43 +120,48 @@ impl PoolRuntime {
     /// sent before the first `MOVED` came back get one too).
     pub fn move_slot(&self, slot: u16, addr: &str) -> Option<usize> {
         let addr = parse_host_port(addr).ok()?;
-        let mut index = None;
-        self.snapshot.rcu(|current| {
-            let (i, mut next) = with_node(current, &addr);
-            index = Some(i);
-            let table = next.as_ref().unwrap_or(current).slots.clone();
-            if table.as_ref().and_then(|t| t.get(slot as usize)) == Some(&(i as u16)) {
-                return next.map_or_else(|| Arc::clone(current), Arc::new);
+        self.swap_for_node(&addr, |base, i| {
+            let table = base.slots.as_ref();
+            if table.and_then(|t| t.get(slot as usize)) == Some(&(i as u16)) {
+                return None;
             }
             let mut table = table.map_or_else(|| vec![UNSERVED; SLOTS as usize], |t| t.to_vec());
             table[slot as usize] = i as u16;
-            let base = next.take();
-            let base = base.as_ref().unwrap_or(current);
             let mut w = base.whereabouts();
             w.slots = Some(table.into());
             let counts = (base.generation, base.moves, base.version + 1);
-            Arc::new(PoolSnapshot::build(
-                base.config.clone(),
-                base.health.clone(),
-                w,
-                counts,
-            ))
-        });
-        self.announce();
-        index
+            let config = base.config.clone();
+            Some(PoolSnapshot::build(config, base.health.clone(), w, counts))
+        })
     }
 
     /// The server index of the master at `addr` (an `ASK` target), the
     /// pool learning it if new.
     pub fn cluster_node(&self, addr: &str) -> Option<usize> {
         let addr = parse_host_port(addr).ok()?;
+        self.swap_for_node(&addr, |_, _| None)
+    }
+
+    /// Swaps in the snapshot that knows the master at `addr`, changed
+    /// further by `then` (given that snapshot and the master's index;
+    /// `None`: no further change); announces it only if anything changed.
+    fn swap_for_node(
+        &self,
+        addr: &ServerAddr,
+        then: impl Fn(&PoolSnapshot, usize) -> Option<PoolSnapshot>,
+    ) -> Option<usize> {
         let mut index = None;
+        let mut changed = false;
         self.snapshot.rcu(|current| {
-            let (i, next) = with_node(current, &addr);
+            let (i, grown) = with_node(current, addr);
             index = Some(i);
+            let next = then(grown.as_ref().unwrap_or(current), i).or(grown);
+            changed = next.is_some();
             next.map_or_else(|| Arc::clone(current), Arc::new)
         });
-        self.announce();
+        if changed {
+            self.announce();
+        }
         index
     }
 }

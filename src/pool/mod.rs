@@ -13,6 +13,7 @@ mod placement;
 mod replica;
 mod runtime;
 pub mod stats_table;
+pub mod watchers;
 
 pub use client_list::ClientList;
 pub use cluster::{ClusterMaps, MapChange, SlotTable, UNSERVED};

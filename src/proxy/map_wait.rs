@@ -4,7 +4,6 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::client::Client;
@@ -14,35 +13,21 @@ use crate::pool::PoolRuntime;
 /// room for the watcher to try a node that does not answer (1 s) and the
 /// next.
 const MAP_WAIT: Duration = Duration::from_secs(3);
-/// How often a waiting request looks whether the watcher is done.
-const MAP_POLL: Duration = Duration::from_millis(5);
-/// A slot map asked for: over when the watcher read one or failed to.
+/// A slot map asked for: over when the watcher's next attempt is.
 pub(super) struct MapAsked {
-    refreshes: u64,
-    failures: u64,
+    done: tokio::sync::watch::Receiver<u64>,
 }
 
 impl MapAsked {
     pub fn now(runtime: &PoolRuntime) -> MapAsked {
-        let maps = &runtime.cluster_maps;
-        let asked = MapAsked {
-            refreshes: maps.refreshes(),
-            failures: maps.failures(),
-        };
-        maps.want();
-        asked
+        MapAsked {
+            done: runtime.cluster_maps.ask(),
+        }
     }
 
     /// Waits (at most [`MAP_WAIT`]) until the watcher is done asking.
-    pub async fn answered(&self, runtime: &PoolRuntime) {
-        let deadline = tokio::time::Instant::now() + MAP_WAIT;
-        let maps = &runtime.cluster_maps;
-        while maps.refreshes() == self.refreshes
-            && maps.failures() == self.failures
-            && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(MAP_POLL).await;
-        }
+    pub async fn answered(mut self) {
+        let _ = tokio::time::timeout(MAP_WAIT, self.done.changed()).await;
     }
 }
 
@@ -58,15 +43,15 @@ pub struct MapWait {
 impl MapWait {
     /// Whether to hold the request: yes when the wait starts and while it
     /// lasts; no once it is over (the request then fails).
-    pub fn hold(&mut self, runtime: &Arc<PoolRuntime>, client: &Rc<Client>) -> bool {
+    pub fn hold(&mut self, runtime: &PoolRuntime, client: &Rc<Client>) -> bool {
         match &self.over {
             None => {
                 let over = Rc::new(Cell::new(false));
                 self.over = Some(over.clone());
                 let asked = MapAsked::now(runtime);
-                let (runtime, client) = (runtime.clone(), client.clone());
+                let client = client.clone();
                 tokio::task::spawn_local(async move {
-                    asked.answered(&runtime).await;
+                    asked.answered().await;
                     over.set(true);
                     client.ready.notify_one();
                 });

@@ -149,7 +149,7 @@ impl Dispatcher {
                     hops: MAX_REDIRECTS - 1,
                     ..tag
                 };
-                self.pause(last, bytes, Wait::ForMap)
+                self.pause(last, bytes, Wait::ForMap(MapAsked::now(&pool.runtime)))
             }
             Again::Refused(e, spec) => {
                 let error = ClientError::route(e, spec.name, &snapshot.config);
@@ -165,15 +165,12 @@ impl Dispatcher {
 
     /// Sends `bytes` again once `wait` is over.
     fn pause(&mut self, tag: Tag, bytes: Bytes, wait: Wait) {
-        let runtime = self.pool.runtime.clone();
         let client = self.client.clone();
         client.pause_returned();
-        let map = matches!(wait, Wait::ForMap).then(|| MapAsked::now(&runtime));
         tokio::task::spawn_local(async move {
-            match (wait, map) {
-                (Wait::For(pause), _) => tokio::time::sleep(pause).await,
-                (Wait::ForMap, Some(asked)) => asked.answered(&runtime).await,
-                (Wait::ForMap, None) => {}
+            match wait {
+                Wait::For(pause) => tokio::time::sleep(pause).await,
+                Wait::ForMap(asked) => asked.answered().await,
             }
             client.resume(Returned {
                 tag,
@@ -229,11 +226,10 @@ impl Dispatcher {
 }
 
 /// What a pause waits for.
-#[derive(Debug, Clone, Copy)]
 enum Wait {
     For(Duration),
-    /// A new snapshot (a slot map), at most [`MAP_WAIT`].
-    ForMap,
+    /// The slot map asked for when the pause began.
+    ForMap(MapAsked),
 }
 
 /// Where a request sent again goes.

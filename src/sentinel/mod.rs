@@ -19,17 +19,11 @@ mod ask;
 mod events;
 mod watch;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crate::config::{Config, ServerAddr};
 use crate::pool::PoolRuntime;
 use watch::{Watch, WatchKey};
-
-/// How often the pools are compared with the watchers running (a reload
-/// adds, removes or changes sentinel pools).
-const TICK: Duration = Duration::from_millis(50);
 
 /// What the sentinels said at start, before any client is served.
 #[derive(Debug, Default)]
@@ -109,48 +103,12 @@ impl Found {
     }
 }
 
-/// A pool's watcher, stopped when dropped.
-struct Watching {
-    pool: Arc<PoolRuntime>,
-    key: WatchKey,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Watching {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// Runs a watcher for every pool that follows Sentinel, until the process
 /// exits: started for a new pool, restarted when a reload changes a pool's
 /// sentinels, masters or `redis_auth`, stopped when the pool goes.
 pub async fn run(pools: Arc<Mutex<Vec<Arc<PoolRuntime>>>>) {
-    let mut watching: HashMap<String, Watching> = HashMap::new();
-    loop {
-        let now: Vec<Arc<PoolRuntime>> = pools.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        watching.retain(|name, w| {
-            now.iter().any(|p| {
-                p.name == *name
-                    && Arc::ptr_eq(p, &w.pool)
-                    && WatchKey::of(&p.snapshot().config).as_ref() == Some(&w.key)
-            })
-        });
-        for pool in &now {
-            if watching.contains_key(&pool.name) {
-                continue;
-            }
-            let Some(key) = WatchKey::of(&pool.snapshot().config) else {
-                continue;
-            };
-            let task = tokio::spawn(Watch::new(pool.clone(), key.clone()).run());
-            let w = Watching {
-                pool: pool.clone(),
-                key,
-                task,
-            };
-            watching.insert(pool.name.clone(), w);
-        }
-        tokio::time::sleep(TICK).await;
-    }
+    crate::pool::watchers::per_pool(pools, WatchKey::of, |pool, key| {
+        Watch::new(pool, key.clone()).run()
+    })
+    .await
 }

@@ -4,7 +4,6 @@
 //! whose layout stays its own.)
 
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::text::{head, label};
@@ -99,11 +98,7 @@ pub fn info_section(snapshot: &PoolSnapshot, runtime: &PoolRuntime) -> String {
     let _ = write!(t, "cluster_slots_served:{served}\r\n");
     let maps = &runtime.cluster_maps;
     let _ = write!(t, "cluster_slot_map_refreshes:{}\r\n", maps.refreshes());
-    let _ = write!(
-        t,
-        "cluster_slot_map_failures:{}\r\n",
-        maps.failures.load(Ordering::Relaxed)
-    );
+    let _ = write!(t, "cluster_slot_map_failures:{}\r\n", maps.failures());
     for (i, kind) in REDIRECTIONS.iter().enumerate() {
         let n = runtime.stats.sum_u64(|c| &c.redirections[i]);
         let _ = write!(t, "cluster_redirections_{kind}:{n}\r\n");
