@@ -88,7 +88,6 @@
 //! - [`memory`]: the proxy-wide memory bound (`--max-memory`): client and
 //!   backend buffers add up to one total; above it the largest client is
 //!   closed and large partial requests are refused.
-//! - [`net`]: read size, buffer reuse and write batching shared by both sides.
 //! - `link`: a plain RESP2 connection for the proxy's own questions (to
 //!   sentinels, `ROLE`, `INFO replication`).
 //! - [`tls`]: a pool's TLS files turned into rustls configs (the listener's

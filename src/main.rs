@@ -300,8 +300,6 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
         loaded.config.file.display()
     );
     let pools = proxy.pools();
-    let cluster_pools = pools.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    runtime.block_on(redshard::cluster_watch::discover(&cluster_pools));
     let reloader = reload::Reloader::new(proxy, &cli.conf_file, loaded);
     // `-a` with a port: an IPv6 address (`-a ::1`) needs its brackets.
     let stats_host = cli.stats_addr.as_deref().unwrap_or(DEFAULT_STATS_ADDR);
@@ -320,12 +318,16 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
         MetricsAddr::HostPort(addr) => addr.clone(),
     });
     let signal = runtime.block_on(async {
+        // Stats first: they show a cluster pool waiting for its first slot
+        // map (a slow seed holds that up to its timeout).
+        start_observability(&stats_addr, metrics_addr.as_deref(), pools.clone()).await;
+        let cluster_pools = pools.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        redshard::cluster_watch::discover(&cluster_pools).await;
         let reloads = reloader.spawn(!cli.no_watch);
         tokio::spawn(redshard::proxy::supervisor::run(pools.clone()));
         tokio::spawn(redshard::sentinel::run(pools.clone()));
         tokio::spawn(redshard::cluster_watch::run(pools.clone()));
         tokio::spawn(redshard::replicas::run(pools.clone()));
-        start_observability(&stats_addr, metrics_addr.as_deref(), pools.clone()).await;
         wait_for_exit(signals, &logging, &reloads).await
     })?;
     // nutcracker's words ("signal 15 (SIGTERM) received, exiting"), which

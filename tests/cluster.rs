@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::cluster::Cluster;
 use common::cluster_proxy::{
-    metrics_redirections, pipeline, proxy_cluster_info, proxy_for, proxy_with_args, redirections,
-    route, steady_load, SlowSeed,
+    metrics_by, metrics_redirections, pipeline, proxy_cluster_info, proxy_for, proxy_with_args,
+    redirections, route, steady_load, SlowSeed,
 };
 use common::kv_load::{Failure, Kind, Report, Stale};
 use common::resharding::{asking_calls, Reshard, SlotMigration};
@@ -224,7 +224,8 @@ fn multi_key_commands_sent_before_the_first_slot_map_wait_for_it() {
         "  servers:\n",
         &format!("  servers:\n   - 127.0.0.1:{}:1\n", slow.port),
     );
-    let proxy = Redshard::start(&config);
+    let metrics = free_port();
+    let proxy = Redshard::start_args(&config, &["--metrics", &format!("127.0.0.1:{metrics}")]);
     let mut c = proxy.conn();
     let info = proxy_cluster_info(&proxy);
     assert_eq!(
@@ -244,8 +245,6 @@ fn multi_key_commands_sent_before_the_first_slot_map_wait_for_it() {
         "before the first slot map: answered after {} ms: {replies:?}",
         started.elapsed().as_millis()
     );
-    // PROXY BUG (reported): a split command that waited for the slot map
-    // is answered CROSSSLOT instead of being split once the map is there.
     assert_eq!(
         replies,
         vec![
@@ -255,6 +254,13 @@ fn multi_key_commands_sent_before_the_first_slot_map_wait_for_it() {
             Reply::bulk("b"),
         ],
         "multi-key commands sent before the first slot map"
+    );
+    // Held, then routed: each counted once.
+    let counted = metrics_by(metrics, "redshard_commands_total", "group");
+    assert_eq!(
+        (counted["split"], counted["forwarded"]),
+        (3, 1),
+        "commands counted: {counted:?}"
     );
 }
 

@@ -479,7 +479,14 @@ impl BackendConn {
                         Some(request) if self.spec.cluster && is_redirect(reply) => {
                             w.sink.redirected(w.tag, reply, request)
                         }
-                        _ => w.sink.reply(w.tag, reply),
+                        _ => {
+                            if self.spec.cluster && reply.starts_with(b"-MOVED ") {
+                                // A transaction's: its owner gets it, and
+                                // the slot map is asked for its next try.
+                                self.spec.pool.cluster_maps.want();
+                            }
+                            w.sink.reply(w.tag, reply)
+                        }
                     }
                 }
                 Owner::Handshake(step) => handshake::check(&self.spec, step, reply)?,

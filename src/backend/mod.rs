@@ -155,8 +155,10 @@ pub struct BackendSpec {
     pub tls: Option<crate::tls::Connector>,
     /// A node of a Redis Cluster: a copy of each request is kept until its
     /// reply, so one the node redirects goes back to its sender to be sent
-    /// where the node says (a dedicated connection's owner gets the
-    /// redirection as its reply: what it set up there cannot move).
+    /// where the node says (on a dedicated connection only a blocking
+    /// call's, which set up nothing there; a transaction's or a
+    /// subscriber's owner gets the redirection as its reply: what it set up
+    /// there cannot move).
     pub cluster: bool,
 }
 
@@ -259,6 +261,29 @@ impl BackendConn {
         waiter: Waiter,
         timeout: Option<std::time::Duration>,
     ) {
+        self.enqueue(write, waiter, timeout, false)
+    }
+
+    /// Queues a blocking call on a dedicated connection, with its deadline:
+    /// a cluster node may redirect it (its slot moved while it waited),
+    /// and it is sent again where the node says, as any request on a
+    /// shared connection.
+    pub fn send_blocking(
+        self: &Rc<Self>,
+        write: impl FnOnce(&mut BytesMut),
+        waiter: Waiter,
+        deadline: Option<std::time::Duration>,
+    ) {
+        self.enqueue(write, waiter, deadline, true)
+    }
+
+    fn enqueue(
+        self: &Rc<Self>,
+        write: impl FnOnce(&mut BytesMut),
+        waiter: Waiter,
+        timeout: Option<std::time::Duration>,
+        blocking: bool,
+    ) {
         let mut st = self.state.borrow_mut();
         if st.lost || st.closing {
             drop(st);
@@ -313,7 +338,7 @@ impl BackendConn {
         }
         let was_empty = st.queue.unsent_bytes() == 0;
         let len = st.queue.push(write, Owner::Client(waiter), timeout);
-        if self.spec.replica || (self.spec.cluster && !self.spec.dedicated) {
+        if self.spec.replica || (self.spec.cluster && (blocking || !self.spec.dedicated)) {
             st.queue.keep_copy_of_last();
         }
         let c = self.counters();

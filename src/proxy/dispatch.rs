@@ -178,25 +178,15 @@ impl Dispatcher {
         }
         match spec.action {
             Action::Local(local) if !(local == Local::Info && info_asks_servers(req)) => {
-                self.count(Group::Local);
-                let next = self.local(local, req);
+                let next = self.counted(Group::Local, |d| d.local(local, req));
                 if self.login_failed() {
                     return Next::Close;
                 }
                 next
             }
-            Action::Txn(cmd) => {
-                self.count(Group::Local);
-                self.txn_command(cmd, spec, req)
-            }
-            Action::Block(arg) => {
-                self.count(Group::Forwarded);
-                self.blocking(arg, spec, req)
-            }
-            Action::Sub(cmd) => {
-                self.count(Group::Forwarded);
-                self.subscription(cmd, req)
-            }
+            Action::Txn(cmd) => self.counted(Group::Local, |d| d.txn_command(cmd, spec, req)),
+            Action::Block(arg) => self.counted(Group::Forwarded, |d| d.blocking(arg, spec, req)),
+            Action::Sub(cmd) => self.counted(Group::Forwarded, |d| d.subscription(cmd, req)),
             Action::Refuse(why) => {
                 self.count(Group::Refused);
                 self.client.push_error(&ClientError::Unsupported {
@@ -216,7 +206,7 @@ impl Dispatcher {
                 Next::Continue
             }
             _ => {
-                self.count(match spec.action {
+                let group = match spec.action {
                     Action::Split(_) => Group::Split,
                     Action::Script
                     | Action::Function
@@ -227,9 +217,9 @@ impl Dispatcher {
                     }
                     Action::Hosted(_) => Group::Hosted,
                     _ => Group::Forwarded,
-                });
+                };
                 let snapshot = self.pool.runtime.snapshot_arc();
-                self.send_whole(spec, req, &snapshot)
+                self.counted(group, |d| d.send_whole(spec, req, &snapshot))
             }
         }
     }
@@ -249,6 +239,17 @@ impl Dispatcher {
         // borrowed.
         let pool = Rc::clone(&self.pool);
         self.send_routed(spec, req, &pool, snapshot)
+    }
+
+    /// Runs a request's handler and counts the request, unless it is held:
+    /// it comes again, and counts then.
+    #[inline]
+    fn counted(&mut self, group: Group, handle: impl FnOnce(&mut Self) -> Next) -> Next {
+        let next = handle(self);
+        if next != Next::Hold {
+            self.count(group);
+        }
+        next
     }
 
     #[inline]

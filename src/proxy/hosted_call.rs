@@ -215,16 +215,25 @@ impl HostedCall {
                 }
                 CallStep::Failed(ClientError::Backend(error))
             }
-            // Followed a few times, as a plain request's; a TRYAGAIN or
-            // CLUSTERDOWN is the answer (a script's keys share a slot, so
-            // only a cluster failing over says so).
-            StepOutcome::Redirected { reply } => match crate::cluster::Redirect::parse(&reply) {
-                Some(r) if self.hops < super::client::MAX_REDIRECTS => {
-                    self.hops += 1;
-                    CallStep::Redirect(r)
+            // Followed a few times, as a plain request's: MOVED and ASK at
+            // once, TRYAGAIN (its slot's keys half migrated) and
+            // CLUSTERDOWN after a pause that doubles; then the cluster's
+            // word is the answer.
+            StepOutcome::Redirected { reply } => {
+                if self.hops >= super::client::MAX_REDIRECTS {
+                    return CallStep::Done(reply);
                 }
-                _ => CallStep::Done(reply),
-            },
+                self.hops += 1;
+                match crate::cluster::Redirect::parse(&reply) {
+                    Some(r) => CallStep::Redirect(r),
+                    None if leaving => CallStep::Done(reply),
+                    None => {
+                        let pause = super::returned::FIRST_PAUSE * (1 << (self.hops - 1));
+                        self.retry_at = Some(Instant::now() + pause);
+                        CallStep::Wait
+                    }
+                }
+            }
         }
     }
 

@@ -4,8 +4,9 @@
 //! master; the pool's slot table learns it and the slot map is asked
 //! for), `ASK` (ASKING and the request to the importing node, the table
 //! unchanged), `TRYAGAIN` and `CLUSTERDOWN` (again after a short pause) —
-//! at most [`MAX_REDIRECTS`] times. A request whose reply was anything
-//! else is never sent again. Until all are answered the client's next
+//! at most [`MAX_REDIRECTS`] times (a blocking call on a connection of its
+//! own, see `owned::blocking`). A request whose reply was anything else is
+//! never sent again. Until all are answered the client's next
 //! requests wait at the epoch barrier, so its order holds.
 
 use std::rc::Rc;
@@ -27,8 +28,8 @@ use crate::route::{lookup, CommandSpec, Route, RouteError};
 
 /// The pause before sending again after TRYAGAIN or CLUSTERDOWN: doubled
 /// per redirection from the first, so five take about 300 ms in all.
-const FIRST_PAUSE: Duration = Duration::from_millis(10);
-const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
+pub(super) const FIRST_PAUSE: Duration = Duration::from_millis(10);
+pub(super) const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
 
 impl Dispatcher {
     /// Sends again what came back since the last call, oldest first.
@@ -118,9 +119,13 @@ impl Dispatcher {
             // An address the proxy cannot read: the node's word stands.
             return self.client.deliver(tag.seq, tag.part, reply);
         };
+        let asking = redirect.kind == RedirectKind::Ask;
+        if self.is_blocked_call(tag.seq) {
+            return self.block_again(node, hop, &bytes, asking);
+        }
         let snapshot = runtime.snapshot_arc();
         let conn = pool.conn(&snapshot, node, self.client_id, self.epoch.1);
-        if redirect.kind == RedirectKind::Ask {
+        if asking {
             // Queued together: nothing else on the connection comes between.
             conn.send(ASKING, waiter(&self.client, tag.seq, IGNORED, false));
         }
@@ -133,6 +138,9 @@ impl Dispatcher {
     fn retry(&mut self, pool: &WorkerPool, tag: Tag, bytes: Bytes) {
         let snapshot = pool.runtime.snapshot_arc();
         match self.route_again(&snapshot, &bytes) {
+            Again::One(server, _) if self.is_blocked_call(tag.seq) => {
+                self.block_again(server, tag, &bytes, false)
+            }
             Again::One(server, spec) => {
                 let sender = self.sender(self.epoch.1);
                 match target(pool, &snapshot, Some(spec), server, sender) {
@@ -202,7 +210,7 @@ impl Dispatcher {
     }
 
     /// The client's waiter for a request sent again under `tag`.
-    fn hop_waiter(&self, tag: Tag) -> Waiter {
+    pub(super) fn hop_waiter(&self, tag: Tag) -> Waiter {
         let mut w = waiter(&self.client, tag.seq, tag.part, tag.retried);
         w.tag.hops = tag.hops;
         w

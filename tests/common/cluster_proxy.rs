@@ -53,16 +53,28 @@ pub fn proxy_cluster_info(proxy: &Redshard) -> HashMap<String, String> {
 /// `redshard_cluster_redirections_total` of pool `alpha` by kind, from
 /// the proxy's `/metrics`.
 pub fn metrics_redirections(port: u16) -> BTreeMap<String, u64> {
+    metrics_by(port, "redshard_cluster_redirections_total", "kind")
+}
+
+/// A counter of pool `alpha` by its second label (`label`), from the
+/// proxy's `/metrics`.
+pub fn metrics_by(port: u16, metric: &str, label: &str) -> BTreeMap<String, u64> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(s, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
     let mut text = String::new();
     std::io::Read::read_to_string(&mut s, &mut text).unwrap();
-    let prefix = "redshard_cluster_redirections_total{pool=\"alpha\",kind=\"";
+    let prefix = format!("{metric}{{pool=\"alpha\",{label}=\"");
     text.lines()
-        .filter_map(|l| l.strip_prefix(prefix))
+        .filter_map(|l| l.strip_prefix(&prefix))
         .filter_map(|l| l.split_once("\"} "))
-        .map(|(kind, n)| (kind.to_string(), n.trim().parse().unwrap()))
+        .map(|(kind, n)| {
+            let n = n
+                .trim()
+                .parse()
+                .unwrap_or_else(|e| panic!("{metric} {kind}: {n:?}: {e}"));
+            (kind.to_string(), n)
+        })
         .collect()
 }
 

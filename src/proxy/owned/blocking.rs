@@ -1,17 +1,24 @@
 //! Blocking commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
 //! BZPOPMAX, BZMPOP, XREAD and XREADGROUP with BLOCK) on a connection of the
 //! client's own: the server may hold it as long as the command says, and
-//! nobody else's requests wait behind it.
+//! nobody else's requests wait behind it. In a cluster pool a node may
+//! redirect it (its slot moved, before or while it waited): it is sent
+//! again where the node says, on a new connection of its own.
 
 use std::rc::Rc;
 use std::time::Duration;
 
 use super::Owned;
+use crate::backend::Tag;
+use crate::pool::PoolSnapshot;
+use crate::protocol::{FrameLimits, RequestFramer};
+use crate::proxy::client::IGNORED;
 use crate::proxy::dispatch::{waiter, Dispatcher, Next};
 use crate::proxy::error::ClientError;
 use crate::proxy::reply_queue::WHOLE;
+use crate::proxy::returned::ASKING;
 use crate::route::blocking::{blocks, Blocks};
-use crate::route::{BlockArg, CommandSpec, Request};
+use crate::route::{lookup, Action, BlockArg, CommandSpec, Request};
 
 /// How long past its own timeout a blocking call may wait for its reply
 /// when the pool sets no `timeout`: the server answers at the timeout, so
@@ -48,18 +55,11 @@ impl Dispatcher {
                 return Next::Continue;
             }
         };
-        let grace = snapshot
-            .config
-            .timeout_ms
-            .map_or(GRACE, Duration::from_millis);
-        let deadline = match wait {
-            Blocks::Forever => None,
-            Blocks::For(d) => Some(d + grace),
-            Blocks::No => unreachable!("sent above"),
-        };
         let seq = self.client.reserve();
         let w = waiter(&self.client, seq, WHOLE, false);
-        conn.conn().send_timed(|b| req.encode_whole(b), w, deadline);
+        let deadline = deadline(wait, &snapshot);
+        conn.conn()
+            .send_blocking(|b| req.encode_whole(b), w, deadline);
         self.owned = Owned::Draining {
             conns: vec![conn],
             blocked: Some(seq),
@@ -67,4 +67,74 @@ impl Dispatcher {
         };
         Next::Continue
     }
+}
+
+impl Dispatcher {
+    /// Whether request `seq` is the client's blocking call in flight.
+    pub(in crate::proxy) fn is_blocked_call(&self, seq: u64) -> bool {
+        matches!(self.owned, Owned::Draining { blocked: Some(s), .. } if s == seq)
+    }
+
+    /// The blocking call a cluster node redirected, sent to `node` (after
+    /// `ASKING` when the node said ASK) on a new connection of the client's
+    /// own, with its whole timeout again (the node answered at once, or
+    /// when its slot moved away). The old connection answered its last
+    /// request, so it is given back.
+    pub(in crate::proxy) fn block_again(
+        &mut self,
+        node: usize,
+        tag: Tag,
+        bytes: &[u8],
+        asking: bool,
+    ) {
+        let pool = Rc::clone(&self.pool);
+        let snapshot = pool.runtime.snapshot_arc();
+        let conn = match pool.dedicated(&snapshot, node, self.state.proto) {
+            Ok(conn) => conn,
+            Err(e) => {
+                let error = ClientError::Backend(e);
+                return self.client.deliver_error(tag.seq, tag.part, &error);
+            }
+        };
+        if asking {
+            let ignored = waiter(&self.client, tag.seq, IGNORED, false);
+            conn.conn().send(ASKING, ignored);
+        }
+        let deadline = deadline_of(bytes, &snapshot);
+        let w = self.hop_waiter(tag);
+        conn.conn()
+            .send_blocking(|b| b.extend_from_slice(bytes), w, deadline);
+        if let Owned::Draining { conns, .. } = &mut self.owned {
+            for old in std::mem::replace(conns, vec![conn]) {
+                old.recycle();
+            }
+        }
+    }
+}
+
+/// How long a blocking call's reply may take: its own timeout and a grace
+/// (the pool's `timeout` when it sets one), or forever.
+fn deadline(wait: Blocks, snapshot: &PoolSnapshot) -> Option<Duration> {
+    let grace = snapshot
+        .config
+        .timeout_ms
+        .map_or(GRACE, Duration::from_millis);
+    match wait {
+        Blocks::Forever => None,
+        Blocks::For(d) => Some(d + grace),
+        Blocks::No => Some(grace),
+    }
+}
+
+/// The deadline of a blocking call sent again, read from its bytes.
+fn deadline_of(bytes: &[u8], snapshot: &PoolSnapshot) -> Option<Duration> {
+    let mut framer = RequestFramer::new(FrameLimits::default());
+    let wait = match framer.next_frame(bytes).ok().flatten() {
+        Some(req) => match lookup(req.arg(0)).map(|spec| spec.action) {
+            Some(Action::Block(arg)) => blocks(arg, &req),
+            _ => Blocks::No,
+        },
+        None => Blocks::No,
+    };
+    deadline(wait, snapshot)
 }

@@ -13,6 +13,10 @@
 //! the server are answered `+QUEUED` here and sent after MULTI once a server
 //! is known (or to the pool's keyless server at EXEC).
 //!
+//! In a cluster pool a transaction's keys share a slot: a key of another
+//! master's is refused as Redis refuses keys of several slots (CROSSSLOT),
+//! the master checks its own at EXEC.
+//!
 //! With `multi: per_server` and no WATCH, a transaction whose keys span
 //! servers runs as one MULTI/EXEC per server, atomic on each and not across
 //! them; EXEC waits for every `+QUEUED`, discards everything if any command
@@ -180,6 +184,12 @@ impl Dispatcher {
         };
         let txn = open(&mut self.owned);
         let target = match (server, txn.fixed()) {
+            // In a cluster a transaction has one slot (the node checks the
+            // slots of one node's keys at EXEC).
+            (Some(s), Some(f)) if s != f && snapshot.placement.is_cluster() => {
+                let error = ClientError::route(RouteError::CrossSlot, spec.name, &snapshot.config);
+                return self.abort_with(&error);
+            }
             (Some(s), Some(f)) if s != f => {
                 let error = ClientError::TxnOtherServer {
                     command: spec.name.to_string(),
