@@ -333,3 +333,7 @@ impl ReplySink for Client {
 /// Redirections one request follows at most (Redis Cluster clients' usual
 /// bound): more means the slot map moves faster than it can be followed.
 pub const MAX_REDIRECTS: u8 = 5;
+
+/// The pause before sending again after TRYAGAIN or CLUSTERDOWN: doubled
+/// per redirection from the first, so five take about 300 ms in all.
+pub const FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::client::{Cause, Returned, IGNORED, MAX_REDIRECTS};
+use super::client::{Cause, Returned, FIRST_PAUSE, IGNORED, MAX_REDIRECTS};
 use super::dispatch::{target, waiter, Dispatcher};
 use super::error::ClientError;
 use super::map_wait::MapAsked;
@@ -26,9 +26,6 @@ use crate::pool::PoolSnapshot;
 use crate::protocol::{FrameLimits, RequestFramer};
 use crate::route::{lookup, CommandSpec, Route, RouteError};
 
-/// The pause before sending again after TRYAGAIN or CLUSTERDOWN: doubled
-/// per redirection from the first, so five take about 300 ms in all.
-pub(super) const FIRST_PAUSE: Duration = Duration::from_millis(10);
 pub(super) const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
 
 impl Dispatcher {
