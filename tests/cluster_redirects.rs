@@ -7,7 +7,8 @@
 //! a transaction runs on its slot's master, and one the cluster redirects
 //! mid-way gets the redirection and `EXECABORT`, with the slot map asked
 //! for, so the client's next try runs; keys of two masters in one
-//! transaction are refused as Redis refuses keys of several slots.
+//! transaction are refused as Redis refuses keys of several slots. A SCAN
+//! walk goes on across a failover.
 
 mod common;
 
@@ -258,4 +259,86 @@ fn a_hosted_call_on_a_half_migrated_slot_tries_again_then_follows_the_move() {
     ));
     let opened = cluster.nodes[to].conn().cmd(&["HLEN", "rs:rp:{p1}:opened"]);
     assert_eq!(opened, Reply::Int(2), "alice and bob on the new master");
+}
+
+/// One SCAN call through the proxy: the next cursor and the keys.
+fn scan_step(c: &mut common::servers::Conn, cursor: &str) -> Result<(String, Vec<String>), String> {
+    match c.cmd(&["SCAN", cursor, "COUNT", "50"]) {
+        Reply::Array(parts) => {
+            let next = common::cluster::text(parts[0].clone());
+            let Reply::Array(keys) = &parts[1] else {
+                panic!("SCAN keys: {parts:?}")
+            };
+            Ok((
+                next,
+                keys.iter()
+                    .map(|k| common::cluster::text(k.clone()))
+                    .collect(),
+            ))
+        }
+        other => Err(format!("{other:?}")),
+    }
+}
+
+#[test]
+fn a_scan_goes_on_across_a_failover() {
+    let mut cluster = Cluster::start_with(3, 1, &["--cluster-require-full-coverage", "no"]);
+    let proxy = proxy_for(&cluster, "");
+    let mut c = proxy.conn();
+    let keys: std::collections::BTreeSet<String> = (0..600).map(|i| format!("sc:{i}")).collect();
+    for k in &keys {
+        assert_eq!(c.cmd(&["SET", k, "1"]), Reply::ok());
+    }
+    let victim = 1;
+    let replica = cluster.replica_of(victim);
+    let slot = cluster.slots_of(victim)[0];
+    // Wait until the victim's keys are on its replica, so the failover
+    // loses none of them.
+    let on_victim = cluster.dbsize(victim);
+    common::servers::eventually(Duration::from_secs(10), "the replica in step", || {
+        (cluster.dbsize(replica) == on_victim).then_some(())
+    });
+
+    // Part of the walk: into the victim's keys or before them.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = "0".to_string();
+    for _ in 0..3 {
+        let (next, got) = scan_step(&mut c, &cursor).expect("SCAN before the failover");
+        seen.extend(got);
+        cursor = next;
+    }
+    assert_ne!(
+        cursor, "0",
+        "the walk ended before the failover: nothing tested"
+    );
+
+    let killed = std::time::Instant::now();
+    cluster.kill(victim);
+    cluster.wait_promoted(replica, slot, killed, Duration::from_secs(30));
+    // The proxy learns the promoted master (a new server of the pool).
+    let mut probe = proxy.conn();
+    common::servers::eventually(Duration::from_secs(15), "the victim's slots served", || {
+        let key = (0..)
+            .map(|i| format!("p{i}"))
+            .find(|k| cluster.keyslot(k) == slot)
+            .unwrap();
+        (probe.cmd(&["SET", &key, "1"]) == Reply::ok()).then_some(())
+    });
+
+    let mut steps = 0;
+    while cursor != "0" {
+        let (next, got) = scan_step(&mut c, &cursor).expect("SCAN after the failover");
+        seen.extend(got);
+        cursor = next;
+        steps += 1;
+        assert!(steps < 1000, "the walk does not end");
+    }
+    let missing: Vec<&String> = keys.iter().filter(|k| !seen.contains(*k)).collect();
+    eprintln!(
+        "SCAN across a failover: {} keys seen in {} more calls, {} of the 600 missing",
+        seen.len(),
+        steps,
+        missing.len()
+    );
+    assert!(missing.is_empty(), "keys the walk missed: {missing:?}");
 }
