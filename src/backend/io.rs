@@ -423,6 +423,7 @@ impl BackendConn {
         rbuf: &mut BytesMut,
         skipper: &mut ReplySkipper,
     ) -> Result<(), BackendError> {
+        let mut now = None;
         loop {
             if skipper.discarding() {
                 let d = skipper.discard(rbuf).map_err(|e| self.malformed(e))?;
@@ -467,7 +468,10 @@ impl BackendConn {
             let c = self.counters();
             add(&c.responses, 1);
             add(&c.response_bytes, len as u64);
-            c.observe_latency(pending.sent.elapsed().as_micros() as u64);
+            // One clock read for all the replies of one read.
+            let now = *now.get_or_insert_with(Instant::now);
+            let took = now.saturating_duration_since(pending.sent);
+            c.observe_latency(took.as_micros() as u64);
             let reply = &rbuf[..len];
             match pending.owner {
                 Owner::Client(w) => {

@@ -48,7 +48,13 @@ pub(super) struct Queue {
     /// Kept as bytes are written, so no question about the queue walks it.
     written: usize,
     partial: usize,
+    /// Where the copies of requests are cut from: one allocation for many
+    /// (a cluster node's connection keeps a copy of every request).
+    copies: BytesMut,
 }
+
+/// The arena for request copies grows by this much at least.
+const COPIES_CHUNK: usize = 16 * 1024;
 
 /// Everything a failed connection still held.
 pub(super) struct Drained {
@@ -104,7 +110,11 @@ impl Queue {
     pub fn keep_copy_of_last(&mut self) {
         if let Some(p) = self.waiting.back_mut() {
             let bytes = &self.wbuf[self.wbuf.len() - p.len..];
-            p.copy = Some(bytes::Bytes::copy_from_slice(bytes));
+            if self.copies.capacity() < bytes.len() {
+                self.copies.reserve(bytes.len().max(COPIES_CHUNK));
+            }
+            self.copies.extend_from_slice(bytes);
+            p.copy = Some(self.copies.split().freeze());
         }
     }
 
