@@ -67,9 +67,7 @@ impl Dispatcher {
         };
         Next::Continue
     }
-}
 
-impl Dispatcher {
     /// Whether request `seq` is the client's blocking call in flight.
     pub(in crate::proxy) fn is_blocked_call(&self, seq: u64) -> bool {
         matches!(self.owned, Owned::Draining { blocked: Some(s), .. } if s == seq)
