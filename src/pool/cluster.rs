@@ -5,77 +5,13 @@
 //! becomes a new snapshot, swapped in as a reload's is, so the epoch
 //! barrier keeps each client's order across it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::runtime::{PoolRuntime, PoolSnapshot, Whereabouts};
+use super::placement::UNSERVED;
+use super::runtime::PoolRuntime;
+use super::snapshot::{carry_replicas, PoolSnapshot, Whereabouts};
 use crate::cluster::{SlotMap, SLOTS};
-use crate::config::{parse_host_port, PoolConfig, ServerAddr, ServerConfig};
-
-/// For each slot, the config index of the server serving it, or
-/// [`UNSERVED`].
-pub type SlotTable = Arc<[u16]>;
-
-/// A slot no known master serves.
-pub const UNSERVED: u16 = u16::MAX;
-
-/// A cluster pool's requests for its slot map, and what came of them.
-#[derive(Debug)]
-pub struct ClusterMaps {
-    /// Wakes the pool's watcher to ask for the slot map now.
-    pub wanted: tokio::sync::Notify,
-    /// Slot maps read (at start, periodically, on request).
-    refreshes: AtomicU64,
-    /// Attempts that got no map from any node.
-    failures: AtomicU64,
-    /// Attempts over, either way: what a request waiting for a map waits on.
-    attempts: tokio::sync::watch::Sender<u64>,
-}
-
-impl Default for ClusterMaps {
-    fn default() -> ClusterMaps {
-        ClusterMaps {
-            wanted: tokio::sync::Notify::new(),
-            refreshes: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
-            attempts: tokio::sync::watch::Sender::new(0),
-        }
-    }
-}
-
-impl ClusterMaps {
-    /// Asks the watcher for the slot map now (coalesced with other asks).
-    pub fn want(&self) {
-        self.wanted.notify_one();
-    }
-
-    /// Asks for the slot map now; the receiver changes once the watcher's
-    /// next attempt is over (the map applied, or none read).
-    pub fn ask(&self) -> tokio::sync::watch::Receiver<u64> {
-        let done = self.attempts.subscribe();
-        self.want();
-        done
-    }
-
-    /// The watcher applied a slot map (`true`) or no node gave one.
-    pub fn attempted(&self, read: bool) {
-        let count = if read {
-            &self.refreshes
-        } else {
-            &self.failures
-        };
-        count.fetch_add(1, Ordering::Relaxed);
-        self.attempts.send_modify(|n| *n += 1);
-    }
-
-    pub fn refreshes(&self) -> u64 {
-        self.refreshes.load(Ordering::Relaxed)
-    }
-
-    pub fn failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
-    }
-}
+use crate::config::{parse_host_port, ServerAddr, ServerConfig};
 
 /// What a new slot map changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -229,7 +165,7 @@ fn with_map(current: &PoolSnapshot, map: &SlotMap) -> (Option<PoolSnapshot>, Map
         return (None, change);
     }
     let nodes_changed = !change.new_nodes.is_empty() || change.replicas_changed > 0;
-    let replicas = super::replica::carry_replicas(Some(current), &config);
+    let replicas = carry_replicas(Some(current), &config);
     let whereabouts = Whereabouts {
         addrs,
         replicas,
@@ -268,21 +204,5 @@ fn node_config(addr: &ServerAddr) -> ServerConfig {
         addr: Some(addr.clone()),
         weight: 1,
         replicas: Vec::new(),
-    }
-}
-
-/// A reload of a cluster pool keeps the masters learnt and the slot table
-/// (the watcher asks the cluster again if the seeds changed); a pool that
-/// becomes a cluster pool starts from its seeds.
-pub(super) fn carry_nodes(
-    old: &PoolSnapshot,
-    mut config: PoolConfig,
-) -> (PoolConfig, Option<SlotTable>) {
-    match (&old.config.cluster, &config.cluster) {
-        (Some(_), Some(_)) => {
-            config.servers = old.config.servers.clone();
-            (config, old.slots.clone())
-        }
-        _ => (config, None),
     }
 }

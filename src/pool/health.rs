@@ -6,15 +6,13 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::master_state::MasterState;
+use super::replica_state::ReplicaState;
 use crate::pool::counters::{ServerCounters, Sharded};
 
-/// Milliseconds on a monotonic clock shared by all threads.
-pub fn now_ms() -> u64 {
-    use std::sync::OnceLock;
-    use std::time::Instant;
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
-}
+// Still reachable here, where it was public before it moved below the
+// state records.
+pub use super::clock::now_ms;
 
 #[derive(Debug, Default)]
 pub struct ServerHealth {
@@ -38,9 +36,9 @@ pub struct ServerHealth {
     /// Dedicated connections open to it, all workers together.
     dedicated: AtomicUsize,
     /// For a server named by its Sentinel master name: what is known of it.
-    pub master: super::master::MasterState,
+    pub master: MasterState,
     /// For a replica: what the replica prober last found.
-    pub replica: super::replica::ReplicaState,
+    pub replica: ReplicaState,
     /// This server's counters, one shard per worker.
     pub stats: Sharded<ServerCounters>,
 }

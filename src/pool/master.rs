@@ -1,82 +1,16 @@
-//! Servers named by their Sentinel master name: what the pool knows of each
-//! besides its health (why its address is unknown, writes held while
-//! Sentinel promotes a replica, the failovers followed, a doubt a server
-//! raised), and the pool's side of a failover: a new snapshot in which the
-//! master is at its new address, swapped in as a reload's is.
+//! Servers named by their Sentinel master name: the pool's side of a
+//! failover (a new snapshot in which the master is at its new address,
+//! swapped in as a reload's is), the way to a master's
+//! [`super::master_state::MasterState`] by its name, and each server as
+//! operators see it.
 //!
 //! The sentinel watcher ([`crate::sentinel`]) writes here; the backend
 //! connections read it. Neither knows the other.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
-
-use super::health::now_ms;
-use super::runtime::{PoolRuntime, PoolSnapshot};
+use super::health::ServerHealth;
+use super::runtime::PoolRuntime;
+use super::snapshot::PoolSnapshot;
 use crate::config::{PoolConfig, ServerAddr};
-
-/// What is known of a Sentinel master besides its address, shared by every
-/// worker and carried over by a reload like the server's health.
-#[derive(Debug, Default)]
-pub struct MasterState {
-    /// Times its address changed from one known address to another.
-    failovers: AtomicU64,
-    /// Why no address is known yet, for the clients whose keys live here.
-    unresolved: Mutex<Option<String>>,
-    /// `now_ms()` until which nothing more is written to it (0: not held):
-    /// Sentinel is promoting one of its replicas, and a write the old master
-    /// took now would be lost when it becomes a replica.
-    held_until: AtomicU64,
-    /// A connection to it got `-READONLY`: it may have been demoted.
-    doubted: AtomicBool,
-}
-
-impl MasterState {
-    pub fn failovers(&self) -> u64 {
-        self.failovers.load(Ordering::Relaxed)
-    }
-
-    /// Why its address is unknown (`None`: it is known, or not asked yet).
-    pub fn unresolved(&self) -> Option<String> {
-        lock(&self.unresolved).clone()
-    }
-
-    pub fn set_unresolved(&self, why: Option<String>) {
-        *lock(&self.unresolved) = why;
-    }
-
-    /// Holds writes for at most `bound`: released by [`Self::release`] (the
-    /// switch, or the failover aborted) or when the bound passes.
-    pub fn hold(&self, bound: Duration) {
-        let until = now_ms() + bound.as_millis() as u64;
-        self.held_until.store(until, Ordering::Release);
-    }
-
-    pub fn release(&self) {
-        self.held_until.store(0, Ordering::Release);
-    }
-
-    /// Writes are held now.
-    #[inline]
-    pub fn held(&self) -> bool {
-        let until = self.held_until.load(Ordering::Acquire);
-        until != 0 && now_ms() < until
-    }
-
-    /// Notes a doubt; true when it is new (not yet taken by the watcher).
-    pub fn doubt(&self) -> bool {
-        !self.doubted.swap(true, Ordering::AcqRel)
-    }
-
-    /// Takes the doubt raised since the last call.
-    pub fn take_doubt(&self) -> bool {
-        self.doubted.swap(false, Ordering::AcqRel)
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// What a [`PoolRuntime::move_master`] changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,21 +56,21 @@ impl PoolRuntime {
             state.release();
             state.set_unresolved(None);
             if moved.as_ref().is_some_and(|m| m.from.is_some()) {
-                state.failovers.fetch_add(1, Ordering::Relaxed);
+                state.count_failover();
             }
         }
         moved
     }
 
     /// The state of master `master`, if the pool has it.
-    pub fn master_state(&self, master: &str) -> Option<std::sync::Arc<super::ServerHealth>> {
+    pub fn master_state(&self, master: &str) -> Option<std::sync::Arc<ServerHealth>> {
         let snapshot = self.snapshot();
         master_index(&snapshot.config, master).map(|i| snapshot.health[i].clone())
     }
 
     /// A connection to server `index` doubts it is still a master: the
     /// watcher asks the sentinels again.
-    pub fn doubt_master(&self, health: &super::ServerHealth) {
+    pub fn doubt_master(&self, health: &ServerHealth) {
         if health.master.doubt() {
             self.master_doubts.notify_one();
         }
@@ -193,29 +127,17 @@ impl PoolSnapshot {
 }
 
 /// Index of the Sentinel master named `master` in `config`.
-fn master_index(config: &PoolConfig, master: &str) -> Option<usize> {
+pub(super) fn master_index(config: &PoolConfig, master: &str) -> Option<usize> {
     config
         .servers
         .iter()
         .position(|s| s.is_sentinel_master() && s.name == master)
 }
 
-/// The addresses of `config`'s servers after a reload: a server's own, or
-/// for a Sentinel master the one it had in `old` (its watcher asks again).
-pub(super) fn carry_addresses(old: &PoolSnapshot, config: &PoolConfig) -> Vec<Option<ServerAddr>> {
-    config
-        .servers
-        .iter()
-        .map(|s| match &s.addr {
-            Some(addr) => Some(addr.clone()),
-            None => master_index(&old.config, &s.name).and_then(|i| old.addrs[i].clone()),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+    use std::time::Duration;
 
     use super::*;
     use crate::config::Config;

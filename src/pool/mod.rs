@@ -3,22 +3,41 @@
 //! Sentinel masters, which a failover swaps, and each server's replicas),
 //! and the pools' and servers' counters with the one stats table that
 //! names them.
+//!
+//! The files stand in layers, each importing only from those below it, so
+//! a change to one part of a snapshot cannot reach back into another:
+//! `clock`; the per-server records `master_state` and `replica_state`;
+//! `health`; `placement` (with the slot table); `snapshot`; `runtime`;
+//! what changes a snapshot (`master`, `replica`, `cluster`); and on top
+//! `carry`, a reload, which carries parts of all of those over. One
+//! exception stands: `counters`' stat tables read their owners (`runtime`,
+//! `health`), which hold its counters.
 
+mod carry;
 mod client_list;
+mod clock;
 mod cluster;
+mod cluster_maps;
 pub mod counters;
 pub mod health;
 mod master;
+mod master_state;
 mod placement;
 mod replica;
+mod replica_state;
 mod runtime;
+mod snapshot;
 pub mod stats_table;
 pub mod watchers;
 
+pub use carry::PoolChange;
 pub use client_list::ClientList;
-pub use cluster::{ClusterMaps, MapChange, SlotTable, UNSERVED};
+pub use cluster::MapChange;
+pub use cluster_maps::ClusterMaps;
 pub use health::{FailureOutcome, FailurePolicy, ServerHealth};
-pub use master::{MasterState, Moved, ServerView};
-pub use placement::Placement;
-pub use replica::{Replica, ReplicaProbe, ReplicaState};
-pub use runtime::{Admission, PoolChange, PoolRuntime, PoolSnapshot};
+pub use master::{Moved, ServerView};
+pub use master_state::MasterState;
+pub use placement::{Placement, SlotTable, UNSERVED};
+pub use replica_state::{ReplicaProbe, ReplicaState};
+pub use runtime::{Admission, PoolRuntime};
+pub use snapshot::{PoolSnapshot, Replica};

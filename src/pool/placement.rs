@@ -1,9 +1,11 @@
 //! Key -> hash tag -> hash -> distribution -> server index, as nutcracker's
-//! `server_pool_idx` does it; and what the router needs to know of the pool
-//! besides: its servers' names and layout, and whether whole-keyspace
-//! commands may run.
+//! `server_pool_idx` does it, or in a cluster pool key -> slot -> server by
+//! the slot table; and what the router needs to know of the pool besides:
+//! its servers' names and layout, and whether whole-keyspace commands may
+//! run.
 
-use super::cluster::{SlotTable, UNSERVED};
+use std::sync::Arc;
+
 use crate::cluster::SLOTS;
 use crate::config::PoolConfig;
 use crate::distribution::{Ring, RingMember};
@@ -15,6 +17,13 @@ const BRACES: HashTag = HashTag {
     open: b'{',
     close: b'}',
 };
+
+/// For each slot, the config index of the server serving it, or
+/// [`UNSERVED`].
+pub type SlotTable = Arc<[u16]>;
+
+/// A slot no known master serves.
+pub const UNSERVED: u16 = u16::MAX;
 
 /// Where a pool's keys go, given which of its servers are live.
 #[derive(Debug, Clone)]
