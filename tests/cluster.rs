@@ -11,7 +11,7 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use common::cluster::Cluster;
+use common::cluster::{keys_served_by, Cluster};
 use common::cluster_proxy::{
     metrics_by, metrics_redirections, pipeline, proxy_cluster_info, proxy_for, proxy_with_args,
     redirections, route, steady_load, SlowSeed,
@@ -86,12 +86,7 @@ fn every_key_goes_to_the_master_of_its_slot() {
     let stored: i64 = masters.iter().map(|&m| cluster.dbsize(m)).sum();
     assert_eq!(stored, keys.len() as i64, "keys on the masters");
     for &m in &masters {
-        let mine: Vec<&String> = keys
-            .iter()
-            .zip(&slots)
-            .filter(|(_, &s)| owner[s as usize] == m)
-            .map(|(k, _)| k)
-            .collect();
+        let mine = keys_served_by(m, &keys, &slots, &owner);
         assert_eq!(cluster.dbsize(m), mine.len() as i64, "keys on node {m}");
         let mut direct = cluster.nodes[m].conn();
         for chunk in mine.chunks(1000) {

@@ -7,10 +7,9 @@ mod common;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::certs::{first_cert_der, Pki};
+use common::certs::{first_cert_der, tls_conn, tls_server_args, tls_stream, Pki};
 use common::clients::{clients_dir, require, run_script};
 use common::servers::{free_port, keys_on, wait_for_port, Conn, RedisServer, Redshard, Reply};
 use nix::sys::signal::{kill, Signal};
@@ -25,22 +24,12 @@ struct TlsRedis {
 
 fn tls_redis(pki: &Pki, auth_clients: bool) -> TlsRedis {
     let port = free_port();
-    let path = |p: &Path| p.to_str().unwrap().to_string();
-    let (cert, key, ca) = (path(&pki.server_cert), path(&pki.server_key), path(&pki.ca));
-    let args = [
-        "--tls-port",
-        &port.to_string(),
-        "--port",
-        "0",
-        "--tls-cert-file",
-        &cert,
-        "--tls-key-file",
-        &key,
-        "--tls-ca-cert-file",
-        &ca,
-        "--tls-auth-clients",
-        if auth_clients { "yes" } else { "no" },
-    ];
+    let mut args = tls_server_args(port, (&pki.server_cert, &pki.server_key), &pki.ca);
+    args.extend([
+        "--tls-auth-clients".into(),
+        if auth_clients { "yes" } else { "no" }.into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = RedisServer::start_with(&args);
     TlsRedis {
         _server: server,
@@ -81,63 +70,6 @@ fn with_client_cert<'a>(ca: &'a Path, pki: &'a Pki) -> [&'a str; 6] {
         "--key",
         path(&pki.client_key),
     ]
-}
-
-/// A TLS connection by a rustls client checking `ca`, showing `identity`
-/// when given; also the certificate the proxy showed (DER).
-fn tls_conn(
-    port: u16,
-    ca: &Path,
-    identity: Option<(&Path, &Path)>,
-) -> Result<(Conn, Vec<u8>), String> {
-    let (stream, peer) = tls_stream(port, ca, identity)?;
-    Ok((Conn::from_stream(stream), peer))
-}
-
-type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-/// [`tls_conn`]'s stream itself.
-fn tls_stream(
-    port: u16,
-    ca: &Path,
-    identity: Option<(&Path, &Path)>,
-) -> Result<(TlsStream, Vec<u8>), String> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(ca).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots);
-    let config = match identity {
-        None => builder.with_no_client_auth(),
-        Some((cert, key)) => builder
-            .with_client_auth_cert(
-                CertificateDer::pem_file_iter(cert)
-                    .unwrap()
-                    .map(Result::unwrap)
-                    .collect(),
-                PrivateKeyDer::from_pem_file(key).unwrap(),
-            )
-            .unwrap(),
-    };
-    let name = ServerName::try_from("127.0.0.1").unwrap();
-    let mut session = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
-    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    while session.is_handshaking() {
-        session
-            .complete_io(&mut tcp)
-            .map_err(|e| format!("handshake: {e}"))?;
-    }
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let peer = session.peer_certificates().unwrap()[0].to_vec();
-    Ok((rustls::StreamOwned::new(session, tcp), peer))
 }
 
 /// The ports a test proxy reports on.

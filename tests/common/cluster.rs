@@ -1,22 +1,66 @@
 //! A real Redis Cluster for the tests: redis-server processes with
-//! `cluster-enabled yes` on free loopback ports, joined by
-//! `redis-cli --cluster create`, each stopped (by its own PID) on drop;
-//! and what the tests do to it: look up slots, kill a master and wait for
-//! its replica's promotion.
+//! `cluster-enabled yes` on free loopback ports (plain, or TLS only),
+//! joined by `redis-cli --cluster create`, each stopped (by its own PID) on
+//! drop; and what the tests do to it: look up slots, kill a master and wait
+//! for its replica's promotion.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::servers::{temp_dir, Conn, RedisServer, Reply};
+use super::certs::{tls_conn, tls_server_args, Pki};
+use super::servers::{free_port, temp_dir, Conn, RedisServer, Reply};
 
 pub struct Cluster {
     /// Masters first (the first `masters`), then their replicas.
     pub nodes: Vec<RedisServer>,
     pub masters: usize,
+    /// Where each node is reached: its port, or its TLS port.
+    ports: Vec<u16>,
+    /// A TLS cluster's files; the tests' own connections use them.
+    tls: Option<NodeTls>,
     /// Nodes killed by the test (`kill`), left out of every later look.
     dead: Vec<bool>,
     dirs: Vec<PathBuf>,
+}
+
+/// A cluster serving TLS only (`--port 0`), its bus and replication too
+/// (`tls-cluster`, `tls-replication`); every node asks for a client
+/// certificate (Redis's default).
+#[derive(Clone)]
+pub struct NodeTls {
+    /// The CA(s) every node trusts, for clients and its peers; the tests'
+    /// own connections trust it too.
+    pub ca: PathBuf,
+    /// Node i's certificate and key: `certs[i % certs.len()]`.
+    pub certs: Vec<(PathBuf, PathBuf)>,
+    /// The certificate the tests' own connections show.
+    pub client: (PathBuf, PathBuf),
+}
+
+impl NodeTls {
+    /// Every node with `pki`'s server certificate (for 127.0.0.1).
+    pub fn of(pki: &Pki) -> NodeTls {
+        NodeTls {
+            ca: pki.ca.clone(),
+            certs: vec![(pki.server_cert.clone(), pki.server_key.clone())],
+            client: (pki.client_cert.clone(), pki.client_key.clone()),
+        }
+    }
+
+    /// redis-cli's options to reach the nodes.
+    pub fn cli_args(&self) -> Vec<String> {
+        let path = |p: &PathBuf| p.to_str().unwrap().to_string();
+        vec![
+            "--tls".into(),
+            "--cacert".into(),
+            path(&self.ca),
+            "--cert".into(),
+            path(&self.client.0),
+            "--key".into(),
+            path(&self.client.1),
+        ]
+    }
 }
 
 impl Cluster {
@@ -29,12 +73,27 @@ impl Cluster {
     /// As `start`, every node started with `extra` redis-server arguments
     /// too (e.g. `cluster-require-full-coverage no`).
     pub fn start_with(masters: usize, replicas: usize, extra: &[&str]) -> Cluster {
+        Self::start_nodes(masters, replicas, extra, None)
+    }
+
+    /// As `start`, every node serving TLS only, with `tls`'s files.
+    pub fn start_tls(masters: usize, replicas: usize, tls: NodeTls) -> Cluster {
+        Self::start_nodes(masters, replicas, &[], Some(tls))
+    }
+
+    fn start_nodes(
+        masters: usize,
+        replicas: usize,
+        extra: &[&str],
+        tls: Option<NodeTls>,
+    ) -> Cluster {
         let count = masters * (1 + replicas);
         let mut dirs = Vec::with_capacity(count);
+        let mut ports = Vec::with_capacity(count);
         let nodes: Vec<RedisServer> = (0..count)
-            .map(|_| {
+            .map(|i| {
                 let dir = temp_dir("cluster-node");
-                let mut args = vec![
+                let mut args: Vec<String> = [
                     "--cluster-enabled",
                     "yes",
                     "--cluster-node-timeout",
@@ -45,17 +104,36 @@ impl Cluster {
                     "0",
                     "--dir",
                     dir.to_str().unwrap(),
-                ];
-                args.extend_from_slice(extra);
+                ]
+                .map(String::from)
+                .into();
+                args.extend(extra.iter().map(|a| a.to_string()));
+                let tls_port = tls.as_ref().map(|tls| {
+                    let port = free_port();
+                    let (cert, key) = &tls.certs[i % tls.certs.len()];
+                    args.extend(tls_server_args(port, (cert, key), &tls.ca));
+                    // The bus port named, not the TLS port + 10000, which
+                    // may be past 65535.
+                    args.extend(
+                        ["--tls-cluster", "yes", "--tls-replication", "yes"].map(String::from),
+                    );
+                    args.extend(["--cluster-port".into(), free_port().to_string()]);
+                    port
+                });
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
                 let node = RedisServer::start_with(&args);
+                ports.push(tls_port.unwrap_or(node.port));
                 dirs.push(dir);
                 node
             })
             .collect();
         let mut create = Command::new("redis-cli");
+        if let Some(tls) = &tls {
+            create.args(tls.cli_args());
+        }
         create.arg("--cluster").arg("create");
-        for n in &nodes {
-            create.arg(format!("127.0.0.1:{}", n.port));
+        for port in &ports {
+            create.arg(format!("127.0.0.1:{port}"));
         }
         create.args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"]);
         let out = create.output().expect("redis-cli must be installed");
@@ -68,6 +146,8 @@ impl Cluster {
             dead: vec![false; nodes.len()],
             nodes,
             masters,
+            ports,
+            tls,
             dirs,
         };
         cluster.wait_ok(Duration::from_secs(20));
@@ -84,7 +164,31 @@ impl Cluster {
 
     /// A connection to some live node.
     fn any(&self) -> Conn {
-        self.live().next().expect("a live node").1.conn()
+        self.conn(self.live().next().expect("a live node").0)
+    }
+
+    /// A connection straight to node `node`, TLS in a TLS cluster.
+    pub fn conn(&self, node: usize) -> Conn {
+        let port = self.ports[node];
+        match &self.tls {
+            None => Conn::tcp(port),
+            Some(tls) => {
+                let (cert, key) = &tls.client;
+                tls_conn(port, &tls.ca, Some((cert, key)))
+                    .unwrap_or_else(|e| panic!("TLS to node {node}: {e}"))
+                    .0
+            }
+        }
+    }
+
+    /// The port node `node` is reached at (its TLS port in a TLS cluster).
+    pub fn port(&self, node: usize) -> u16 {
+        self.ports[node]
+    }
+
+    /// redis-cli's options to reach the nodes (none for a plain cluster).
+    pub fn cli_args(&self) -> Vec<String> {
+        self.tls.as_ref().map(NodeTls::cli_args).unwrap_or_default()
     }
 
     /// Waits until every live node reports `cluster_state:ok` and knows
@@ -94,9 +198,9 @@ impl Cluster {
     pub fn wait_ok(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
-            let ok = self.live().all(|(_, n)| {
-                let info = text(n.conn().cmd(&["CLUSTER", "INFO"]));
-                let synced = text(n.conn().cmd(&["INFO", "replication"]));
+            let ok = self.live().all(|(i, _)| {
+                let info = text(self.conn(i).cmd(&["CLUSTER", "INFO"]));
+                let synced = text(self.conn(i).cmd(&["INFO", "replication"]));
                 info.contains("cluster_state:ok")
                     && info.contains(&format!("cluster_known_nodes:{}", self.nodes.len()))
                     && (synced.contains("role:master") || synced.contains("master_link_status:up"))
@@ -135,7 +239,7 @@ impl Cluster {
     /// Who serves which slots, as node `seen_by` sees it (`CLUSTER SLOTS`):
     /// (first slot, last slot, master's node index).
     pub fn slot_ranges(&self, seen_by: usize) -> Vec<(u16, u16, usize)> {
-        let Reply::Array(ranges) = self.nodes[seen_by].conn().cmd(&["CLUSTER", "SLOTS"]) else {
+        let Reply::Array(ranges) = self.conn(seen_by).cmd(&["CLUSTER", "SLOTS"]) else {
             panic!("CLUSTER SLOTS")
         };
         let mut out = Vec::with_capacity(ranges.len());
@@ -186,30 +290,30 @@ impl Cluster {
     }
 
     pub fn index_of_port(&self, port: u16) -> usize {
-        self.nodes
+        self.ports
             .iter()
-            .position(|n| n.port == port)
+            .position(|&p| p == port)
             .unwrap_or_else(|| panic!("port {port} is not a node of this cluster"))
     }
 
     /// The node's cluster id (`CLUSTER MYID`).
     pub fn id(&self, node: usize) -> String {
-        text(self.nodes[node].conn().cmd(&["CLUSTER", "MYID"]))
+        text(self.conn(node).cmd(&["CLUSTER", "MYID"]))
     }
 
     /// The indices of the nodes that are masters now (`ROLE`), live only.
     pub fn current_masters(&self) -> Vec<usize> {
         self.live()
-            .filter(|(_, n)| role(n).0 == "master")
+            .filter(|(i, _)| role(self.conn(*i)).0 == "master")
             .map(|(i, _)| i)
             .collect()
     }
 
     /// The live replica of master `master`.
     pub fn replica_of(&self, master: usize) -> usize {
-        let port = self.nodes[master].port;
+        let port = self.ports[master];
         self.live()
-            .find(|(_, n)| role(n) == ("slave".to_string(), Some(port)))
+            .find(|(i, _)| role(self.conn(*i)) == ("slave".to_string(), Some(port)))
             .unwrap_or_else(|| panic!("no replica of node {master}"))
             .0
     }
@@ -233,7 +337,7 @@ impl Cluster {
     ) -> (Duration, Duration) {
         let deadline = since + timeout;
         let promoted = loop {
-            if role(&self.nodes[replica]).0 == "master" {
+            if role(self.conn(replica)).0 == "master" {
                 break since.elapsed();
             }
             assert!(
@@ -244,8 +348,8 @@ impl Cluster {
             std::thread::sleep(Duration::from_millis(10));
         };
         loop {
-            let agreed = self.live().all(|(i, n)| {
-                let info = text(n.conn().cmd(&["CLUSTER", "INFO"]));
+            let agreed = self.live().all(|(i, _)| {
+                let info = text(self.conn(i).cmd(&["CLUSTER", "INFO"]));
                 info.contains("cluster_state:ok")
                     && self
                         .slot_ranges(i)
@@ -266,9 +370,9 @@ impl Cluster {
     /// Every live node's view (`CLUSTER NODES`), for a failure message.
     pub fn describe(&self) -> String {
         self.live()
-            .map(|(i, n)| {
-                let nodes = text(n.conn().cmd(&["CLUSTER", "NODES"]));
-                format!("node {i} (port {}) sees:\n{nodes}", n.port)
+            .map(|(i, _)| {
+                let nodes = text(self.conn(i).cmd(&["CLUSTER", "NODES"]));
+                format!("node {i} (port {}) sees:\n{nodes}", self.ports[i])
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -276,7 +380,7 @@ impl Cluster {
 
     /// Keys stored on node `node` (`DBSIZE`).
     pub fn dbsize(&self, node: usize) -> i64 {
-        match self.nodes[node].conn().cmd(&["DBSIZE"]) {
+        match self.conn(node).cmd(&["DBSIZE"]) {
             Reply::Int(n) => n,
             other => panic!("DBSIZE: {other:?}"),
         }
@@ -284,10 +388,10 @@ impl Cluster {
 
     /// `host:port` lines for a pool's `servers:` (the seeds).
     pub fn seeds(&self) -> String {
-        self.nodes
+        self.ports
             .iter()
             .take(self.masters)
-            .map(|n| format!("   - 127.0.0.1:{}:1\n", n.port))
+            .map(|p| format!("   - 127.0.0.1:{p}:1\n"))
             .collect()
     }
 
@@ -301,9 +405,25 @@ impl Cluster {
     }
 }
 
-/// A node's role and, for a replica, its master's port (`ROLE`).
-fn role(node: &RedisServer) -> (String, Option<u16>) {
-    let Reply::Array(parts) = node.conn().cmd(&["ROLE"]) else {
+/// The keys among `keys` (their slots: `slots`) that node `node` serves by
+/// `owner` (an [`Cluster::owner_table`]).
+pub fn keys_served_by<'k>(
+    node: usize,
+    keys: &'k [String],
+    slots: &[u16],
+    owner: &[usize],
+) -> Vec<&'k String> {
+    keys.iter()
+        .zip(slots)
+        .filter(|(_, &s)| owner[s as usize] == node)
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// A node's role and, for a replica, its master's port (`ROLE`, asked on
+/// `conn`).
+fn role(mut conn: Conn) -> (String, Option<u16>) {
+    let Reply::Array(parts) = conn.cmd(&["ROLE"]) else {
         panic!("ROLE")
     };
     let name = match &parts[0] {

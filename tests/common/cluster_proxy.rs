@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use super::cluster::Cluster;
@@ -138,23 +139,7 @@ pub fn redirections(proxy: &Redshard) -> Redirections {
 /// `redshard route -c FILE --pool alpha` for `keys`: (slot, node port)
 /// per key, in order.
 pub fn route(proxy: &Redshard, keys: &[String]) -> Vec<(u16, u16)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_redshard"))
-        .arg("route")
-        .arg("-c")
-        .arg(&proxy.config)
-        .args(["--pool", "alpha"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run redshard route");
-    // Fed from a thread: the output would otherwise fill its pipe while
-    // the input fills the other.
-    let mut pipe = child.stdin.take().unwrap();
-    let input: String = keys.iter().map(|k| format!("{k}\n")).collect();
-    let feeder = std::thread::spawn(move || pipe.write_all(input.as_bytes()));
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap().unwrap();
+    let out = run_route(&proxy.config, keys);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         out.status.success(),
@@ -178,6 +163,29 @@ pub fn route(proxy: &Redshard, keys: &[String]) -> Vec<(u16, u16)> {
         .collect();
     assert_eq!(rows.len(), keys.len(), "one line per key");
     rows
+}
+
+/// `redshard route -c config --pool alpha` with `keys` on its input, as
+/// it ended.
+pub fn run_route(config: &Path, keys: &[String]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_redshard"))
+        .arg("route")
+        .arg("-c")
+        .arg(config)
+        .args(["--pool", "alpha"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run redshard route");
+    // Fed from a thread: the output would otherwise fill its pipe while
+    // the input fills the other. (A route that fails at once closes it.)
+    let mut pipe = child.stdin.take().unwrap();
+    let input: String = keys.iter().map(|k| format!("{k}\n")).collect();
+    let feeder = std::thread::spawn(move || pipe.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    let _ = feeder.join().unwrap();
+    out
 }
 
 /// Pipelined commands on one connection, their replies in order.

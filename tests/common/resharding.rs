@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::cluster::{text, Cluster};
-use super::servers::{temp_dir, Reply};
+use super::servers::{command_stat_on, temp_dir, Reply};
 
 /// One slot on its way from one master to another, as `redis-cli` moves
 /// it: `IMPORTING` on the target, `MIGRATING` on the source, the keys one
@@ -27,15 +27,13 @@ impl<'a> SlotMigration<'a> {
     pub fn begin(cluster: &'a Cluster, slot: u16, from: usize, to: usize) -> SlotMigration<'a> {
         let (from_id, to_id) = (cluster.id(from), cluster.id(to));
         let s = slot.to_string();
-        let importing =
-            cluster.nodes[to]
-                .conn()
-                .cmd(&["CLUSTER", "SETSLOT", &s, "IMPORTING", &from_id]);
+        let importing = cluster
+            .conn(to)
+            .cmd(&["CLUSTER", "SETSLOT", &s, "IMPORTING", &from_id]);
         assert_eq!(importing, Reply::ok(), "SETSLOT IMPORTING");
-        let migrating =
-            cluster.nodes[from]
-                .conn()
-                .cmd(&["CLUSTER", "SETSLOT", &s, "MIGRATING", &to_id]);
+        let migrating = cluster
+            .conn(from)
+            .cmd(&["CLUSTER", "SETSLOT", &s, "MIGRATING", &to_id]);
         assert_eq!(migrating, Reply::ok(), "SETSLOT MIGRATING");
         SlotMigration {
             cluster,
@@ -49,8 +47,9 @@ impl<'a> SlotMigration<'a> {
     /// Keys of the slot still on the source.
     pub fn keys_left(&self) -> i64 {
         let s = self.slot.to_string();
-        match self.cluster.nodes[self.from]
-            .conn()
+        match self
+            .cluster
+            .conn(self.from)
             .cmd(&["CLUSTER", "COUNTKEYSINSLOT", &s])
         {
             Reply::Int(n) => n,
@@ -58,12 +57,12 @@ impl<'a> SlotMigration<'a> {
         }
     }
 
-    /// Moves at most `n` of the slot's keys, one `MIGRATE` each; the keys
-    /// it moved.
+    /// Moves at most `n` of the slot's keys, one `MIGRATE` each (over TLS
+    /// in a TLS cluster: `tls-cluster`); the keys it moved.
     pub fn move_keys(&self, n: usize) -> Vec<Vec<u8>> {
-        let source = &self.cluster.nodes[self.from];
-        let target_port = self.cluster.nodes[self.to].port.to_string();
-        let Reply::Array(keys) = source.conn().cmd(&[
+        let target_port = self.cluster.port(self.to).to_string();
+        let mut c = self.cluster.conn(self.from);
+        let Reply::Array(keys) = c.cmd(&[
             "CLUSTER",
             "GETKEYSINSLOT",
             &self.slot.to_string(),
@@ -71,7 +70,6 @@ impl<'a> SlotMigration<'a> {
         ]) else {
             panic!("GETKEYSINSLOT")
         };
-        let mut c = source.conn();
         let keys: Vec<Vec<u8>> = keys
             .into_iter()
             .map(|k| match k {
@@ -112,13 +110,10 @@ impl<'a> SlotMigration<'a> {
                 .filter(|m| *m != self.to && *m != self.from),
         );
         for node in order {
-            let reply = self.cluster.nodes[node].conn().cmd(&[
-                "CLUSTER",
-                "SETSLOT",
-                &s,
-                "NODE",
-                &self.to_id,
-            ]);
+            let reply =
+                self.cluster
+                    .conn(node)
+                    .cmd(&["CLUSTER", "SETSLOT", &s, "NODE", &self.to_id]);
             assert_eq!(reply, Reply::ok(), "SETSLOT NODE on node {node}");
         }
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -152,9 +147,10 @@ impl Reshard {
         let log = dir.join("reshard.log");
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new("redis-cli")
+            .args(cluster.cli_args())
             .arg("--cluster")
             .arg("reshard")
-            .arg(format!("127.0.0.1:{}", cluster.nodes[from].port))
+            .arg(format!("127.0.0.1:{}", cluster.port(from)))
             .args(["--cluster-from", &cluster.id(from)])
             .args(["--cluster-to", &cluster.id(to)])
             .args(["--cluster-slots", &slots.to_string()])
@@ -218,13 +214,13 @@ impl Drop for Reshard {
 pub fn asking_calls(cluster: &Cluster) -> u64 {
     cluster
         .live()
-        .map(|(_, n)| super::servers::command_calls(n, "asking"))
+        .map(|(i, _)| command_stat_on(&mut cluster.conn(i), "asking", "calls"))
         .sum()
 }
 
 /// `CLUSTER INFO` of node `node`, a field of it.
 pub fn cluster_info(cluster: &Cluster, node: usize, field: &str) -> Option<String> {
-    let info = text(cluster.nodes[node].conn().cmd(&["CLUSTER", "INFO"]));
+    let info = text(cluster.conn(node).cmd(&["CLUSTER", "INFO"]));
     let prefix = format!("{field}:");
     info.lines()
         .find_map(|l| l.strip_prefix(&prefix).map(|v| v.trim().to_string()))

@@ -667,7 +667,12 @@ pub fn command_calls(server: &RedisServer, command: &str) -> u64 {
 /// `rejected_calls`: refused before running, e.g. with a cluster's
 /// MOVED), 0 when the command never ran.
 pub fn command_stat(server: &RedisServer, command: &str, field: &str) -> u64 {
-    let Reply::Bulk(info) = server.conn().cmd(&["INFO", "commandstats"]) else {
+    command_stat_on(&mut server.conn(), command, field)
+}
+
+/// [`command_stat`] of the server at the other end of `conn`.
+pub fn command_stat_on(conn: &mut Conn, command: &str, field: &str) -> u64 {
+    let Reply::Bulk(info) = conn.cmd(&["INFO", "commandstats"]) else {
         panic!("INFO commandstats")
     };
     let info = String::from_utf8_lossy(&info).into_owned();
