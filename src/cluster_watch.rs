@@ -3,7 +3,9 @@
 //! and as soon as a request needs it (a `MOVED`, a slot no master serves:
 //! [`crate::pool::ClusterMaps::want`]), at most once per [`MIN_GAP`]. It
 //! hands each map to the pool, which swaps in a new snapshot when the map
-//! changed something; it knows no worker and no client.
+//! changed something; it knows no worker and no client. It reaches the
+//! nodes as the pool's connections do: over TLS when the pool has `tls:
+//! true`, the same certificate checks, by their TLS ports.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,6 +14,7 @@ use crate::cluster::{SlotMap, SlotMapError};
 use crate::config::{PoolConfig, ServerAddr};
 use crate::link::{Link, Value as Reply};
 use crate::pool::PoolRuntime;
+use crate::tls::Connector;
 
 /// The least time between two slot maps asked for by requests: a
 /// resharding answers MOVED to many requests at once.
@@ -20,18 +23,22 @@ pub const MIN_GAP: Duration = Duration::from_millis(50);
 const LIMIT: Duration = Duration::from_secs(1);
 
 /// The settings a watcher runs with: a change (a reload) restarts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Key {
     seeds: Vec<ServerAddr>,
     refresh: Duration,
     login: Login,
 }
 
-/// How the watcher logs in to the nodes: as the pool's connections do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the watcher reaches and logs in to the nodes: as the pool's
+/// connections do.
+#[derive(Debug, Clone, PartialEq)]
 struct Login {
     user: Option<String>,
     password: Option<String>,
+    /// `tls: true`: its TLS files (a reload that changes them restarts
+    /// the watcher).
+    tls: Option<Connector>,
 }
 
 impl Key {
@@ -43,18 +50,27 @@ impl Key {
             login: Login {
                 user: config.redis_username.clone(),
                 password: config.redis_auth.clone(),
+                tls: config.backend_tls.clone(),
             },
         })
     }
 }
 
 /// Asks every cluster pool's nodes for its slot map once, before clients
-/// are served (a request that comes first waits for it).
+/// are served (a request that comes first waits for it). A pool no node
+/// answers is logged, and its watcher keeps asking.
 pub async fn discover(pools: &[Arc<PoolRuntime>]) {
     for pool in pools {
-        if let Some(key) = Key::of(&pool.snapshot().config) {
-            Watch::new(pool.clone(), key).refresh().await;
-        }
+        let _ = discover_one(pool).await;
+    }
+}
+
+/// Asks a cluster pool's nodes for its slot map once (`redshard route`):
+/// what each node said when none gave it.
+pub async fn discover_one(pool: &Arc<PoolRuntime>) -> Result<(), String> {
+    match Key::of(&pool.snapshot().config) {
+        Some(key) => Watch::new(pool.clone(), key).refresh().await,
+        None => Ok(()),
     }
 }
 
@@ -94,13 +110,13 @@ impl Watch {
                 }
             }
             last = Instant::now();
-            self.refresh().await;
+            let _ = self.refresh().await;
         }
     }
 
     /// Asks the masters the pool knows, then the seeds, until one gives
-    /// the slot map; hands it to the pool.
-    async fn refresh(&mut self) {
+    /// the slot map; hands it to the pool. Else what each said.
+    async fn refresh(&mut self) -> Result<(), String> {
         let maps = &self.pool.cluster_maps;
         let mut why = Vec::new();
         for addr in self.candidates() {
@@ -124,7 +140,7 @@ impl Watch {
                     if self.complaint.take().is_some() {
                         tracing::info!(pool = %self.pool.name, "slot map read again from {addr}");
                     }
-                    return;
+                    return Ok(());
                 }
                 Err(e) => why.push(format!("{addr}: {e}")),
             }
@@ -133,8 +149,9 @@ impl Watch {
         let text = why.join("; ");
         if self.complaint.as_deref() != Some(&text) {
             tracing::warn!(pool = %self.pool.name, "no node gave the slot map ({text}); routing with the last one");
-            self.complaint = Some(text);
+            self.complaint = Some(text.clone());
         }
+        Err(text)
     }
 
     /// The masters serving slots now, then every other known node, then
@@ -160,7 +177,7 @@ impl Watch {
 
 /// The slot map as the node at `addr` sees it.
 async fn ask(addr: &ServerAddr, login: &Login) -> Result<SlotMap, String> {
-    let mut link = Link::open(addr, None, LIMIT).await?;
+    let mut link = Link::open(addr, login.tls.as_ref(), None, LIMIT).await?;
     if let Some(password) = &login.password {
         let mut args: Vec<&[u8]> = vec![b"AUTH"];
         if let Some(user) = &login.user {
@@ -172,8 +189,8 @@ async fn ask(addr: &ServerAddr, login: &Login) -> Result<SlotMap, String> {
         }
     }
     let shards = link.call_tree(&[b"CLUSTER", b"SHARDS"]).await?;
-    let map = match SlotMap::from_shards(&shards) {
-        // Before Redis 7.0.
+    let map = match SlotMap::from_shards(&shards, login.tls.is_some()) {
+        // Before Redis 7.0; its ports are of the link's kind.
         Err(SlotMapError::Refused(e)) if e.contains("nknown subcommand") => {
             SlotMap::from_slots(&link.call_tree(&[b"CLUSTER", b"SLOTS"]).await?)
         }

@@ -34,8 +34,9 @@
 //!   rule of the specification), the slot map from CLUSTER SHARDS or
 //!   CLUSTER SLOTS, and MOVED/ASK/TRYAGAIN/CLUSTERDOWN replies.
 //! - [`cluster_watch`]: a cluster pool's watcher: the slot map asked of its
-//!   nodes at start, periodically and when a request needs it (a `MOVED`,
-//!   an unserved slot), handed to the pool as a new snapshot.
+//!   nodes (over TLS in a TLS pool, by their TLS ports) at start,
+//!   periodically and when a request needs it (a `MOVED`, an unserved
+//!   slot), handed to the pool as a new snapshot.
 //! - [`command`]: the command table (arity, where the keys are, what the
 //!   proxy does, each command's Redis ACL categories, and its subcommands' in
 //!   a table of their own) and the keys of a request; imports only `hosted`,
@@ -88,13 +89,15 @@
 //! - [`memory`]: the proxy-wide memory bound (`--max-memory`): client and
 //!   backend buffers add up to one total; above it the largest client is
 //!   closed and large partial requests are refused.
-//! - `link`: a plain RESP2 connection for the proxy's own questions (to
-//!   sentinels, `ROLE`, `INFO replication`).
+//! - `link`: a RESP2 connection for the proxy's own questions (to
+//!   sentinels, `ROLE`, `INFO replication`, a cluster's slot map), plain or
+//!   TLS with the pool's connector.
 //! - [`tls`]: a pool's TLS files turned into rustls configs (the listener's
 //!   certificate, mutual TLS's client CA; the servers' CA, a client
 //!   certificate, the name checked), each file checked as it is read; knows
 //!   no client and no pool. The proxy does client handshakes in the
-//!   client's own task (`proxy::client_tls`), the backend connects with it.
+//!   client's own task (`proxy::client_tls`); the backend and `link`
+//!   connect with it (one handshake, one certificate check).
 //! - [`net`]: read size, buffer reuse and write batching shared by both
 //!   sides; flushing what a TLS stream held back.
 //! - [`logging`]: tracing to stderr or a file, levels, reopen on SIGHUP;

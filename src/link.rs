@@ -1,17 +1,20 @@
-//! A plain RESP2 connection for the proxy's own questions: to a sentinel
+//! A RESP2 connection for the proxy's own questions: to a sentinel
 //! (GET-MASTER-ADDR-BY-NAME, SUBSCRIBE) or to a Redis server (ROLE, INFO
-//! replication). Whole replies, decoded into [`Value`]s: these are a few
-//! small replies a second, not the request path.
+//! replication, CLUSTER SHARDS). Plain TCP, or TLS with the pool's
+//! [`Connector`] (the same certificate checks as its data connections).
+//! Whole replies, decoded into [`Value`]s: these are a few small replies a
+//! second, not the request path.
 
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::config::ServerAddr;
 use crate::protocol::framer::parse_i64;
 use crate::protocol::{encode, ReplySkipper};
+use crate::tls::Connector;
 
 /// The largest reply taken (SENTINEL REPLICAS of a master with many
 /// replicas is a few KB).
@@ -50,9 +53,13 @@ impl Value {
     }
 }
 
+/// What a link reads and writes: a TCP stream, or TLS over one.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
+
 /// An open connection, with its read buffer.
 pub(crate) struct Link {
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     buf: BytesMut,
     skipper: ReplySkipper,
     /// Bound on a connect, and on each call's reply.
@@ -60,22 +67,25 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Connects within `limit` and authenticates with `auth` if given.
+    /// Connects within `limit` (and with `tls`, does the TLS handshake
+    /// within it too), then authenticates with `auth` if given.
     pub async fn open(
         addr: &ServerAddr,
+        tls: Option<&Connector>,
         auth: Option<&str>,
         limit: Duration,
     ) -> Result<Link, String> {
         let ServerAddr::Tcp { host, port } = addr else {
             return Err("not a TCP address".into());
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let stream = match tokio::time::timeout(limit, TcpStream::connect((host, *port))).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(e.to_string()),
+        let stream = match tokio::time::timeout(limit, connect(host, *port, tls)).await {
+            Ok(stream) => stream?,
+            Err(_) if tls.is_some() => {
+                let ms = limit.as_millis();
+                return Err(format!("connect and TLS handshake timed out after {ms} ms"));
+            }
             Err(_) => return Err(format!("connect timed out after {} ms", limit.as_millis())),
         };
-        let _ = stream.set_nodelay(true);
         let mut link = Link {
             stream,
             buf: BytesMut::with_capacity(4096),
@@ -103,7 +113,12 @@ impl Link {
     pub async fn send(&mut self, args: &[&[u8]]) -> Result<(), String> {
         let mut out = BytesMut::new();
         encode::command(&mut out, args.iter().copied());
-        self.stream.write_all(&out).await.map_err(|e| e.to_string())
+        self.stream
+            .write_all(&out)
+            .await
+            .map_err(|e| e.to_string())?;
+        // TLS may hold the record back until flushed.
+        self.stream.flush().await.map_err(|e| e.to_string())
     }
 
     /// Sends a command and decodes its reply (within the link's limit)
@@ -145,6 +160,23 @@ impl Link {
                 Err(e) => return Err(e.to_string()),
             }
         }
+    }
+}
+
+/// A TCP connection to `host:port` (`[::1]` as a config writes it), then
+/// the TLS handshake when `tls` is given.
+async fn connect(host: &str, port: u16, tls: Option<&Connector>) -> Result<Box<dyn Io>, String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let tcp = TcpStream::connect((bare, port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = tcp.set_nodelay(true);
+    let Some(tls) = tls else {
+        return Ok(Box::new(tcp));
+    };
+    match tls.handshake(host, tcp).await {
+        Ok(stream) => Ok(Box::new(stream)),
+        Err(e) => Err(format!("TLS handshake failed: {e}")),
     }
 }
 

@@ -492,21 +492,14 @@ fn ask_cluster(
     pool: &redshard::config::PoolConfig,
 ) -> anyhow::Result<std::sync::Arc<redshard::pool::PoolSnapshot>> {
     let runtime = redshard::pool::PoolRuntime::new(pool.clone());
-    tokio::runtime::Builder::new_current_thread()
+    let asked = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(redshard::cluster_watch::discover(std::slice::from_ref(
-            &runtime,
-        )));
-    if runtime.cluster_maps.refreshes() == 0 {
+        .block_on(redshard::cluster_watch::discover_one(&runtime));
+    if let Err(why) = asked {
         anyhow::bail!(
-            "no node of pool '{}' gave the cluster's slot map (seeds: {})",
-            pool.name,
-            pool.servers
-                .iter()
-                .map(|s| s.label())
-                .collect::<Vec<_>>()
-                .join(", ")
+            "no node of pool '{}' gave the cluster's slot map: {why}",
+            pool.name
         );
     }
     Ok(runtime.snapshot_arc())

@@ -61,22 +61,19 @@ pub(super) async fn connect(spec: &BackendSpec) -> Result<Stream, BackendError> 
     }
 }
 
-/// The TLS handshake with the server reached at `host`: its certificate
-/// must chain to the pool's `tls_ca` and name `host` (or `tls_server_name`).
+/// The TLS handshake with the server reached at `host` (see
+/// [`crate::tls::Connector::handshake`]).
 async fn tls_handshake(
     spec: &BackendSpec,
     tls: &crate::tls::Connector,
     host: &str,
     stream: tokio::net::TcpStream,
 ) -> Result<Stream, BackendError> {
-    let failed = |detail: String| BackendError::Tls {
-        server: spec.label.clone(),
-        detail,
-    };
-    let name = tls.server_name(host).map_err(|e| failed(e.to_string()))?;
-    let stream = tls
-        .connect(name, stream)
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    Ok(Stream::Tls(Box::new(stream)))
+    match tls.handshake(host, stream).await {
+        Ok(stream) => Ok(Stream::Tls(Box::new(stream))),
+        Err(e) => Err(BackendError::Tls {
+            server: spec.label.clone(),
+            detail: e.to_string(),
+        }),
+    }
 }

@@ -29,6 +29,12 @@ pub enum SlotMapError {
     Refused(String),
     #[error("unexpected shape of the slot map reply: {0}")]
     Shape(&'static str),
+    /// A TLS pool, and the node announces only its plain port.
+    #[error("node {0} announces no tls-port: a pool with tls: true reaches the nodes at their TLS ports, which a cluster announces with tls-cluster yes")]
+    NoTlsPort(String),
+    /// A plain pool, and the node serves TLS only.
+    #[error("node {0} announces only a tls-port: it serves TLS only, so the pool needs tls: true")]
+    OnlyTlsPort(String),
 }
 
 impl SlotMap {
@@ -57,8 +63,11 @@ impl SlotMap {
     }
 
     /// From a CLUSTER SHARDS reply: per shard, `slots` (start/end pairs) and
-    /// `nodes` (maps with ip or endpoint, port or tls-port, role, health).
-    pub fn from_shards(reply: &Value) -> Result<SlotMap, SlotMapError> {
+    /// `nodes` (maps with ip or endpoint, port and/or tls-port, role,
+    /// health). Each node by its `tls-port` when the pool reaches the
+    /// nodes over TLS (`tls`), else by its `port`: Redis announces both
+    /// whatever the connection asking (tests/data/cluster/tls-*.bin).
+    pub fn from_shards(reply: &Value, tls: bool) -> Result<SlotMap, SlotMapError> {
         let shards = top_array(reply)?;
         let mut map = SlotMap::empty();
         for shard in shards {
@@ -73,7 +82,7 @@ impl SlotMap {
             let mut master = None;
             let mut replicas = Vec::new();
             for node in nodes {
-                let addr = shard_node_addr(node)?;
+                let addr = shard_node_addr(node, tls)?;
                 let online = node.field("health").and_then(Value::as_str) != Some("fail");
                 match node.field("role").and_then(Value::as_str) {
                     Some("master") => master = Some(addr),
@@ -95,7 +104,9 @@ impl SlotMap {
     }
 
     /// From a CLUSTER SLOTS reply: per range, `[start, end, master, replica...]`
-    /// where each node is `[ip, port, id, ...]`.
+    /// where each node is `[ip, port, id, ...]`. The port is of the
+    /// connection's kind: a node asked over TLS gives TLS ports (as in its
+    /// `MOVED` and `ASK`).
     pub fn from_slots(reply: &Value) -> Result<SlotMap, SlotMapError> {
         let ranges = top_array(reply)?;
         let mut map = SlotMap::empty();
@@ -167,20 +178,21 @@ fn top_array(reply: &Value) -> Result<&[Value], SlotMapError> {
     }
 }
 
-/// A CLUSTER SHARDS node's address: its endpoint (or ip) and port (or
-/// tls-port when it has no plain port).
-fn shard_node_addr(node: &Value) -> Result<String, SlotMapError> {
+/// A CLUSTER SHARDS node's address: its endpoint (or ip) and its
+/// tls-port (`tls`) or port.
+fn shard_node_addr(node: &Value, tls: bool) -> Result<String, SlotMapError> {
     let host = ["endpoint", "ip"]
         .iter()
         .filter_map(|k| node.field(k).and_then(Value::as_str))
         .find(|h| !h.is_empty() && *h != "?")
         .ok_or(SlotMapError::Shape("a node without an address"))?;
-    let port = ["port", "tls-port"]
-        .iter()
-        .filter_map(|k| node.field(k).and_then(Value::as_int))
-        .find(|p| *p > 0)
-        .ok_or(SlotMapError::Shape("a node without a port"))?;
-    Ok(join(host, port))
+    let port = |key| node.field(key).and_then(Value::as_int).filter(|p| *p > 0);
+    match (tls, port("port"), port("tls-port")) {
+        (false, Some(p), _) | (true, _, Some(p)) => Ok(join(host, p)),
+        (true, Some(p), None) => Err(SlotMapError::NoTlsPort(join(host, p))),
+        (false, None, Some(p)) => Err(SlotMapError::OnlyTlsPort(join(host, p))),
+        (_, None, None) => Err(SlotMapError::Shape("a node without a port")),
+    }
 }
 
 fn join(host: &str, port: i64) -> String {

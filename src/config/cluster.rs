@@ -40,9 +40,6 @@ pub(super) fn cluster_config(
             None,
         ));
     }
-    if raw.tls == Some(true) {
-        return Err(fail(ConfigErrorKind::ClusterTls, Some("tls"), None));
-    }
     if raw.redis_db.is_some_and(|db| db.get() != 0) {
         return Err(fail(ConfigErrorKind::ClusterDb, Some("redis_db"), None));
     }

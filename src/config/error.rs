@@ -68,8 +68,6 @@ pub enum ConfigErrorKind {
     NoClusterFor,
     #[error("a pool is either a Redis Cluster ('cluster: true') or follows Sentinel ('sentinels:'), not both")]
     ClusterWithSentinels,
-    #[error("a cluster pool does not reach its nodes over TLS yet (its slot map watcher speaks plain TCP); remove 'tls' or use a pool of listed servers")]
-    ClusterTls,
     #[error("a Redis Cluster has only database 0; remove 'redis_db' or set it to 0")]
     ClusterDb,
     #[error("{0} in a cluster pool: its nodes and their replicas come from the cluster's slot map; list seed nodes as \"host:port:weight\"")]

@@ -2,8 +2,9 @@
 //! each server's master and replicas are looked at every 100 ms (`INFO
 //! replication`, `INFO persistence`), and each replica's state is recorded
 //! for the workers to choose by: how far behind its master (`lag`), loading,
-//! its link to the master, answering at all. It knows no client; the choice
-//! itself is [`crate::pool::PoolSnapshot::replica_for`].
+//! its link to the master, answering at all. It reaches them as the pool's
+//! connections do (TLS when the pool has `tls: true`). It knows no client;
+//! the choice itself is [`crate::pool::PoolSnapshot::replica_for`].
 
 mod lag;
 
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::config::{ReadFrom, ServerAddr};
 use crate::link::{Link, Value};
 use crate::pool::{PoolRuntime, Replica, ReplicaProbe};
+use crate::tls::Connector;
 use lag::{field, MasterOffsets, ReplicaInfo};
 
 /// How often each master and replica is looked at.
@@ -24,12 +26,13 @@ const LOOK_LIMIT: Duration = Duration::from_millis(250);
 /// How often the pools are compared with the probes running.
 const TICK: Duration = Duration::from_millis(50);
 
-/// What a server's probe looks at: a change restarts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a server's probe looks at, and how: a change restarts it.
+#[derive(Debug, Clone, PartialEq)]
 struct ProbeKey {
     master: Option<ServerAddr>,
     replicas: Vec<ServerAddr>,
     auth: Option<String>,
+    tls: Option<Connector>,
 }
 
 /// A server's probe, stopped when dropped.
@@ -66,6 +69,7 @@ pub async fn run(pools: Arc<Mutex<Vec<Arc<PoolRuntime>>>>) {
                     master: snapshot.addrs[i].clone(),
                     replicas: replicas.iter().map(|r| r.addr.clone()).collect(),
                     auth: snapshot.config.redis_auth.clone(),
+                    tls: snapshot.config.backend_tls.clone(),
                 };
                 wanted.insert(
                     (pool.name.clone(), i),
@@ -91,13 +95,12 @@ pub async fn run(pools: Arc<Mutex<Vec<Arc<PoolRuntime>>>>) {
 
 /// Looks at a master and its replicas until stopped.
 async fn probe(key: ProbeKey, replicas: Vec<Replica>) {
-    let auth = key.auth.as_deref();
     let mut offsets = MasterOffsets::default();
     let mut master: Option<Link> = None;
     let mut links: Vec<Option<Link>> = replicas.iter().map(|_| None).collect();
     loop {
         if let Some(addr) = &key.master {
-            if let Some(replication) = info(&mut master, addr, auth, "replication").await {
+            if let Some(replication) = info(&mut master, addr, &key, "replication").await {
                 let offset = field(&replication, "master_repl_offset").and_then(|v| v.parse().ok());
                 if let Some(offset) = offset {
                     offsets.record(Instant::now(), offset);
@@ -105,7 +108,7 @@ async fn probe(key: ProbeKey, replicas: Vec<Replica>) {
             }
         }
         for (replica, link) in replicas.iter().zip(links.iter_mut()) {
-            let look = look_at(link, &replica.addr, auth, &offsets).await;
+            let look = look_at(link, &replica.addr, &key, &offsets).await;
             replica.health.replica.record(look);
         }
         tokio::time::sleep(LOOK_EVERY).await;
@@ -116,12 +119,12 @@ async fn probe(key: ProbeKey, replicas: Vec<Replica>) {
 async fn look_at(
     link: &mut Option<Link>,
     addr: &ServerAddr,
-    auth: Option<&str>,
+    key: &ProbeKey,
     offsets: &MasterOffsets,
 ) -> ReplicaProbe {
-    let replication = info(link, addr, auth, "replication").await;
+    let replication = info(link, addr, key, "replication").await;
     let persistence = match replication {
-        Some(_) => info(link, addr, auth, "persistence").await,
+        Some(_) => info(link, addr, key, "persistence").await,
         None => None,
     };
     let (Some(replication), Some(persistence)) = (replication, persistence) else {
@@ -143,15 +146,17 @@ async fn look_at(
 }
 
 /// `INFO section` from the server at `addr`, on `link` (opened if need
-/// be, dropped after a failure); `None` when it does not answer in time.
+/// be, as `key` says, dropped after a failure); `None` when it does not
+/// answer in time.
 async fn info(
     link: &mut Option<Link>,
     addr: &ServerAddr,
-    auth: Option<&str>,
+    key: &ProbeKey,
     section: &str,
 ) -> Option<String> {
     if link.is_none() {
-        *link = Link::open(addr, auth, LOOK_LIMIT).await.ok();
+        let (tls, auth) = (key.tls.as_ref(), key.auth.as_deref());
+        *link = Link::open(addr, tls, auth, LOOK_LIMIT).await.ok();
     }
     let reply = link.as_mut()?.call(&[b"INFO", section.as_bytes()]).await;
     match reply {

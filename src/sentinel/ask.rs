@@ -65,7 +65,8 @@ impl Asker {
     /// A question to sentinel `i`, on the kept connection if it is to `i`.
     async fn call(&mut self, i: usize, question: &[&[u8]]) -> Result<Value, String> {
         if self.link.as_ref().is_none_or(|(at, _)| *at != i) {
-            let link = Link::open(&self.sentinels[i], self.auth.as_deref(), ASK_LIMIT).await?;
+            let link =
+                Link::open(&self.sentinels[i], None, self.auth.as_deref(), ASK_LIMIT).await?;
             self.link = Some((i, link));
         }
         let Some((_, link)) = self.link.as_mut() else {
@@ -133,7 +134,7 @@ pub(crate) enum Role {
 /// Asks the server at `addr` its `ROLE`, authenticating with the pool's
 /// `redis_auth`.
 pub(crate) async fn role(addr: &ServerAddr, auth: Option<&str>) -> Result<Role, String> {
-    let mut link = Link::open(addr, auth, ASK_LIMIT).await?;
+    let mut link = Link::open(addr, None, auth, ASK_LIMIT).await?;
     role_on(&mut link).await
 }
 

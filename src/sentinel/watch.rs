@@ -372,7 +372,7 @@ async fn listen(
     auth: Option<&str>,
     tx: &UnboundedSender<Note>,
 ) -> String {
-    let mut link = match Link::open(sentinel, auth, ask::ASK_LIMIT).await {
+    let mut link = match Link::open(sentinel, None, auth, ask::ASK_LIMIT).await {
         Ok(link) => link,
         Err(e) => return format!("cannot connect: {e}"),
     };
@@ -413,7 +413,7 @@ async fn await_promotion(
     let mut last = String::from("not asked");
     while Instant::now() < deadline {
         if link.is_none() {
-            match Link::open(&candidate, auth.as_deref(), ask::ASK_LIMIT).await {
+            match Link::open(&candidate, None, auth.as_deref(), ask::ASK_LIMIT).await {
                 Ok(l) => link = Some(l),
                 Err(e) => last = e,
             }

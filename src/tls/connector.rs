@@ -83,19 +83,23 @@ impl Connector {
         }
     }
 
-    /// The TLS handshake over `io`, checking the server's certificate
-    /// against `name`.
-    pub async fn connect<IO>(
+    /// The TLS handshake with the server reached at `host`, over `io`: its
+    /// certificate must chain to `tls_ca` and name `host` (or
+    /// `tls_server_name`). The one handshake of every connection to a
+    /// server, the proxy's own questions included.
+    pub async fn handshake<IO>(
         &self,
-        name: ServerName<'static>,
+        host: &str,
         io: IO,
-    ) -> std::io::Result<super::ClientStream<IO>>
+    ) -> Result<super::ClientStream<IO>, TlsError>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
+        let name = self.server_name(host)?;
         tokio_rustls::TlsConnector::from(self.config.clone())
             .connect(name, io)
             .await
+            .map_err(TlsError::Handshake)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Which file of a TLS setup failed, and what is wrong with it.
+//! Which file of a TLS setup failed, and what is wrong with it; or how a
+//! handshake with a server failed.
 
 use std::path::PathBuf;
 
@@ -29,6 +30,10 @@ pub enum TlsError {
     },
     #[error("'{0}' is not a valid TLS server name; expected a DNS name or an IP address")]
     ServerName(String),
+    /// The handshake with a server failed (its certificate refused, or
+    /// ours); rustls's own words.
+    #[error("{0}")]
+    Handshake(#[source] std::io::Error),
 }
 
 impl TlsError {
@@ -44,7 +49,7 @@ impl TlsError {
     pub fn role(&self) -> Option<Role> {
         match self {
             TlsError::File { role, .. } => Some(*role),
-            TlsError::ServerName(_) => None,
+            TlsError::ServerName(_) | TlsError::Handshake(_) => None,
         }
     }
 }

@@ -168,12 +168,11 @@ async fn handshake(
     name: &str,
 ) -> (Result<(), String>, Result<(), String>) {
     let (a, b) = tokio::io::duplex(64 * 1024);
-    let name = connector.server_name(name).unwrap();
     let server = acceptor.acceptor();
     let client = async {
         // Closed at once: the server's read then ends, with EOF or its
         // verdict on the client's certificate.
-        connector.connect(name, a).await.map(drop)
+        connector.handshake(name, a).await.map(drop)
     };
     let (client, server) = tokio::join!(client, async move {
         let mut s = server.accept(b).await?;
