@@ -27,6 +27,7 @@ follows three redis-sentinel processes monitoring the same four servers (as
 masters m1..m4), to price a sentinel pool against a plain one.
 """
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -62,6 +63,12 @@ def wait_port(port, timeout=10):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("port %d never opened" % port)
+
+
+def children_cpu():
+    """CPU time of the benchmark programs so far (servers and proxies are waited for at the end only)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def cpu_seconds(pid):
@@ -378,12 +385,13 @@ def cluster_bench(work, procs, start_redshard):
     results, cpu = {}, {}
 
     def run(key, target, measure, proxy=rs):
-        proxy_before, nodes_before = cpu_seconds(proxy.pid), node_cpu()
+        proxy_before, nodes_before, client_before = cpu_seconds(proxy.pid), node_cpu(), children_cpu()
         rps, p99, done = measure()
         proxy_used, nodes_used = cpu_seconds(proxy.pid) - proxy_before, node_cpu() - nodes_before
         results.setdefault(key + (target,), []).append((rps, p99))
         cpu.setdefault(key + (target, "nodes"), []).append(nodes_used * 1e6 / done)
         cpu.setdefault(key + (target, "proxy"), []).append(proxy_used * 1e6 / done)
+        cpu.setdefault(key + (target, "client"), []).append((children_cpu() - client_before) * 1e6 / done)
 
     # SET runs first: it writes the keys (key:<12 digits>) the MGETs read.
     for pipeline in (1, 16):
@@ -424,19 +432,29 @@ def cluster_bench(work, procs, start_redshard):
     print("- plain pool: the redshard side's runs through a plain pool (ketama) over %d plain"
           " redis-servers, for what the cluster machinery costs" % len(plain_ports))
     print()
+    print("- CPU: µs per request of the proxy, of the nodes (summed) and of the client (the benchmark"
+          " program); 'cores busy' = all three's CPU over the run's time, the direct side's out of %d cores;"
+          " 'proxy µs for 0.9x': the most proxy CPU per request that still leaves 0.9x of the direct rate"
+          " on these cores, given the client's and nodes' CPU through redshard" % os.cpu_count())
+    print()
     print("| test | -P | direct rps | redshard rps | redshard/direct | p99 ms direct / redshard "
-          "| redshard CPU µs/req | nodes' CPU µs/req direct / redshard | plain pool rps | cluster/plain rps "
-          "| plain pool CPU µs/req |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| redshard CPU µs/req | nodes' CPU µs/req direct / redshard | client CPU µs/req direct / redshard "
+          "| cores busy direct | proxy µs for 0.9x | plain pool rps | cluster/plain rps | plain pool CPU µs/req |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for pipeline in (1, 16):
         for name, _ in CLUSTER_TESTS:
             med = lambda t, i: statistics.median(r[i] for r in results[(name, pipeline, t)])
             us = lambda t, what: statistics.median(cpu[(name, pipeline, t, what)])
-            print("| %s | %d | %.0f | %.0f | %.2f | %.2f / %.2f | %.1f | %.1f / %.1f | %.0f | %.2f | %.1f |" % (
-                name, pipeline, med("direct", 0), med("redshard", 0), med("redshard", 0) / med("direct", 0),
-                med("direct", 1), med("redshard", 1), us("redshard", "proxy"), us("direct", "nodes"),
-                us("redshard", "nodes"), med("plain", 0), med("redshard", 0) / med("plain", 0),
-                us("plain", "proxy")))
+            direct = med("direct", 0)
+            busy = direct * (us("direct", "nodes") + us("direct", "client")) / 1e6
+            # Cores / (0.9 direct rate) is the CPU a request may take in all.
+            allowed = os.cpu_count() * 1e6 / (0.9 * direct) - us("redshard", "nodes") - us("redshard", "client")
+            print("| %s | %d | %.0f | %.0f | %.2f | %.2f / %.2f | %.1f | %.1f / %.1f | %.1f / %.1f | %.2f | %.2f "
+                  "| %.0f | %.2f | %.1f |" % (
+                      name, pipeline, direct, med("redshard", 0), med("redshard", 0) / direct,
+                      med("direct", 1), med("redshard", 1), us("redshard", "proxy"), us("direct", "nodes"),
+                      us("redshard", "nodes"), us("direct", "client"), us("redshard", "client"), busy, allowed,
+                      med("plain", 0), med("redshard", 0) / med("plain", 0), us("plain", "proxy")))
 
 
 def main():
