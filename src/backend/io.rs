@@ -479,18 +479,16 @@ impl BackendConn {
                     // handshake reply may be its refusal.
                     self.spec.health.success();
                     self.note_reply(reply);
+                    if self.spec.cluster && reply.starts_with(b"-MOVED ") {
+                        // The slot map is out of date, whoever the reply
+                        // is for (one followed, or a transaction's).
+                        self.spec.pool.cluster_maps.want();
+                    }
                     match &pending.copy {
                         Some(request) if self.spec.cluster && is_redirect(reply) => {
                             w.sink.redirected(w.tag, reply, request)
                         }
-                        _ => {
-                            if self.spec.cluster && reply.starts_with(b"-MOVED ") {
-                                // A transaction's: its owner gets it, and
-                                // the slot map is asked for its next try.
-                                self.spec.pool.cluster_maps.want();
-                            }
-                            w.sink.reply(w.tag, reply)
-                        }
+                        _ => w.sink.reply(w.tag, reply),
                     }
                 }
                 Owner::Handshake(step) => handshake::check(&self.spec, step, reply)?,

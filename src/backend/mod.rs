@@ -250,18 +250,7 @@ impl BackendConn {
     /// Queues a request that `write` encodes straight into the write buffer.
     #[inline]
     pub fn send_with(self: &Rc<Self>, write: impl FnOnce(&mut BytesMut), waiter: Waiter) {
-        self.send_timed(write, waiter, self.spec.timeout)
-    }
-
-    /// Queues a request with a deadline of its own (a blocking command's own
-    /// timeout, on a dedicated connection), `None` for none.
-    pub fn send_timed(
-        self: &Rc<Self>,
-        write: impl FnOnce(&mut BytesMut),
-        waiter: Waiter,
-        timeout: Option<std::time::Duration>,
-    ) {
-        self.enqueue(write, waiter, timeout, false)
+        self.enqueue(write, waiter, self.spec.timeout, false)
     }
 
     /// Queues a blocking call on a dedicated connection, with its deadline:

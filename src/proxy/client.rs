@@ -334,6 +334,9 @@ impl ReplySink for Client {
 /// bound): more means the slot map moves faster than it can be followed.
 pub const MAX_REDIRECTS: u8 = 5;
 
-/// The pause before sending again after TRYAGAIN or CLUSTERDOWN: doubled
-/// per redirection from the first, so five take about 300 ms in all.
-pub const FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+/// The pause before sending again after TRYAGAIN or CLUSTERDOWN, when the
+/// request was redirected `hops` times before: 10 ms, doubled per
+/// redirection, so five take about 300 ms in all.
+pub fn retry_pause(hops: u8) -> std::time::Duration {
+    std::time::Duration::from_millis(10) * (1u32 << hops.min(6))
+}

@@ -228,7 +228,7 @@ impl HostedCall {
                     Some(r) => CallStep::Redirect(r),
                     None if leaving => CallStep::Done(reply),
                     None => {
-                        let pause = super::client::FIRST_PAUSE * (1 << (self.hops - 1));
+                        let pause = super::client::retry_pause(self.hops - 1);
                         self.retry_at = Some(Instant::now() + pause);
                         CallStep::Wait
                     }

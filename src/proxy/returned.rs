@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::client::{Cause, Returned, FIRST_PAUSE, IGNORED, MAX_REDIRECTS};
+use super::client::{retry_pause, Cause, Returned, IGNORED, MAX_REDIRECTS};
 use super::dispatch::{target, waiter, Dispatcher};
 use super::error::ClientError;
 use super::map_wait::MapAsked;
@@ -97,14 +97,12 @@ impl Dispatcher {
         let stats = pool.runtime.stats.shard(pool.index);
         let Some(redirect) = Redirect::parse(reply) else {
             add(&stats.redirections[Redirection::Retry as usize], 1);
-            let pause = FIRST_PAUSE * (1u32 << tag.hops.min(6));
-            return self.pause(hop, bytes, Wait::For(pause));
+            return self.pause(hop, bytes, Wait::For(retry_pause(tag.hops)));
         };
         let runtime = &pool.runtime;
         let node = match redirect.kind {
             RedirectKind::Moved => {
                 add(&stats.redirections[Redirection::Moved as usize], 1);
-                runtime.cluster_maps.want();
                 runtime.move_slot(redirect.slot, &redirect.addr)
             }
             RedirectKind::Ask => {
@@ -117,8 +115,8 @@ impl Dispatcher {
             return self.client.deliver(tag.seq, tag.part, reply);
         };
         let asking = redirect.kind == RedirectKind::Ask;
-        if self.is_blocked_call(tag.seq) {
-            return self.block_again(node, hop, &bytes, asking);
+        if let Some(call) = self.blocked_call(tag.seq) {
+            return self.block_again(call, node, hop, &bytes, asking);
         }
         let snapshot = runtime.snapshot_arc();
         let conn = pool.conn(&snapshot, node, self.client_id, self.epoch.1);
@@ -135,10 +133,10 @@ impl Dispatcher {
     fn retry(&mut self, pool: &WorkerPool, tag: Tag, bytes: Bytes) {
         let snapshot = pool.runtime.snapshot_arc();
         match self.route_again(&snapshot, &bytes) {
-            Again::One(server, _) if self.is_blocked_call(tag.seq) => {
-                self.block_again(server, tag, &bytes, false)
-            }
             Again::One(server, spec) => {
+                if let Some(call) = self.blocked_call(tag.seq) {
+                    return self.block_again(call, server, tag, &bytes, false);
+                }
                 let sender = self.sender(self.epoch.1);
                 match target(pool, &snapshot, Some(spec), server, sender) {
                     Ok(conn) => conn.send(&bytes, self.hop_waiter(tag)),
@@ -192,10 +190,7 @@ impl Dispatcher {
     pub(super) fn follow_hosted(&mut self, redirect: Redirect) {
         let runtime = self.pool.runtime.clone();
         let node = match redirect.kind {
-            RedirectKind::Moved => {
-                runtime.cluster_maps.want();
-                runtime.move_slot(redirect.slot, &redirect.addr)
-            }
+            RedirectKind::Moved => runtime.move_slot(redirect.slot, &redirect.addr),
             RedirectKind::Ask => runtime.cluster_node(&redirect.addr),
         };
         let snapshot = runtime.snapshot_arc();

@@ -8,17 +8,16 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::Owned;
+use super::{Blocked, Owned};
 use crate::backend::Tag;
 use crate::pool::PoolSnapshot;
-use crate::protocol::{FrameLimits, RequestFramer};
 use crate::proxy::client::IGNORED;
 use crate::proxy::dispatch::{waiter, Dispatcher, Next};
 use crate::proxy::error::ClientError;
 use crate::proxy::reply_queue::WHOLE;
 use crate::proxy::returned::ASKING;
 use crate::route::blocking::{blocks, Blocks};
-use crate::route::{lookup, Action, BlockArg, CommandSpec, Request};
+use crate::route::{BlockArg, CommandSpec, Request};
 
 /// How long past its own timeout a blocking call may wait for its reply
 /// when the pool sets no `timeout`: the server answers at the timeout, so
@@ -62,15 +61,20 @@ impl Dispatcher {
             .send_blocking(|b| req.encode_whole(b), w, deadline);
         self.owned = Owned::Draining {
             conns: vec![conn],
-            blocked: Some(seq),
+            blocked: Some(Blocked { seq, deadline }),
             clean: true,
         };
         Next::Continue
     }
 
-    /// Whether request `seq` is the client's blocking call in flight.
-    pub(in crate::proxy) fn is_blocked_call(&self, seq: u64) -> bool {
-        matches!(self.owned, Owned::Draining { blocked: Some(s), .. } if s == seq)
+    /// The client's blocking call in flight, if `seq` is it.
+    pub(in crate::proxy) fn blocked_call(&self, seq: u64) -> Option<Blocked> {
+        match self.owned {
+            Owned::Draining {
+                blocked: Some(b), ..
+            } if b.seq == seq => Some(b),
+            _ => None,
+        }
     }
 
     /// The blocking call a cluster node redirected, sent to `node` (after
@@ -80,6 +84,7 @@ impl Dispatcher {
     /// request, so it is given back.
     pub(in crate::proxy) fn block_again(
         &mut self,
+        call: Blocked,
         node: usize,
         tag: Tag,
         bytes: &[u8],
@@ -98,10 +103,9 @@ impl Dispatcher {
             let ignored = waiter(&self.client, tag.seq, IGNORED, false);
             conn.conn().send(ASKING, ignored);
         }
-        let deadline = deadline_of(bytes, &snapshot);
         let w = self.hop_waiter(tag);
         conn.conn()
-            .send_blocking(|b| b.extend_from_slice(bytes), w, deadline);
+            .send_blocking(|b| b.extend_from_slice(bytes), w, call.deadline);
         if let Owned::Draining { conns, .. } = &mut self.owned {
             for old in std::mem::replace(conns, vec![conn]) {
                 old.recycle();
@@ -120,19 +124,6 @@ fn deadline(wait: Blocks, snapshot: &PoolSnapshot) -> Option<Duration> {
     match wait {
         Blocks::Forever => None,
         Blocks::For(d) => Some(d + grace),
-        Blocks::No => Some(grace),
+        Blocks::No => unreachable!("sent as any request"),
     }
-}
-
-/// The deadline of a blocking call sent again, read from its bytes.
-fn deadline_of(bytes: &[u8], snapshot: &PoolSnapshot) -> Option<Duration> {
-    let mut framer = RequestFramer::new(FrameLimits::default());
-    let wait = match framer.next_frame(bytes).ok().flatten() {
-        Some(req) => match lookup(req.arg(0)).map(|spec| spec.action) {
-            Some(Action::Block(arg)) => blocks(arg, &req),
-            _ => Blocks::No,
-        },
-        None => Blocks::No,
-    };
-    deadline(wait, snapshot)
 }

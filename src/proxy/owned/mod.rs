@@ -37,15 +37,24 @@ pub enum Owned {
     None,
     /// Connections whose last request (EXEC, a blocking call) is in flight:
     /// the client's next requests wait for its reply, then they close.
-    /// `blocked`: the reply slot of a blocking call, which a client that
-    /// leaves abandons. `clean`: that last request leaves nothing on the
-    /// connections (EXEC, a blocking call), so they may serve another
-    /// client; else (DISCARD, UNWATCH, a refused EXEC) they close.
+    /// `blocked`: a blocking call, which a client that leaves abandons.
+    /// `clean`: that last request leaves nothing on the connections (EXEC,
+    /// a blocking call), so they may serve another client; else (DISCARD,
+    /// UNWATCH, a refused EXEC) they close.
     Draining {
         conns: Vec<Dedicated>,
-        blocked: Option<u64>,
+        blocked: Option<Blocked>,
         clean: bool,
     },
     /// WATCH or MULTI seen, EXEC not yet.
     Txn(Transaction),
+}
+
+/// A blocking call in flight.
+#[derive(Debug, Clone, Copy)]
+pub struct Blocked {
+    /// Its reply slot.
+    pub seq: u64,
+    /// How long its reply may take (again, if a cluster redirects it).
+    pub deadline: Option<std::time::Duration>,
 }

@@ -63,10 +63,10 @@ impl crate::proxy::dispatch::Dispatcher {
     /// client may be reading it.
     pub fn client_left(&mut self) {
         if let Owned::Draining {
-            blocked: Some(seq), ..
+            blocked: Some(b), ..
         } = self.owned
         {
-            self.client.deliver(seq, WHOLE, b"");
+            self.client.deliver(b.seq, WHOLE, b"");
             self.owned = Owned::None;
         }
         self.end_subscriber(None);
