@@ -473,3 +473,31 @@ fn a_disabled_group_passes_through_to_the_backend() {
     let err = c.cmd(&["BF.ADD", "k", "v"]);
     assert!(err.error_text().contains("unknown command"), "{err:?}");
 }
+
+/// A hosted name is its keys' `{tag}`: one that is empty or closes the tag
+/// at once would leave a script's keys on different servers, so it is
+/// refused with a reason, for every family; a `}` further in still tags.
+#[test]
+fn a_name_that_cannot_be_a_tag_is_refused() {
+    let (_s, p) = setup(3);
+    let mut c = p.conn();
+    let calls: [&[&str]; 6] = [
+        &["SECKILL.CREATE", "", "10"],
+        &["SECKILL.BUY", "}x", "u1"],
+        &["REDPACKET.CREATE", "", "100", "3"],
+        &["BF.MADD", "}", "a", "b"],
+        &["BF.RESERVE", "", "0.01", "100"],
+        &["LOCK.ACQUIRE", "}l", "me", "1000"],
+    ];
+    for call in calls {
+        let err = c.cmd(call);
+        assert!(
+            err.error_text()
+                .contains(": the name must not be empty or begin with '}'"),
+            "{call:?}: {err:?}"
+        );
+    }
+    assert_eq!(c.cmd(&["SECKILL.CREATE", "a}b", "2"]), Reply::ok());
+    assert_eq!(c.cmd(&["SECKILL.BUY", "a}b", "u1"]), Reply::ok());
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+}

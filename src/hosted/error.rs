@@ -15,6 +15,8 @@ pub enum HostedError {
         command: &'static str,
         usage: &'static str,
     },
+    #[error("{command}: the name must not be empty or begin with '}}': it becomes the {{tag}} that keeps the call's keys on one server")]
+    BadName { command: &'static str },
     #[error("{command}: WAIT takes a number of milliseconds, at most {max}")]
     BadWait { command: &'static str, max: u64 },
     #[error("{command}: START takes a unix time in milliseconds")]

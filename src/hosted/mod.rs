@@ -38,6 +38,12 @@ impl Hosted {
         args: &[&[u8]],
         limits: &Limits,
     ) -> Result<Plan, HostedError> {
+        // Every hosted key is `rs:<kind>:{name}<suffix>`: an empty name, or
+        // one that closes the tag at once, leaves the keys no tag in common,
+        // and they would hash apart.
+        if !matches!(args.first(), Some(n) if n.first().is_some_and(|&b| b != b'}')) {
+            return Err(HostedError::BadName { command: name });
+        }
         match self.group() {
             Group::Lock => lock::plan(self, name, args),
             Group::RedPacket => redpacket::plan(self, name, args),
