@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::cluster::{SlotMap, SlotMapError};
 use crate::config::{PoolConfig, ServerAddr};
-use crate::link::{Link, Value as Reply};
+use crate::link::{Link, ServerLogin};
 use crate::pool::PoolRuntime;
-use crate::tls::Connector;
 
 /// The least time between two slot maps asked for by requests: a
 /// resharding answers MOVED to many requests at once.
@@ -27,18 +26,8 @@ const LIMIT: Duration = Duration::from_secs(1);
 struct Key {
     seeds: Vec<ServerAddr>,
     refresh: Duration,
-    login: Login,
-}
-
-/// How the watcher reaches and logs in to the nodes: as the pool's
-/// connections do.
-#[derive(Debug, Clone, PartialEq)]
-struct Login {
-    user: Option<String>,
-    password: Option<String>,
-    /// `tls: true`: its TLS files (a reload that changes them restarts
-    /// the watcher).
-    tls: Option<Connector>,
+    /// Reaches the nodes as the pool's connections do.
+    login: ServerLogin,
 }
 
 impl Key {
@@ -47,11 +36,7 @@ impl Key {
         Some(Key {
             seeds: cluster.seeds.clone(),
             refresh: Duration::from_millis(cluster.refresh_ms),
-            login: Login {
-                user: config.redis_username.clone(),
-                password: config.redis_auth.clone(),
-                tls: config.backend_tls.clone(),
-            },
+            login: ServerLogin::of(config),
         })
     }
 }
@@ -176,18 +161,8 @@ impl Watch {
 }
 
 /// The slot map as the node at `addr` sees it.
-async fn ask(addr: &ServerAddr, login: &Login) -> Result<SlotMap, String> {
-    let mut link = Link::open(addr, login.tls.as_ref(), None, LIMIT).await?;
-    if let Some(password) = &login.password {
-        let mut args: Vec<&[u8]> = vec![b"AUTH"];
-        if let Some(user) = &login.user {
-            args.push(user.as_bytes());
-        }
-        args.push(password.as_bytes());
-        if let Reply::Error(e) = link.call(&args).await? {
-            return Err(format!("AUTH refused: {e}"));
-        }
-    }
+async fn ask(addr: &ServerAddr, login: &ServerLogin) -> Result<SlotMap, String> {
+    let mut link = Link::open(addr, login, LIMIT).await?;
     let shards = link.call_tree(&[b"CLUSTER", b"SHARDS"]).await?;
     let map = match SlotMap::from_shards(&shards, login.tls.is_some()) {
         // Before Redis 7.0; its ports are of the link's kind.

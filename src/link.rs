@@ -11,7 +11,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::config::ServerAddr;
+use crate::config::{PoolConfig, ServerAddr};
 use crate::protocol::framer::parse_i64;
 use crate::protocol::{encode, ReplySkipper};
 use crate::tls::Connector;
@@ -57,6 +57,37 @@ impl Value {
 trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
 
+/// How a link reaches and logs in to a server: as the pool's data
+/// connections do (`tls`, `redis_username`, `redis_auth`), or as a
+/// sentinel asks (its password only, plain TCP).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct ServerLogin {
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// `tls: true`: its TLS files (a reload that changes them restarts
+    /// whoever holds this).
+    pub tls: Option<Connector>,
+}
+
+impl ServerLogin {
+    /// The login of `pool`'s data connections.
+    pub fn of(pool: &PoolConfig) -> ServerLogin {
+        ServerLogin {
+            user: pool.redis_username.clone(),
+            password: pool.redis_auth.clone(),
+            tls: pool.backend_tls.clone(),
+        }
+    }
+
+    /// A password only, over plain TCP (a sentinel's `auth`).
+    pub fn password(password: Option<String>) -> ServerLogin {
+        ServerLogin {
+            password,
+            ..ServerLogin::default()
+        }
+    }
+}
+
 /// An open connection, with its read buffer.
 pub(crate) struct Link {
     stream: Box<dyn Io>,
@@ -67,14 +98,14 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Connects within `limit` (and with `tls`, does the TLS handshake
-    /// within it too), then authenticates with `auth` if given.
+    /// Connects within `limit` (and with TLS, does the handshake within it
+    /// too), then logs in with the password (and user) if `login` has one.
     pub async fn open(
         addr: &ServerAddr,
-        tls: Option<&Connector>,
-        auth: Option<&str>,
+        login: &ServerLogin,
         limit: Duration,
     ) -> Result<Link, String> {
+        let tls = login.tls.as_ref();
         let ServerAddr::Tcp { host, port } = addr else {
             return Err("not a TCP address".into());
         };
@@ -92,8 +123,13 @@ impl Link {
             skipper: ReplySkipper::with_limit(MAX_REPLY),
             limit,
         };
-        if let Some(auth) = auth {
-            if let Value::Error(e) = link.call(&[b"AUTH", auth.as_bytes()]).await? {
+        if let Some(password) = &login.password {
+            let mut args: Vec<&[u8]> = vec![b"AUTH"];
+            if let Some(user) = &login.user {
+                args.push(user.as_bytes());
+            }
+            args.push(password.as_bytes());
+            if let Value::Error(e) = link.call(&args).await? {
                 return Err(format!("AUTH refused: {e}"));
             }
         }

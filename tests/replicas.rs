@@ -19,10 +19,19 @@ struct Shard {
 }
 
 fn shard(replicas: usize) -> Shard {
-    let master = RedisServer::start();
+    shard_with(replicas, &[])
+}
+
+/// A shard whose servers all get the redis-server arguments `extra`.
+fn shard_with(replicas: usize, extra: &[&str]) -> Shard {
+    let master = RedisServer::start_with(extra);
     let port = master.port.to_string();
     let replicas: Vec<RedisServer> = (0..replicas)
-        .map(|_| RedisServer::start_with(&["--replicaof", "127.0.0.1", &port]))
+        .map(|_| {
+            let mut args = vec!["--replicaof", "127.0.0.1", &port];
+            args.extend_from_slice(extra);
+            RedisServer::start_with(&args)
+        })
         .collect();
     eventually(Duration::from_secs(10), "replicas in sync", || {
         let mut c = master.conn();
@@ -126,6 +135,47 @@ fn reads_go_to_the_replicas_and_writes_to_the_masters() {
         );
         println!("shard{}: reads per replica {reads:?}", i + 1);
     }
+}
+
+/// The prober looks at the servers as the pool's connections reach them:
+/// with `redis_username`, as that ACL user (the README's line, with the
+/// `+info` it says the prober needs). Before, it sent `AUTH <redis_auth>`
+/// alone, was refused, and no replica ever served a read.
+#[test]
+fn the_prober_logs_in_as_the_pools_acl_user() {
+    let user = [
+        "--user",
+        "redshard",
+        "on",
+        ">proxy-pw",
+        "~*",
+        "&*",
+        "+@all",
+        "-@dangerous",
+        "-@admin",
+        "+info",
+    ];
+    let shards = vec![shard_with(1, &user)];
+    let login = "  redis_username: redshard\n  redis_auth: proxy-pw\n";
+    let proxy = Redshard::start(&pool(&shards, &format!("{login}  read_from: replica\n")));
+    let mut c = proxy.conn();
+    // redis_auth is the clients' password too, as in nutcracker.
+    assert_eq!(c.cmd(&["AUTH", "proxy-pw"]), Reply::ok());
+    assert_eq!(c.cmd(&["SET", "k", "v"]), Reply::ok());
+    eventually(Duration::from_secs(5), "replicated", || {
+        (shards[0].replicas[0].conn().cmd(&["EXISTS", "k"]) == Reply::Int(1)).then_some(())
+    });
+    // The replica serves once the prober has seen it answer.
+    eventually(Duration::from_secs(5), "a read from the replica", || {
+        let _ = c.cmd(&["GET", "k"]);
+        (command_calls(&shards[0].replicas[0], "get") > 0).then_some(())
+    });
+    let before = command_calls(&shards[0].replicas[0], "get");
+    for _ in 0..100 {
+        assert_eq!(c.cmd(&["GET", "k"]), Reply::Bulk(b"v".to_vec()));
+    }
+    assert_eq!(command_calls(&shards[0].master, "get"), 0);
+    assert_eq!(command_calls(&shards[0].replicas[0], "get"), before + 100);
 }
 
 #[test]

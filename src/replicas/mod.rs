@@ -13,9 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::{ReadFrom, ServerAddr};
-use crate::link::{Link, Value};
+use crate::link::{Link, ServerLogin, Value};
 use crate::pool::{PoolRuntime, Replica, ReplicaProbe};
-use crate::tls::Connector;
 use lag::{field, MasterOffsets, ReplicaInfo};
 
 /// How often each master and replica is looked at.
@@ -31,8 +30,7 @@ const TICK: Duration = Duration::from_millis(50);
 struct ProbeKey {
     master: Option<ServerAddr>,
     replicas: Vec<ServerAddr>,
-    auth: Option<String>,
-    tls: Option<Connector>,
+    login: ServerLogin,
 }
 
 /// A server's probe, stopped when dropped.
@@ -68,8 +66,7 @@ pub async fn run(pools: Arc<Mutex<Vec<Arc<PoolRuntime>>>>) {
                 let key = ProbeKey {
                     master: snapshot.addrs[i].clone(),
                     replicas: replicas.iter().map(|r| r.addr.clone()).collect(),
-                    auth: snapshot.config.redis_auth.clone(),
-                    tls: snapshot.config.backend_tls.clone(),
+                    login: ServerLogin::of(&snapshot.config),
                 };
                 wanted.insert(
                     (pool.name.clone(), i),
@@ -96,11 +93,11 @@ pub async fn run(pools: Arc<Mutex<Vec<Arc<PoolRuntime>>>>) {
 /// Looks at a master and its replicas until stopped.
 async fn probe(key: ProbeKey, replicas: Vec<Replica>) {
     let mut offsets = MasterOffsets::default();
-    let mut master: Option<Link> = None;
-    let mut links: Vec<Option<Link>> = replicas.iter().map(|_| None).collect();
+    let mut master = Looking::default();
+    let mut links: Vec<Looking> = replicas.iter().map(|_| Looking::default()).collect();
     loop {
         if let Some(addr) = &key.master {
-            if let Some(replication) = info(&mut master, addr, &key, "replication").await {
+            if let Some(replication) = master.info(addr, &key, "replication").await {
                 let offset = field(&replication, "master_repl_offset").and_then(|v| v.parse().ok());
                 if let Some(offset) = offset {
                     offsets.record(Instant::now(), offset);
@@ -117,14 +114,14 @@ async fn probe(key: ProbeKey, replicas: Vec<Replica>) {
 
 /// One look at a replica.
 async fn look_at(
-    link: &mut Option<Link>,
+    link: &mut Looking,
     addr: &ServerAddr,
     key: &ProbeKey,
     offsets: &MasterOffsets,
 ) -> ReplicaProbe {
-    let replication = info(link, addr, key, "replication").await;
+    let replication = link.info(addr, key, "replication").await;
     let persistence = match replication {
-        Some(_) => info(link, addr, key, "persistence").await,
+        Some(_) => link.info(addr, key, "persistence").await,
         None => None,
     };
     let (Some(replication), Some(persistence)) = (replication, persistence) else {
@@ -145,25 +142,51 @@ async fn look_at(
     }
 }
 
-/// `INFO section` from the server at `addr`, on `link` (opened if need
-/// be, as `key` says, dropped after a failure); `None` when it does not
-/// answer in time.
-async fn info(
-    link: &mut Option<Link>,
-    addr: &ServerAddr,
-    key: &ProbeKey,
-    section: &str,
-) -> Option<String> {
-    if link.is_none() {
-        let (tls, auth) = (key.tls.as_ref(), key.auth.as_deref());
-        *link = Link::open(addr, tls, auth, LOOK_LIMIT).await.ok();
+/// The connection to one server looked at, and the last failure logged
+/// for it (each new reason is logged once, not every look).
+#[derive(Default)]
+struct Looking {
+    link: Option<Link>,
+    said: Option<String>,
+}
+
+impl Looking {
+    /// `INFO section` from the server at `addr`, on the connection (opened
+    /// if need be, as `key` says, dropped after a failure); `None` when it
+    /// does not answer in time, or refuses (a server user without `+info`).
+    async fn info(&mut self, addr: &ServerAddr, key: &ProbeKey, section: &str) -> Option<String> {
+        match self.ask(addr, key, section).await {
+            Ok(text) => {
+                self.said = None;
+                Some(text)
+            }
+            Err(why) => {
+                self.link = None;
+                if self.said.as_ref() != Some(&why) {
+                    tracing::warn!(server = %addr, "reads from replicas: cannot look at {addr}: {why}");
+                    self.said = Some(why);
+                }
+                None
+            }
+        }
     }
-    let reply = link.as_mut()?.call(&[b"INFO", section.as_bytes()]).await;
-    match reply {
-        Ok(Value::Bulk(Some(text))) => Some(String::from_utf8_lossy(&text).into_owned()),
-        _ => {
-            *link = None;
-            None
+
+    async fn ask(
+        &mut self,
+        addr: &ServerAddr,
+        key: &ProbeKey,
+        section: &str,
+    ) -> Result<String, String> {
+        let link = match &mut self.link {
+            Some(link) => link,
+            None => self
+                .link
+                .insert(Link::open(addr, &key.login, LOOK_LIMIT).await?),
+        };
+        match link.call(&[b"INFO", section.as_bytes()]).await? {
+            Value::Bulk(Some(text)) => Ok(String::from_utf8_lossy(&text).into_owned()),
+            Value::Error(e) => Err(format!("INFO refused: {e}")),
+            other => Err(format!("INFO answered {other:?}")),
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::config::ServerAddr;
-use crate::link::{Link, Value};
+use crate::link::{Link, ServerLogin, Value};
 
 /// How long one question may take, connect included.
 pub(crate) const ASK_LIMIT: Duration = Duration::from_secs(1);
@@ -15,7 +15,8 @@ pub(crate) const ASK_LIMIT: Duration = Duration::from_secs(1);
 /// answered.
 pub(crate) struct Asker {
     sentinels: Vec<ServerAddr>,
-    auth: Option<String>,
+    /// The sentinels' `auth`.
+    login: ServerLogin,
     /// The sentinel asked last and the connection to it.
     link: Option<(usize, Link)>,
 }
@@ -24,7 +25,7 @@ impl Asker {
     pub fn new(sentinels: Vec<ServerAddr>, auth: Option<String>) -> Asker {
         Asker {
             sentinels,
-            auth,
+            login: ServerLogin::password(auth),
             link: None,
         }
     }
@@ -65,8 +66,7 @@ impl Asker {
     /// A question to sentinel `i`, on the kept connection if it is to `i`.
     async fn call(&mut self, i: usize, question: &[&[u8]]) -> Result<Value, String> {
         if self.link.as_ref().is_none_or(|(at, _)| *at != i) {
-            let link =
-                Link::open(&self.sentinels[i], None, self.auth.as_deref(), ASK_LIMIT).await?;
+            let link = Link::open(&self.sentinels[i], &self.login, ASK_LIMIT).await?;
             self.link = Some((i, link));
         }
         let Some((_, link)) = self.link.as_mut() else {
@@ -131,10 +131,10 @@ pub(crate) enum Role {
     Other(String),
 }
 
-/// Asks the server at `addr` its `ROLE`, authenticating with the pool's
-/// `redis_auth`.
-pub(crate) async fn role(addr: &ServerAddr, auth: Option<&str>) -> Result<Role, String> {
-    let mut link = Link::open(addr, None, auth, ASK_LIMIT).await?;
+/// Asks the server at `addr` its `ROLE`, reaching it as the pool's
+/// connections do (`login`).
+pub(crate) async fn role(addr: &ServerAddr, login: &ServerLogin) -> Result<Role, String> {
+    let mut link = Link::open(addr, login, ASK_LIMIT).await?;
     role_on(&mut link).await
 }
 

@@ -49,7 +49,7 @@ pub async fn discover(config: &Config) -> Found {
         for master in &key.masters {
             let answer = asker.master_addr(master).await;
             match &answer {
-                Ok(addr) => match ask::role(addr, key.redis_auth.as_deref()).await {
+                Ok(addr) => match ask::role(addr, &key.login).await {
                     Ok(ask::Role::Master) => {
                         tracing::info!(pool = %pool.name, master = %master, "master at {addr}")
                     }

@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 use super::ask::{self, Asker, Role};
 use super::events::{self, Event, CHANNELS};
 use crate::config::{PoolConfig, SentinelConfig, ServerAddr};
-use crate::link::{Link, Value};
+use crate::link::{Link, ServerLogin, Value};
 use crate::pool::PoolRuntime;
 
 /// The longest writes to a master are held while its replica is promoted.
@@ -52,11 +52,12 @@ enum Note {
 }
 
 /// The settings a watcher runs with: a change restarts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct WatchKey {
     pub sentinel: SentinelConfig,
     pub masters: Vec<String>,
-    pub redis_auth: Option<String>,
+    /// How the masters and replicas are reached (ROLE).
+    pub login: ServerLogin,
     /// The pool reads from replicas: each master's are asked too.
     pub replicas: bool,
 }
@@ -72,7 +73,7 @@ impl WatchKey {
                 .filter(|s| s.is_sentinel_master())
                 .map(|s| s.name.clone())
                 .collect(),
-            redis_auth: config.redis_auth.clone(),
+            login: ServerLogin::of(config),
             replicas: config.read_from != crate::config::ReadFrom::Master,
         })
     }
@@ -111,8 +112,8 @@ impl Watch {
         let (tx, mut notes) = unbounded_channel();
         let mut tasks = JoinSet::new();
         for (i, sentinel) in self.key.sentinel.sentinels.iter().enumerate() {
-            let auth = self.key.sentinel.auth.clone();
-            tasks.spawn(subscribe(i, sentinel.clone(), auth, tx.clone()));
+            let login = ServerLogin::password(self.key.sentinel.auth.clone());
+            tasks.spawn(subscribe(i, sentinel.clone(), login, tx.clone()));
         }
         let refresh = Duration::from_millis(self.key.sentinel.refresh_ms);
         let mut tick = tokio::time::interval(refresh);
@@ -186,8 +187,8 @@ impl Watch {
         let held = current.map_or_else(|| "-".to_string(), |c| c.to_string());
         tracing::warn!(pool = %self.pool.name, master = %master, "Sentinel promotes {candidate} in place of {from}: writes to {held} held until it is master");
         health.master.hold(HOLD_LIMIT);
-        let auth = self.key.redis_auth.clone();
-        tasks.spawn(await_promotion(master, candidate, auth, tx.clone()));
+        let login = self.key.login.clone();
+        tasks.spawn(await_promotion(master, candidate, login, tx.clone()));
     }
 
     fn end_hold(&mut self, master: &str) {
@@ -266,7 +267,7 @@ impl Watch {
         if current.as_ref() == Some(&addr) {
             return;
         }
-        let take = match ask::role(&addr, self.key.redis_auth.as_deref()).await {
+        let take = match ask::role(&addr, &self.key.login).await {
             Ok(Role::Master) => true,
             Ok(role) => {
                 self.complain(
@@ -293,8 +294,7 @@ impl Watch {
         let Some(addr) = self.current(master) else {
             return false;
         };
-        let auth = self.key.redis_auth.as_deref();
-        matches!(ask::role(&addr, auth).await, Ok(Role::Master))
+        matches!(ask::role(&addr, &self.key.login).await, Ok(Role::Master))
     }
 
     fn apply(&mut self, master: &str, addr: ServerAddr, why: &str) {
@@ -339,17 +339,12 @@ impl Watch {
 }
 
 /// Keeps a subscription on one sentinel, reconnecting after a loss.
-async fn subscribe(
-    i: usize,
-    sentinel: ServerAddr,
-    auth: Option<String>,
-    tx: UnboundedSender<Note>,
-) {
+async fn subscribe(i: usize, sentinel: ServerAddr, login: ServerLogin, tx: UnboundedSender<Note>) {
     let mut wait = RESUBSCRIBE_FIRST;
     let mut said = None;
     loop {
         let started = Instant::now();
-        let why = listen(i, &sentinel, auth.as_deref(), &tx).await;
+        let why = listen(i, &sentinel, &login, &tx).await;
         if tx.is_closed() {
             return;
         }
@@ -369,10 +364,10 @@ async fn subscribe(
 async fn listen(
     i: usize,
     sentinel: &ServerAddr,
-    auth: Option<&str>,
+    login: &ServerLogin,
     tx: &UnboundedSender<Note>,
 ) -> String {
-    let mut link = match Link::open(sentinel, None, auth, ask::ASK_LIMIT).await {
+    let mut link = match Link::open(sentinel, login, ask::ASK_LIMIT).await {
         Ok(link) => link,
         Err(e) => return format!("cannot connect: {e}"),
     };
@@ -405,7 +400,7 @@ async fn listen(
 async fn await_promotion(
     master: String,
     candidate: ServerAddr,
-    auth: Option<String>,
+    login: ServerLogin,
     tx: UnboundedSender<Note>,
 ) {
     let deadline = Instant::now() + HOLD_LIMIT;
@@ -413,7 +408,7 @@ async fn await_promotion(
     let mut last = String::from("not asked");
     while Instant::now() < deadline {
         if link.is_none() {
-            match Link::open(&candidate, None, auth.as_deref(), ask::ASK_LIMIT).await {
+            match Link::open(&candidate, &login, ask::ASK_LIMIT).await {
                 Ok(l) => link = Some(l),
                 Err(e) => last = e,
             }
