@@ -8,24 +8,11 @@
 
 mod common;
 
-use common::servers::{alpha_proxy, RedisServer, Reply};
-
-/// The README's line, as redis-server arguments.
-const PROXY_USER: [&str; 8] = [
-    "--user",
-    "redshard",
-    "on",
-    ">proxy-pw",
-    "~*",
-    "&*",
-    "+@all",
-    "-@dangerous",
-];
+use common::servers::{alpha_proxy, RedisServer, Reply, README_USER};
 
 #[test]
 fn flushall_inside_a_script_is_stopped_at_the_server() {
-    let mut args = PROXY_USER.to_vec();
-    args.push("-@admin");
+    let args = README_USER;
     let servers = [
         RedisServer::start_with(&args),
         RedisServer::start_with(&args),
@@ -94,7 +81,7 @@ fn without_the_acl_user_the_same_script_empties_the_server() {
 
 #[test]
 fn a_wrong_username_is_the_servers_to_refuse() {
-    let mut args = PROXY_USER.to_vec();
+    let mut args = README_USER.to_vec();
     args.extend(["--user", "default", "off"]);
     let servers = [RedisServer::start_with(&args)];
     let p = alpha_proxy(

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::sentinel::{Layout, Topology};
-use common::servers::{command_calls, eventually, RedisServer, Redshard, Reply};
+use common::servers::{command_calls, eventually, RedisServer, Redshard, Reply, README_USER};
 
 /// A master and its replicas, in sync.
 struct Shard {
@@ -143,18 +143,8 @@ fn reads_go_to_the_replicas_and_writes_to_the_masters() {
 /// alone, was refused, and no replica ever served a read.
 #[test]
 fn the_prober_logs_in_as_the_pools_acl_user() {
-    let user = [
-        "--user",
-        "redshard",
-        "on",
-        ">proxy-pw",
-        "~*",
-        "&*",
-        "+@all",
-        "-@dangerous",
-        "-@admin",
-        "+info",
-    ];
+    let mut user = README_USER.to_vec();
+    user.push("+info");
     let shards = vec![shard_with(1, &user)];
     let login = "  redis_username: redshard\n  redis_auth: proxy-pw\n";
     let proxy = Redshard::start(&pool(&shards, &format!("{login}  read_from: replica\n")));

@@ -61,5 +61,6 @@ pub mod cluster_proxy;
 pub mod kv_load;
 pub mod load;
 pub mod resharding;
+pub mod resp;
 pub mod sentinel;
 pub mod servers;
