@@ -119,6 +119,14 @@ fn a_red_packets_balance_and_a_sales_buyers_cannot_be_forged() {
     let orders = "rs:sk:{s1}:orders";
     assert!(c.cmd(&["XADD", orders, "*", "uid", "u2"]).is_error());
     assert_eq!(c.cmd(&["XGROUP", "CREATE", orders, "g", "0"]), Reply::ok());
+    // XGROUP CREATE ... MKSTREAM writes: not on a key of another kind,
+    // where a stream would leave the name's hosted commands WRONGTYPE.
+    for key in ["rs:lock:{V}", "rs:bf:{V}:meta", "rs:sk:{V}:meta"] {
+        let create = ["XGROUP", "CREATE", key, "g", "$", "MKSTREAM"];
+        assert!(c.cmd(&create).error_text().starts_with("NOPERM"), "{key}");
+        assert_eq!(s.conn().cmd(&["EXISTS", key]), Reply::Int(0));
+    }
+    assert_eq!(c.cmd(&["LOCK.ACQUIRE", "V", "me", "1000"]), Reply::Int(1));
     let Reply::Array(read) = c.cmd(&["XREADGROUP", "GROUP", "g", "w", "STREAMS", orders, ">"])
     else {
         panic!()

@@ -54,7 +54,9 @@ pub fn check(
         return Err(Denied::Command(cmd.name));
     }
     let patterns = perms.keys.is_some() && !spec.categories.has(PUBSUB);
-    let protected = !perms.admin && !hosted && writes(spec);
+    // A container's subcommand has its own categories: XGROUP CREATE
+    // ... MKSTREAM writes, XGROUP HELP does not.
+    let protected = !perms.admin && !hosted && (writes(spec) || cmd.categories.has(WRITE));
     if patterns || protected {
         // Keys the router cannot take (a bad count) are refused there.
         if key_positions(spec.keys, req, scratch).is_err() {
