@@ -366,6 +366,38 @@ fn a_blocking_call_times_out_on_its_own_timeout_not_the_pools() {
     assert_eq!(streams.len(), 1);
 }
 
+/// Timeouts Redis reads and the proxy's parser does not (a hex float, a
+/// tiny negative one, a repeated BLOCK) are the server's to time: the
+/// calls get Redis's own answers, and no false "timed out" counts against
+/// a server that did nothing wrong (before, two such calls ejected it).
+#[test]
+fn timeouts_only_redis_can_read_are_left_to_redis() {
+    let s = start_servers(1, &[]);
+    let p = alpha_proxy(
+        &s,
+        "  timeout: 300\n  auto_eject_hosts: true\n  server_failure_limit: 2\n  server_retry_timeout: 60000\n",
+    );
+    for _ in 0..2 {
+        let started = Instant::now();
+        assert_eq!(p.conn().cmd(&["BLPOP", "q", "0x1p-1"]), Reply::Nil);
+        assert!(started.elapsed() >= Duration::from_millis(450));
+        let started = Instant::now();
+        let read = ["XREAD", "BLOCK", "10", "BLOCK", "600", "STREAMS", "st", "$"];
+        assert_eq!(p.conn().cmd(&read), Reply::Nil);
+        assert!(started.elapsed() >= Duration::from_millis(550));
+    }
+    // Blocks until pushed, as on Redis (rounded to 0: for ever).
+    let mut c = p.conn();
+    c.send(&[b"BLPOP", b"q", b"-0.0001"]);
+    wait_blocked(&s[0], 1);
+    assert_eq!(p.conn().cmd(&["LPUSH", "q", "v"]), Reply::Int(1));
+    assert_eq!(
+        c.read(),
+        Reply::Array(vec![Reply::bulk("q"), Reply::bulk("v")])
+    );
+    assert_eq!(p.conn().cmd(&["SET", "k", "v"]), Reply::ok(), "not ejected");
+}
+
 /// A client that half-closes while blocked (ioredis's `disconnect()`, which
 /// BullMQ's QueueEvents uses to stop its XREAD BLOCK) gets no reply, as from
 /// Redis: not the error of the call the proxy abandons for it.

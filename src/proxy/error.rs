@@ -205,6 +205,10 @@ impl std::fmt::Display for Refusal {
                 f,
                 "ERR redshard does not support '{name}' on pool '{pool}': it needs the whole keyspace of every server; use SCAN, or set allow_keys: true on the pool (one KEYS on a large keyspace stalls every server while it runs)"
             ),
+            RouteError::OtherDatabase => write!(
+                f,
+                "ERR redshard does not support '{name}' with DB: pool '{pool}' is one database of its servers, as SELECT and MOVE are refused"
+            ),
             RouteError::FlushNotAllowed => write!(
                 f,
                 "ERR redshard does not support '{name}' on pool '{pool}': it empties every server of the pool; set allow_flush: true on the pool to allow it"

@@ -18,42 +18,60 @@ pub enum Blocks {
     For(Duration),
 }
 
-/// What `req` (whose spec has `arg`) says about blocking. A timeout the
-/// server will refuse (not a number, negative) blocks for no time: the
-/// server answers at once with its own error.
+/// What `req` (whose spec has `arg`) says about blocking. A timeout read
+/// otherwise than Redis reads it must not become a deadline the proxy
+/// enforces (a blocked call cut short reads as a server that timed out):
+/// one it cannot read (`0x10`, which Redis takes as 16 s) or that Redis
+/// refuses at once (`-1`, a missing value) leaves the wait to the server.
 pub fn blocks(arg: BlockArg, req: &Request<'_>) -> Blocks {
     match arg {
         BlockArg::Last => seconds(req.arg(req.argc() - 1)),
         BlockArg::At(i) if (i as usize) < req.argc() => seconds(req.arg(i as usize)),
-        BlockArg::At(_) => Blocks::For(Duration::ZERO),
-        BlockArg::BlockOption => {
-            let argc = req.argc();
-            let streams = (1..argc)
-                .find(|&i| req.arg(i).eq_ignore_ascii_case(b"streams"))
-                .unwrap_or(argc);
-            match (1..streams).find(|&i| req.arg(i).eq_ignore_ascii_case(b"block")) {
-                Some(i) if i + 1 < argc => millis(req.arg(i + 1)),
-                Some(_) => Blocks::For(Duration::ZERO),
-                None => Blocks::No,
-            }
-        }
+        BlockArg::At(_) => Blocks::Forever,
+        BlockArg::BlockOption => match block_option(req) {
+            Some(Some(ms)) => millis(ms),
+            Some(None) => Blocks::Forever,
+            None => Blocks::No,
+        },
     }
 }
 
-/// A timeout in seconds, as Redis reads it (a decimal, 0 for ever).
+/// XREAD [COUNT n] [BLOCK ms] STREAMS ... and XREADGROUP GROUP g c [COUNT
+/// n] [BLOCK ms] [NOACK] STREAMS ...: the value of the last BLOCK among the
+/// options, as Redis takes it (`Some(None)`: BLOCK without a value).
+fn block_option<'q>(req: &'q Request<'_>) -> Option<Option<&'q [u8]>> {
+    let (argc, mut i, mut block) = (req.argc(), 1, None);
+    while i < argc {
+        let word = req.arg(i);
+        let skip = if word.eq_ignore_ascii_case(b"block") {
+            block = Some((i + 1 < argc).then(|| req.arg(i + 1)));
+            2
+        } else if word.eq_ignore_ascii_case(b"count") {
+            2
+        } else if word.eq_ignore_ascii_case(b"group") {
+            3
+        } else if word.eq_ignore_ascii_case(b"noack") {
+            1
+        } else {
+            // STREAMS, or a word Redis refuses: the options end here.
+            break;
+        };
+        i += skip;
+    }
+    block
+}
+
+/// A timeout in seconds, as Redis reads it (a decimal, 0 for ever; Redis
+/// rounds a tiny negative one to 0).
 fn seconds(text: &[u8]) -> Blocks {
     let Some(s) = std::str::from_utf8(text)
         .ok()
         .and_then(|t| t.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
+        .filter(|s| s.is_finite() && *s > 0.0)
     else {
-        return Blocks::For(Duration::ZERO);
+        return Blocks::Forever;
     };
-    if s == 0.0 {
-        Blocks::Forever
-    } else {
-        Blocks::For(Duration::from_secs_f64(s.min(1e9)))
-    }
+    Blocks::For(Duration::from_secs_f64(s.min(1e9)))
 }
 
 /// A timeout in milliseconds (XREAD BLOCK), 0 for ever.
@@ -62,9 +80,8 @@ fn millis(text: &[u8]) -> Blocks {
         .ok()
         .and_then(|t| t.parse::<u64>().ok())
     {
-        Some(0) => Blocks::Forever,
-        Some(ms) => Blocks::For(Duration::from_millis(ms)),
-        None => Blocks::For(Duration::ZERO),
+        Some(ms) if ms > 0 => Blocks::For(Duration::from_millis(ms)),
+        _ => Blocks::Forever,
     }
 }
 
@@ -129,13 +146,38 @@ mod tests {
             ),
             Blocks::Forever
         );
+        // What the proxy cannot read as Redis does is the server's to time.
+        for timeout in ["-1", "soon", "-0.0001", "0x10", "0x1p4"] {
+            assert_eq!(
+                check(&["BLPOP", "a", timeout], BlockArg::Last),
+                Blocks::Forever,
+                "{timeout}"
+            );
+        }
         assert_eq!(
-            check(&["BLPOP", "a", "-1"], BlockArg::Last),
-            Blocks::For(Duration::ZERO)
+            check(
+                &["XREAD", "BLOCK", "10", "BLOCK", "3000", "STREAMS", "s", "$"],
+                BlockArg::BlockOption
+            ),
+            Blocks::For(Duration::from_secs(3)),
+            "the last BLOCK, as Redis"
         );
         assert_eq!(
-            check(&["BLPOP", "a", "soon"], BlockArg::Last),
-            Blocks::For(Duration::ZERO)
+            check(
+                &[
+                    "XREADGROUP",
+                    "GROUP",
+                    "block",
+                    "c",
+                    "NOACK",
+                    "STREAMS",
+                    "s",
+                    ">"
+                ],
+                BlockArg::BlockOption
+            ),
+            Blocks::No,
+            "a group named block"
         );
     }
 }

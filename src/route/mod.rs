@@ -144,6 +144,8 @@ pub enum RouteError {
     KeysNotAllowed,
     /// FLUSHDB or FLUSHALL on a pool without `allow_flush`.
     FlushNotAllowed,
+    /// COPY with `DB n`: a pool is one database of its servers.
+    OtherDatabase,
 }
 
 /// A multi-key command split per server (per slot in a cluster pool, where
@@ -248,6 +250,14 @@ impl Router {
             Action::Keyspace(Keyspace::RandomKey) => self.all(Broadcast::RandomKey, placement),
             Action::Local(Local::Info) => self.all(Broadcast::InfoKeyspace, placement),
             Action::Pubsub => self.pubsub(spec, req, placement),
+            // COPY src dst [DB n] [REPLACE]: SELECT, MOVE and SWAPDB are
+            // refused, and so is this way into another pool's `redis_db`.
+            Action::Forward
+                if spec.name == "copy"
+                    && (3..req.argc()).any(|i| req.arg(i).eq_ignore_ascii_case(b"db")) =>
+            {
+                Route::Refused(RouteError::OtherDatabase)
+            }
             Action::Forward
             | Action::Hosted(_)
             | Action::Local(_)

@@ -435,6 +435,17 @@ fn flushdb_and_flushall_go_to_every_server_only_when_allowed() {
 }
 
 #[test]
+fn copy_into_another_database_is_refused() {
+    let p = placement();
+    let into_db: &[&[u8]] = &[b"COPY", b"{a}1", b"{a}2", b"db", b"7"];
+    assert_eq!(route(into_db, &p), Err(RouteError::OtherDatabase));
+    let replace: &[&[u8]] = &[b"COPY", b"{a}1", b"{a}2", b"REPLACE", b"DB", b"0"];
+    assert_eq!(route(replace, &p), Err(RouteError::OtherDatabase));
+    // Keys named "db" are keys.
+    assert!(route(&[b"COPY", b"db", b"db", b"REPLACE"], &p).is_ok());
+}
+
+#[test]
 fn info_asks_every_live_server_for_its_keyspace_only_when_asked() {
     let info = |args: &[&[u8]]| {
         let raw = resp(args);
