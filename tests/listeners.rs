@@ -156,3 +156,36 @@ fn the_stats_port_binds_where_told_and_warns_without_a() {
         .unwrap_or_else(|| panic!("no warning:\n{log}"));
     assert!(line.contains("WARN") && line.contains("0.0.0.0"), "{line}");
 }
+
+/// A second redshard given the address a running one listens on (a stale
+/// process, two configs with one port) refuses to start, for TCP and for a
+/// unix socket: before, SO_REUSEPORT let it bind beside the first and take
+/// part of its clients, and a socket was renamed over the live one.
+#[test]
+fn a_second_process_cannot_listen_where_one_does() {
+    let server = RedisServer::start();
+    let dir = temp_dir("sock-twice");
+    let sock = dir.join("r.sock");
+    let first = Redshard::start(&config(&server, "beta", &sock, "0660"));
+    wait_until("socket never appeared", || sock.exists());
+    let tcp = pool_config("alpha", &[&server], "").replace("{port}", &first.port.to_string());
+    let unix = format!(
+        "beta:\n  listen: {}\n  redis: true\n  servers:\n   - 127.0.0.1:{}:1\n",
+        sock.display(),
+        server.port
+    );
+    for text in [tcp, unix] {
+        let mut second = Redshard::spawn_args(&text, &["-s", &free_port().to_string()]);
+        wait_until("the second proxy still runs", || !second.alive());
+        assert!(
+            second.log_text().contains("another process listens there"),
+            "{}",
+            second.log_text()
+        );
+    }
+    assert_eq!(first.conn().cmd(&["PING"]), Reply::Status("PONG".into()));
+    assert_eq!(
+        Conn::unix(&sock).cmd(&["PING"]),
+        Reply::Status("PONG".into())
+    );
+}

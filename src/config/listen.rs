@@ -9,6 +9,16 @@ pub enum ListenAddr {
     Unix { path: PathBuf, perm: Option<u32> },
 }
 
+impl ListenAddr {
+    /// Whether both name the same socket (a unix socket whatever its mode).
+    pub fn same_place(&self, other: &ListenAddr) -> bool {
+        match (self, other) {
+            (ListenAddr::Unix { path: a, .. }, ListenAddr::Unix { path: b, .. }) => a == b,
+            _ => self == other,
+        }
+    }
+}
+
 impl fmt::Display for ListenAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -21,8 +21,18 @@ pub enum Listener {
     Unix(std::os::unix::net::UnixListener),
 }
 
-/// Binds `workers` listeners for `addr`.
-pub fn bind(addr: &ListenAddr, backlog: u32, workers: usize) -> io::Result<Vec<Listener>> {
+/// Binds `workers` listeners for `addr`. Unless this process listens there
+/// already (`ours`: a reload moving a pool onto an address another pool
+/// leaves), nobody may: SO_REUSEPORT would let a second process (a stale
+/// redshard, another config with the same port) bind beside this one and
+/// take part of its clients, and a unix socket would be renamed over a live
+/// one.
+pub fn bind(
+    addr: &ListenAddr,
+    backlog: u32,
+    workers: usize,
+    ours: bool,
+) -> io::Result<Vec<Listener>> {
     match addr {
         ListenAddr::Tcp { host, port } => {
             let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -31,6 +41,9 @@ pub fn bind(addr: &ListenAddr, backlog: u32, workers: usize) -> io::Result<Vec<L
                 .ok_or_else(|| {
                     io::Error::new(io::ErrorKind::NotFound, format!("cannot resolve '{host}'"))
                 })?;
+            if !ours {
+                unused_tcp(sockaddr)?;
+            }
             (0..workers)
                 .map(|_| {
                     let socket = Socket::new(
@@ -48,6 +61,9 @@ pub fn bind(addr: &ListenAddr, backlog: u32, workers: usize) -> io::Result<Vec<L
                 .collect()
         }
         ListenAddr::Unix { path, perm } => {
+            if !ours && std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(in_use());
+            }
             let listener = bind_unix(path, *perm)?;
             listener.set_nonblocking(true)?;
             let mut all = Vec::with_capacity(workers);
@@ -58,6 +74,29 @@ pub fn bind(addr: &ListenAddr, backlog: u32, workers: usize) -> io::Result<Vec<L
             Ok(all)
         }
     }
+}
+
+/// Fails when any socket listens at `sockaddr`: one bound without
+/// SO_REUSEPORT conflicts with every listener there, whoever's.
+fn unused_tcp(sockaddr: std::net::SocketAddr) -> io::Result<()> {
+    let probe = Socket::new(
+        Domain::for_address(sockaddr),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    // TIME_WAIT leftovers of an earlier run are no listener.
+    probe.set_reuse_address(true)?;
+    match probe.bind(&sockaddr.into()) {
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(in_use()),
+        other => other,
+    }
+}
+
+fn in_use() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AddrInUse,
+        "another process listens there (an earlier redshard still running?)",
+    )
 }
 
 /// Binds a unix socket at `path` that has its permissions `perm` from the

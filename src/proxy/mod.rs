@@ -125,20 +125,21 @@ impl Proxy {
         addr: &ListenAddr,
         backlog: u32,
     ) -> Result<(), StartError> {
-        let listeners = self.bind(&pool.name, addr, backlog)?;
+        let listeners = self.bind(&pool.name, addr, backlog, false)?;
         self.hand_out(pool, addr, listeners);
         Ok(())
     }
 
     /// One listener per worker for `addr`, not yet handed out (`pool` names
-    /// it in the error).
+    /// it in the error); `ours`: another pool of this process listens there.
     pub fn bind(
         &self,
         pool: &str,
         addr: &ListenAddr,
         backlog: u32,
+        ours: bool,
     ) -> Result<Vec<listen::Listener>, StartError> {
-        listen::bind(addr, backlog, self.senders.len()).map_err(|source| StartError::Listen {
+        listen::bind(addr, backlog, self.senders.len(), ours).map_err(|source| StartError::Listen {
             pool: pool.to_string(),
             addr: addr.to_string(),
             source,

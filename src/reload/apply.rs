@@ -68,7 +68,10 @@ fn bind_new_addresses(
             .find(|p| p.name == pool.name)
             .map(|p| p.snapshot().config.listen.clone());
         if old_listen.as_ref() != Some(&pool.listen) {
-            let listeners = proxy.bind(&pool.name, &pool.listen, pool.backlog)?;
+            let ours = old
+                .iter()
+                .any(|p| p.snapshot().config.listen.same_place(&pool.listen));
+            let listeners = proxy.bind(&pool.name, &pool.listen, pool.backlog, ours)?;
             bound.push((pool.name.clone(), listeners));
         }
     }
