@@ -11,7 +11,7 @@
 
 use super::rules::entry;
 use super::users::Perms;
-use crate::command::category::{ADMIN, PUBSUB, SCRIPTING, WRITE};
+use crate::command::category::{Categories, ADMIN, PUBSUB, SCRIPTING, WRITE};
 use crate::command::{key_positions, Action, CommandSpec};
 use crate::hosted::namespace;
 use crate::protocol::Request;
@@ -54,9 +54,7 @@ pub fn check(
         return Err(Denied::Command(cmd.name));
     }
     let patterns = perms.keys.is_some() && !spec.categories.has(PUBSUB);
-    // A container's subcommand has its own categories: XGROUP CREATE
-    // ... MKSTREAM writes, XGROUP HELP does not.
-    let protected = !perms.admin && !hosted && (writes(spec) || cmd.categories.has(WRITE));
+    let protected = !perms.admin && !hosted && writes(spec, cmd.categories);
     if patterns || protected {
         // Keys the router cannot take (a bad count) are refused there.
         if key_positions(spec.keys, req, scratch).is_err() {
@@ -81,11 +79,13 @@ pub fn check(
     Ok(())
 }
 
-/// Whether a command may write its keys: `@write`, and the script calls
-/// that are not read-only (their keys are the ones they declare).
+/// Whether a command may write its keys: `@write` (a container's
+/// subcommand by its own `categories`: XGROUP CREATE ... MKSTREAM writes,
+/// XGROUP HELP does not), and the script calls that are not read-only
+/// (their keys are the ones they declare).
 #[inline]
-fn writes(spec: &CommandSpec) -> bool {
-    spec.categories.has(WRITE)
+fn writes(spec: &CommandSpec, categories: Categories) -> bool {
+    categories.has(WRITE)
         || (spec.categories.has(SCRIPTING) && matches!(spec.name, "eval" | "evalsha" | "fcall"))
 }
 

@@ -46,11 +46,7 @@ pub fn bind(
             }
             (0..workers)
                 .map(|_| {
-                    let socket = Socket::new(
-                        Domain::for_address(sockaddr),
-                        Type::STREAM,
-                        Some(Protocol::TCP),
-                    )?;
+                    let socket = tcp_socket(sockaddr)?;
                     socket.set_reuse_address(true)?;
                     socket.set_reuse_port(true)?;
                     socket.set_nonblocking(true)?;
@@ -79,17 +75,21 @@ pub fn bind(
 /// Fails when any socket listens at `sockaddr`: one bound without
 /// SO_REUSEPORT conflicts with every listener there, whoever's.
 fn unused_tcp(sockaddr: std::net::SocketAddr) -> io::Result<()> {
-    let probe = Socket::new(
-        Domain::for_address(sockaddr),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )?;
+    let probe = tcp_socket(sockaddr)?;
     // TIME_WAIT leftovers of an earlier run are no listener.
     probe.set_reuse_address(true)?;
     match probe.bind(&sockaddr.into()) {
         Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(in_use()),
         other => other,
     }
+}
+
+fn tcp_socket(sockaddr: std::net::SocketAddr) -> io::Result<Socket> {
+    Socket::new(
+        Domain::for_address(sockaddr),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
 }
 
 fn in_use() -> io::Error {
