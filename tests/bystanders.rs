@@ -387,3 +387,53 @@ fn a_script_on_another_connection_leaves_the_servers_own_busy_replies() {
     assert!(direct.read().is_error());
     assert_eq!(c.cmd(&["GET", "a"]), Reply::Nil);
 }
+
+/// Clients that pipeline GETs of a large value and never read: what they
+/// asked for streams past on the shared connection, and what is queued
+/// behind it waits, but the server keeps answering all the while. Its
+/// `timeout` measures its silence, so it is neither timed out nor ejected,
+/// and the bystander's INCRs all count on it. (Before, the wait behind the
+/// unread replies timed it out, and it was ejected.)
+#[test]
+fn clients_that_never_read_large_replies_get_no_healthy_server_ejected() {
+    let s = [RedisServer::start(), RedisServer::start()];
+    let servers = [&s[0], &s[1]];
+    let p = shared_proxy(
+        &servers,
+        "  timeout: 200\n  auto_eject_hosts: true\n  server_failure_limit: 1\n  server_retry_timeout: 30000\n",
+    );
+    let tag = tag_on(&p, &servers, 0);
+    // A long key: Redis reads 16 KB of requests at a time and copies the
+    // replies of all it read before it writes again, so 4 such GETs (4 MB,
+    // a few ms) are the longest it stays silent, well within the timeout;
+    // all the sinks ask for about 1 GB, far more than it sends in 200 ms.
+    let big = format!("{{{tag}}}{}", "k".repeat(4000));
+    assert_eq!(
+        s[0].conn().cmd(&["SET", &big, &"v".repeat(1 << 20)]),
+        Reply::ok()
+    );
+    let mut gets = Vec::new();
+    for _ in 0..100 {
+        gets.extend(encode(&[b"GET", big.as_bytes()]));
+    }
+    // Sixteen clients that never read, each with about 64 MB asked for
+    // (what the proxy takes of a client's pipeline before it stops reading
+    // it, and closes it once that much is held).
+    let mut sinks = Vec::new();
+    let counter = format!("{{{tag}}}n");
+    with_bystander(&p, &[(counter, &s[0])], 16, |round| {
+        if round < 16 {
+            let mut sink = p.conn();
+            sink.send_raw(&gets);
+            sinks.push(sink);
+        } else {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    // Still in the ring: the value is read from it through the proxy.
+    let got = p.conn().cmd(&["GET", &big]);
+    assert!(
+        matches!(&got, Reply::Bulk(v) if v.len() == 1 << 20),
+        "{got:?}"
+    );
+}

@@ -199,6 +199,9 @@ impl BackendConn {
         let mut handed = 0;
         // Written, but perhaps held back by the stream (TLS) until flushed.
         let mut unflushed = false;
+        // When the server last sent anything: the timeout measures its
+        // silence, not the queue ahead of a request (see `next_check`).
+        let mut heard = None;
         loop {
             if handed >= HAND_OUT_SLICE {
                 // A fast server can fill clients faster than they are
@@ -207,7 +210,7 @@ impl BackendConn {
                 handed = 0;
                 yield_once().await;
             }
-            if let Some(at) = self.next_check(&mut watch) {
+            if let Some(at) = self.next_check(&mut watch, heard) {
                 if timer.deadline() != at {
                     timer.as_mut().reset(at);
                 }
@@ -240,6 +243,9 @@ impl BackendConn {
                         Ok(0) => return self.lost(BackendError::Closed { server: self.spec.label.clone() }),
                         Ok(n) => {
                             handed += n;
+                            if self.spec.timeout.is_some() {
+                                heard = Some(Instant::now());
+                            }
                             if let Err(e) = self.hand_out_replies(&mut rbuf, &mut skipper) {
                                 return Ended::Failed(e);
                             }
@@ -264,7 +270,7 @@ impl BackendConn {
                     }
                 }
                 _ = &mut timer => {
-                    if let Some(ended) = self.on_timer(&mut watch) {
+                    if let Some(ended) = self.on_timer(&mut watch, heard) {
                         return ended;
                     }
                     timer.as_mut().reset(Instant::now() + idle);
@@ -286,10 +292,21 @@ impl BackendConn {
 
     /// When the timer fires next: the oldest request's deadline, or, when
     /// the pool sets no `timeout`, the next busy probe.
-    fn next_check(&self, watch: &mut BusyWatch<'_>) -> Option<Instant> {
+    ///
+    /// On a shared connection the deadline is never sooner than `timeout`
+    /// after the server last sent anything: replies come in order, so a
+    /// request queued behind large replies (another client's pipeline of
+    /// big values, which that client may never read) waits while the server
+    /// is busy answering, and a server that keeps answering has not failed.
+    /// Counting that wait against it ejected healthy servers.
+    fn next_check(&self, watch: &mut BusyWatch<'_>, heard: Option<Instant>) -> Option<Instant> {
         let st = self.state.borrow();
-        if self.spec.timeout.is_some() || self.spec.dedicated {
+        if self.spec.dedicated {
             return st.queue.first_deadline();
+        }
+        if let Some(timeout) = self.spec.timeout {
+            let first = st.queue.first_deadline()?;
+            return Some(heard.map_or(first, |h| first.max(h + timeout)));
         }
         watch.forget_unless_about(st.answered);
         if st.busy.is_some() {
@@ -299,9 +316,15 @@ impl BackendConn {
     }
 
     /// The timer fired: the oldest request timed out, or a busy probe is due.
-    fn on_timer<'a>(&'a self, watch: &mut BusyWatch<'a>) -> Option<Ended> {
+    fn on_timer<'a>(&'a self, watch: &mut BusyWatch<'a>, heard: Option<Instant>) -> Option<Ended> {
         let now = Instant::now();
         let st = self.state.borrow();
+        if let (Some(timeout), Some(heard), false) = (self.spec.timeout, heard, self.spec.dedicated)
+        {
+            if now < heard + timeout {
+                return None;
+            }
+        }
         if self.spec.timeout.is_some() || self.spec.dedicated {
             return st.queue.first_expired(now).map(|ms| {
                 Ended::Failed(BackendError::TimedOut {

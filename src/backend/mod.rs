@@ -128,7 +128,8 @@ pub struct BackendSpec {
     /// replies then pass through unchanged.
     pub resp3: bool,
     pub connect_timeout: Duration,
-    /// The pool's `timeout` for each request.
+    /// The pool's `timeout` for each request: how long the server may be
+    /// silent while it is awaited.
     pub timeout: Option<Duration>,
     /// Ejection or backoff after failures.
     pub policy: FailurePolicy,
