@@ -211,13 +211,14 @@ fn same_server_commands_need_a_shared_hash_tag() {
         c.cmd(&["SINTER", "{s}:1", "{s}:2"]),
         Reply::Array(vec![Reply::bulk("b")])
     );
-    // EVAL: keys on one server run; no key is refused; keys apart are refused.
+    // EVAL: keys on one server run; no key runs on one server (dramatiq's
+    // first call, its probe of the Lua stack); keys apart are refused.
     let script = "return redis.call('GET', KEYS[1])";
     assert_eq!(c.cmd(&["EVAL", script, "1", "{u1}:b"]), Reply::bulk("x"));
-    assert!(c
-        .cmd(&["EVAL", "return 1", "0"])
-        .error_text()
-        .contains("without keys"));
+    assert_eq!(
+        c.cmd(&["EVAL", "return #ARGV + #KEYS", "0", "a", "b"]),
+        Reply::Int(2)
+    );
     assert!(c
         .cmd(&["EVAL", script, "2", &a, &b])
         .error_text()

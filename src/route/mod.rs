@@ -119,7 +119,7 @@ pub fn info_asks_servers(req: &Request<'_>) -> bool {
 pub enum RouteError {
     /// No server of the pool is live.
     NoServer,
-    /// A script or function call without keys: no server owns it.
+    /// A hosted call without keys: no server owns it.
     NoKeys,
     /// The key count is not a number, or larger than the arguments given.
     BadNumkeys,
@@ -289,9 +289,8 @@ impl Router {
                     return Route::Refused(e);
                 }
                 if self.positions.is_empty() {
-                    if matches!(spec.keys, Keys::Numkeys { .. }) {
-                        return Route::Refused(RouteError::NoKeys);
-                    }
+                    // A script or function without keys (a library's probe
+                    // of the server), or a count of 0 Redis itself refuses.
                     placement.server_for(b"")
                 } else {
                     let keys = self.positions.iter().map(|&p| req.arg(p));

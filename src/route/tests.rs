@@ -169,7 +169,14 @@ fn scripts_need_their_keys_on_one_server() {
     );
     let same = resp(&[b"EVAL", body, b"2", a, c, b"arg"]);
     assert_eq!(route_raw(&same, &p), Ok(vec![(sa, same.clone())]));
-    assert_eq!(route(&[b"EVAL", body, b"0"], &p), Err(RouteError::NoKeys));
+    // Without keys a script touches no key the router knows of: it runs on
+    // the pool's keyless server (a Redis Cluster node runs it wherever it is
+    // sent), as a library's probe of the server (`return #redis...`) does.
+    let keyless = resp(&[b"EVAL", body, b"0"]);
+    let server = p.server_for(b"").unwrap();
+    assert_eq!(route_raw(&keyless, &p), Ok(vec![(server, keyless.clone())]));
+    let fcall = resp(&[b"FCALL", b"f", b"0", b"arg"]);
+    assert_eq!(route_raw(&fcall, &p), Ok(vec![(server, fcall.clone())]));
     assert_eq!(
         route(&[b"EVAL", body, b"x", a], &p),
         Err(RouteError::BadNumkeys)
