@@ -64,8 +64,10 @@ install_pinned() { # install_pinned py|npm NAME PACKAGE...
 # - django-redis 7.0.0 with Django 5.2.19, the newest Django for Python 3.11
 #   (Django 6 needs 3.12);
 # - bullmq 6.7.6 with ioredis 6.1.0, which BullMQ 6 no longer installs itself
-#   (an optional peer dependency).
-install_pinned py py-apps huey==3.5.4 redis==8.1.0 django-redis==7.0.0 Django==5.2.19
+#   (an optional peer dependency);
+# - aiocache 0.12.3 (a cache) and dramatiq 2.2.1 (a task broker).
+install_pinned py py-apps huey==3.5.4 redis==8.1.0 django-redis==7.0.0 Django==5.2.19 \
+    aiocache==0.12.3 dramatiq==2.2.1
 install_pinned npm node-apps bullmq@6.7.6 ioredis@6.1.0
 echo "clients: redis-py $("$clients/py-latest/bin/python" -c 'import redis; print(redis.__version__)')," \
     "redis-py $("$clients/py4/bin/python" -c 'import redis; print(redis.__version__)')," \

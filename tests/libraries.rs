@@ -191,3 +191,43 @@ fn django_redis_with_a_hash_tagged_prefix_on_a_same_server_pool() {
     assert_eq!(only_on(&s, "exec", dj)[dj], 2);
     assert_eq!(calls(&s, "flushdb"), [1, 1, 1]);
 }
+
+/// aiocache with its default settings on a `per_server` pool: multi_set
+/// with a ttl is one MULTI of an MSET and an EXPIRE per key, so each server
+/// holding some of the keys runs one MULTI/EXEC with its piece of the MSET.
+#[test]
+fn aiocache_with_default_settings_on_a_per_server_pool() {
+    let Some(python) = python() else { return };
+    let s = start_servers(3, &[]);
+    let p = proxy(&s, "  multi: per_server\n");
+    run(&python, "aiocache_app.py", p.port, &[&N.to_string()], &[]);
+    let mut holders = vec![false; s.len()];
+    for i in 0..N {
+        holders[server_of(&p, &format!("a{i}"))] = true;
+    }
+    assert!(holders.iter().filter(|&&h| h).count() > 1, "{holders:?}");
+    for (i, server) in s.iter().enumerate() {
+        let multis = u64::from(holders[i]);
+        assert_eq!(command_calls(server, "multi"), multis, "server {i}");
+        assert_eq!(command_calls(server, "exec"), multis, "server {i}");
+        assert_eq!(dbsize(server), 0, "aiocache left keys behind on server {i}");
+    }
+}
+
+/// dramatiq with its default settings: every broker call is a script whose
+/// one key is the namespace, so they all run on that key's server; its
+/// first call, a script without keys, runs on the keyless server.
+#[test]
+fn dramatiq_with_default_settings() {
+    let Some(python) = python() else { return };
+    let s = start_servers(3, &[]);
+    let p = proxy(&s, "");
+    run(&python, "dramatiq_app.py", p.port, &[&N.to_string()], &[]);
+    let home = server_of(&p, "dramatiq");
+    assert!(calls(&s, "evalsha")[home] > N);
+    for (i, server) in s.iter().enumerate() {
+        if i != home {
+            assert_eq!(dbsize(server), 0, "a dramatiq key on server {i}");
+        }
+    }
+}

@@ -222,6 +222,78 @@ fn per_server_transactions_merge_exec_in_queue_order() {
     assert!(got[3].error_text().starts_with("EXECABORT"));
 }
 
+/// MSET, MGET, DEL, EXISTS across servers inside a per-server MULTI (what
+/// aiocache's multi_set and redis-py pipelines queue): each server queues
+/// its piece, the client gets one `+QUEUED`, and EXEC gives each command's
+/// one result, combined as outside MULTI. Before, they were refused.
+#[test]
+fn per_server_transactions_split_multi_key_commands() {
+    let s = start_servers(3, &[]);
+    let p = alpha_proxy(&s, "  multi: per_server\n");
+    let keys: Vec<String> = (0..3).map(|i| keys_on(&p, i, 1).0.remove(0)).collect();
+    let (k0, k1, k2) = (keys[0].as_str(), keys[1].as_str(), keys[2].as_str());
+    let mut c = p.conn();
+    let got = pipeline(
+        &mut c,
+        &[
+            &["MULTI"],
+            &["MSET", k2, "c", k0, "a", k1, "b"],
+            &["INCR", "n"],
+            &["MGET", k1, "nothing", k2, k0],
+            &["EXISTS", k0, k1, k2, k0],
+            &["DEL", k0, k2],
+            &["MGET", k0, k1, k2],
+            &["EXEC"],
+        ],
+    );
+    assert_eq!(got[0], Reply::ok());
+    assert_eq!(
+        got[1..7],
+        [queued(), queued(), queued(), queued(), queued(), queued()]
+    );
+    assert_eq!(
+        got[7],
+        Reply::Array(vec![
+            Reply::ok(),
+            Reply::Int(1),
+            Reply::Array(vec![
+                Reply::bulk("b"),
+                Reply::Nil,
+                Reply::bulk("c"),
+                Reply::bulk("a")
+            ]),
+            Reply::Int(4),
+            Reply::Int(2),
+            Reply::Array(vec![Reply::Nil, Reply::bulk("b"), Reply::Nil]),
+        ])
+    );
+    for server in &s {
+        assert_eq!(command_calls(server, "multi"), 1);
+        assert_eq!(command_calls(server, "exec"), 1);
+    }
+    // One server refuses its piece (out of memory, at queuing): the client
+    // gets that refusal for the command, and EXEC discards the transaction
+    // on every server, the other pieces included.
+    assert_eq!(
+        s[1].conn().cmd(&["CONFIG", "SET", "maxmemory", "1"]),
+        Reply::ok()
+    );
+    let got = pipeline(
+        &mut c,
+        &[
+            &["MULTI"],
+            &["MSET", k0, "x", k1, "y"],
+            &["SET", k2, "z"],
+            &["EXEC"],
+        ],
+    );
+    assert!(got[1].error_text().starts_with("OOM"), "{got:?}");
+    assert_eq!(got[2], queued());
+    assert!(got[3].error_text().starts_with("EXECABORT"), "{got:?}");
+    assert_eq!(s[0].conn().cmd(&["EXISTS", k0]), Reply::Int(0));
+    assert_eq!(s[2].conn().cmd(&["EXISTS", k2]), Reply::Int(0));
+}
+
 #[test]
 fn watch_retries_under_contention_count_exactly() {
     let s = start_servers(3, &[]);

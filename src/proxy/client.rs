@@ -29,6 +29,16 @@ pub const IGNORED: u32 = u32::MAX - 2;
 /// the transaction on every server.
 pub const QUEUED: u32 = u32::MAX - 3;
 
+/// Marks part `i` of a command split by key inside MULTI (`QUEUED_PART |
+/// i`): each piece's `+QUEUED` is a part of the client's one `+QUEUED`, and
+/// an error in it is noted as for [`QUEUED`].
+pub const QUEUED_PART: u32 = 1 << 30;
+
+/// The part of a split command's piece queued inside MULTI, if `part` is one.
+fn queued_part(part: u32) -> Option<u32> {
+    (part & (3 << 30) == QUEUED_PART).then_some(part & !QUEUED_PART)
+}
+
 /// The part index of what a subscriber connection sends unasked
 /// (confirmations, messages); the tag's `seq` is the server's index.
 pub const SUBSCRIBER: u32 = u32::MAX - 4;
@@ -239,7 +249,14 @@ impl ReplySink for Client {
                 }
                 return self.deliver(tag.seq, WHOLE, reply);
             }
-            _ => {}
+            p => {
+                if let Some(part) = queued_part(p) {
+                    if reply.first() == Some(&b'-') {
+                        self.queued_error.set(true);
+                    }
+                    return self.deliver(tag.seq, part, reply);
+                }
+            }
         }
         if tag.part == HOSTED {
             *self.step.borrow_mut() = Some(StepOutcome::Reply(Bytes::copy_from_slice(reply)));
@@ -263,7 +280,13 @@ impl ReplySink for Client {
                 let error = ClientError::Backend(error.clone());
                 return self.deliver_error(tag.seq, WHOLE, &error);
             }
-            _ => {}
+            p => {
+                if let Some(part) = queued_part(p) {
+                    self.queued_error.set(true);
+                    let error = ClientError::Backend(error.clone());
+                    return self.deliver_error(tag.seq, part, &error);
+                }
+            }
         }
         if tag.part == HOSTED {
             *self.step.borrow_mut() = Some(StepOutcome::Failed {
@@ -295,7 +318,9 @@ impl ReplySink for Client {
         match tag.part {
             IGNORED => return,
             // Set up on a connection of the client's own: it stays there.
-            SUBSCRIBER | QUEUED => return self.reply(tag, reply),
+            p if p == SUBSCRIBER || p == QUEUED || queued_part(p).is_some() => {
+                return self.reply(tag, reply)
+            }
             HOSTED => {
                 *self.step.borrow_mut() = Some(StepOutcome::Redirected {
                     reply: Bytes::copy_from_slice(reply),

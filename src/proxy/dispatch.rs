@@ -32,7 +32,7 @@ use crate::protocol::{encode, Proto};
 use crate::route::reads::only_reads;
 use crate::route::{
     info_asks_servers, lookup, Action, Broadcast, CommandSpec, Keyspace, Local, Request, Route,
-    RouteError, Router, Split,
+    RouteError, Router,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -372,14 +372,7 @@ impl Dispatcher {
                 }
             }
             Route::Split(split) => {
-                let kind = match split.kind {
-                    Split::Mget => MergeKind::Mget {
-                        order: split.mget_order(),
-                        proto,
-                    },
-                    Split::Mset => MergeKind::AllOk,
-                    Split::Sum => MergeKind::Sum,
-                };
+                let kind = MergeKind::of_split(&split, proto);
                 add(
                     &pool.runtime.stats.shard(pool.index).fragments,
                     split.parts() as u64,

@@ -5,6 +5,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::error::ClientError;
 use crate::protocol::{encode, reply::array_body, reply::array_elements, Proto};
+use crate::route::{Split, SplitRoute};
 
 /// How the parts' replies combine into the client's reply.
 #[derive(Debug)]
@@ -24,10 +25,13 @@ pub enum MergeKind {
     AllOfInts,
     /// SCRIPT KILL, FUNCTION KILL: as one Redis would answer ([`kill_reply`]).
     Kill,
-    /// EXEC of a transaction run on several servers: `order[i]` is the part
-    /// whose array holds the result of the i-th command queued (each part's
+    /// EXEC of a transaction run on several servers: `order[i]` says which
+    /// parts' arrays hold the result of the i-th command queued (each part's
     /// results in its own order).
-    Exec { order: Vec<u32> },
+    Exec { order: Vec<ExecItem> },
+    /// A command split by key inside MULTI: `+QUEUED` when every server
+    /// queued its piece.
+    Queued,
     /// KEYS: every part's array, one after the other.
     Concat,
     /// PUBSUB CHANNELS: every part's array, each element once.
@@ -41,6 +45,31 @@ pub enum MergeKind {
     /// INFO with the keyspace section: the proxy's own sections (`head`),
     /// then the servers' keyspace lines for `db` combined.
     InfoKeyspace { head: String, db: u32, proto: Proto },
+}
+
+impl MergeKind {
+    /// How the parts of a command split by key combine.
+    pub fn of_split(split: &SplitRoute<'_>, proto: Proto) -> MergeKind {
+        match split.kind {
+            Split::Mget => MergeKind::Mget {
+                order: split.mget_order(),
+                proto,
+            },
+            Split::Mset => MergeKind::AllOk,
+            Split::Sum => MergeKind::Sum,
+        }
+    }
+}
+
+/// Where EXEC finds the result of one command of a transaction run on
+/// several servers.
+#[derive(Debug)]
+pub enum ExecItem {
+    /// Queued whole on one part (that server's connection).
+    One(u32),
+    /// Split by key (MSET, MGET, DEL...): a piece queued on each of `parts`,
+    /// in the split's order, their results combined as `kind` says.
+    Split { kind: MergeKind, parts: Vec<u32> },
 }
 
 #[derive(Debug)]
@@ -90,12 +119,20 @@ impl Merge {
             .iter()
             .map(|p| p.as_deref().unwrap_or(b""))
             .collect();
-        if let MergeKind::Kill = self.kind {
-            out.extend_from_slice(kill_reply(&parts));
+        combine(&self.kind, &parts, self.split, out);
+    }
+}
+
+/// The client's reply from the parts' replies (`split`: of a command split
+/// by key, whose failed part is reported as nutcracker does).
+fn combine(kind: &MergeKind, parts: &[&[u8]], split: bool, out: &mut BytesMut) {
+    {
+        if let MergeKind::Kill = kind {
+            out.extend_from_slice(kill_reply(parts));
             return;
         }
         if let Some(err) = parts.iter().find(|p| p.first() == Some(&b'-')) {
-            if self.split {
+            if split {
                 let text = String::from_utf8_lossy(&err[1..err.len().saturating_sub(2)]);
                 ClientError::SplitPart(text.into_owned()).write(out);
             } else {
@@ -103,23 +140,13 @@ impl Merge {
             }
             return;
         }
-        match &self.kind {
+        match kind {
             MergeKind::Kill => unreachable!("answered above"),
-            MergeKind::Exec { order } => {
-                let Some(lists) = elements_of_all(&parts, out) else {
-                    return;
-                };
-                let mut next = vec![0usize; parts.len()];
-                encode::array_header(out, order.len());
-                for &part in order {
-                    let part = part as usize;
-                    match lists[part].get(next[part]) {
-                        Some(r) => out.extend_from_slice(&parts[part][r.clone()]),
-                        None => encode::error(out, "ERR redshard: a server's EXEC reply had fewer results than commands queued there"),
-                    }
-                    next[part] += 1;
-                }
-            }
+            MergeKind::Exec { order } => exec(order, parts, out),
+            MergeKind::Queued => match parts.iter().find(|p| **p != b"+QUEUED\r\n") {
+                Some(odd) => out.extend_from_slice(odd),
+                None => encode::simple(out, "QUEUED"),
+            },
             MergeKind::AllOk => {
                 if let Some(odd) = parts.iter().find(|p| **p != b"+OK\r\n") {
                     out.extend_from_slice(odd);
@@ -130,25 +157,25 @@ impl Merge {
             MergeKind::First => out.extend_from_slice(parts[0]),
             MergeKind::Concat => {
                 let mut total = 0;
-                for p in &parts {
+                for p in parts {
                     match array_body(p) {
                         Some((n, _)) => total += n,
                         None => return out.extend_from_slice(p),
                     }
                 }
                 encode::array_header(out, total);
-                for p in &parts {
+                for p in parts {
                     out.extend_from_slice(array_body(p).map_or(&[][..], |(_, body)| body));
                 }
             }
             MergeKind::Union => {
-                let Some(lists) = elements_of_all(&parts, out) else {
+                let Some(lists) = elements_of_all(parts, out) else {
                     return;
                 };
                 let mut seen = std::collections::HashSet::new();
                 let unique: Vec<&[u8]> = lists
                     .iter()
-                    .zip(&parts)
+                    .zip(parts)
                     .flat_map(|(l, p)| l.iter().map(move |r| &p[r.clone()]))
                     .filter(|e| seen.insert(*e))
                     .collect();
@@ -156,7 +183,7 @@ impl Merge {
                 unique.iter().for_each(|e| out.extend_from_slice(e));
             }
             MergeKind::PairSum => {
-                let Some(lists) = elements_of_all(&parts, out) else {
+                let Some(lists) = elements_of_all(parts, out) else {
                     return;
                 };
                 let first = &lists[0];
@@ -168,14 +195,14 @@ impl Merge {
                     }
                     let total: i64 = lists
                         .iter()
-                        .zip(&parts)
+                        .zip(parts)
                         .filter_map(|(l, p)| parse_integer(&p[l.get(i)?.clone()]))
                         .sum();
                     encode::integer(out, total);
                 }
             }
             MergeKind::InfoKeyspace { head, db, proto } => {
-                if super::info_keyspace::merge(head, &parts, *db, *proto, out).is_none() {
+                if super::info_keyspace::merge(head, parts, *db, *proto, out).is_none() {
                     out.extend_from_slice(parts[0]);
                 }
             }
@@ -194,7 +221,7 @@ impl Merge {
             }
             MergeKind::Sum => {
                 let mut total = 0i64;
-                for p in &parts {
+                for p in parts {
                     match parse_integer(p) {
                         Some(n) => total += n,
                         None => {
@@ -208,7 +235,7 @@ impl Merge {
             MergeKind::Mget { order, proto } => {
                 let mut elements: Vec<Vec<std::ops::Range<usize>>> =
                     Vec::with_capacity(parts.len());
-                for p in &parts {
+                for p in parts {
                     let mut ranges = Vec::new();
                     if array_elements(p, &mut ranges).is_none() {
                         out.extend_from_slice(p);
@@ -226,7 +253,7 @@ impl Merge {
                 }
             }
             MergeKind::AllOfInts => {
-                let Some(lists) = elements_of_all(&parts, out) else {
+                let Some(lists) = elements_of_all(parts, out) else {
                     return;
                 };
                 let n = lists.first().map_or(0, |l| l.len());
@@ -234,9 +261,45 @@ impl Merge {
                 for i in 0..n {
                     let all = lists
                         .iter()
-                        .zip(&parts)
+                        .zip(parts)
                         .all(|(l, p)| l.get(i).is_some_and(|r| &p[r.clone()] == b":1\r\n"));
                     encode::integer(out, all as i64);
+                }
+            }
+        }
+    }
+}
+
+/// EXEC's array from the servers' EXEC arrays: each command's result taken
+/// in turn from the arrays of the parts it was queued on.
+fn exec(order: &[ExecItem], parts: &[&[u8]], out: &mut BytesMut) {
+    let Some(lists) = elements_of_all(parts, out) else {
+        return;
+    };
+    let mut next = vec![0usize; parts.len()];
+    let mut take = |part: u32| -> Option<std::ops::Range<usize>> {
+        let part = part as usize;
+        let r = lists.get(part)?.get(next[part])?.clone();
+        next[part] += 1;
+        Some(r)
+    };
+    const SHORT: &str =
+        "ERR redshard: a server's EXEC reply had fewer results than commands queued there";
+    encode::array_header(out, order.len());
+    for item in order {
+        match item {
+            ExecItem::One(part) => match take(*part) {
+                Some(r) => out.extend_from_slice(&parts[*part as usize][r]),
+                None => encode::error(out, SHORT),
+            },
+            ExecItem::Split { kind, parts: on } => {
+                let pieces: Option<Vec<&[u8]>> = on
+                    .iter()
+                    .map(|&p| take(p).map(|r| &parts[p as usize][r]))
+                    .collect();
+                match pieces {
+                    Some(pieces) => combine(kind, &pieces, true, out),
+                    None => encode::error(out, SHORT),
                 }
             }
         }
@@ -410,5 +473,54 @@ mod tests {
             seen.insert(run(MergeKind::AnyKey, &[b"$1\r\na\r\n", b"$1\r\nb\r\n"]));
         }
         assert_eq!(seen.len(), 2, "either server's key");
+    }
+
+    #[test]
+    fn exec_takes_each_result_from_its_parts_and_combines_split_ones() {
+        // Queued: SET on 1; MSET split 0+1; MGET k1(part 1) k0(part 0); DEL split 1+0.
+        let order = vec![
+            ExecItem::One(1),
+            ExecItem::Split {
+                kind: MergeKind::AllOk,
+                parts: vec![0, 1],
+            },
+            ExecItem::Split {
+                kind: MergeKind::Mget {
+                    order: vec![(0, 0), (1, 0)],
+                    proto: Proto::Resp2,
+                },
+                parts: vec![1, 0],
+            },
+            ExecItem::Split {
+                kind: MergeKind::Sum,
+                parts: vec![1, 0],
+            },
+        ];
+        let server0: &[u8] = b"*3\r\n+OK\r\n*1\r\n$2\r\nv0\r\n:1\r\n";
+        let server1: &[u8] = b"*4\r\n+OK\r\n+OK\r\n*1\r\n$2\r\nv1\r\n:0\r\n";
+        let mut got = run(MergeKind::Exec { order }, &[server0, server1]);
+        assert_eq!(
+            got,
+            b"*4\r\n+OK\r\n+OK\r\n*2\r\n$2\r\nv1\r\n$2\r\nv0\r\n:1\r\n"
+        );
+        // One array short: that command's result says so, the others stand.
+        let order = vec![
+            ExecItem::One(0),
+            ExecItem::Split {
+                kind: MergeKind::Sum,
+                parts: vec![0, 1],
+            },
+        ];
+        got = run(MergeKind::Exec { order }, &[b"*1\r\n:5\r\n", b"*0\r\n"]);
+        assert!(got.starts_with(b"*2\r\n:5\r\n-ERR redshard: a server's EXEC reply had fewer"));
+        // Every piece queued: one +QUEUED; a refused piece: its refusal.
+        assert_eq!(
+            run(MergeKind::Queued, &[b"+QUEUED\r\n", b"+QUEUED\r\n"]),
+            b"+QUEUED\r\n"
+        );
+        assert_eq!(
+            run(MergeKind::Queued, &[b"+QUEUED\r\n", b"-OOM no\r\n"]),
+            b"-OOM no\r\n"
+        );
     }
 }

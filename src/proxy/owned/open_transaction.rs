@@ -5,6 +5,7 @@
 use bytes::Bytes;
 
 use crate::backend::Dedicated;
+use crate::proxy::merge::ExecItem;
 
 /// A transaction in progress: WATCH seen, or MULTI, and EXEC not yet.
 #[derive(Debug)]
@@ -21,13 +22,10 @@ pub struct Transaction {
     pub(super) conns: Vec<Dedicated>,
     /// Keyless commands queued before a server was known.
     pub(super) early: Vec<Bytes>,
-    /// For EXEC's merge: the connection of each queued command, in order
-    /// (`EARLY`: the first connection, where the early ones went).
-    pub(super) order: Vec<u32>,
+    /// For EXEC's merge: the connection (or, split by key, connections) of
+    /// each queued command, in order; an early one went to the first.
+    pub(super) order: Vec<ExecItem>,
 }
-
-/// In `order`: a command queued before any server was known.
-pub(super) const EARLY: u32 = u32::MAX;
 
 impl Transaction {
     pub(super) fn new(per_server: bool) -> Transaction {

@@ -21,21 +21,26 @@
 //! servers runs as one MULTI/EXEC per server, atomic on each and not across
 //! them; EXEC waits for every `+QUEUED`, discards everything if any command
 //! was refused, and merges the servers' arrays in the order the commands
-//! were queued.
+//! were queued. A command split by key outside MULTI (MSET, MGET, DEL...)
+//! is split inside it too: a piece queued on each of its servers, their
+//! results combined at EXEC.
 
 use std::rc::Rc;
 
 use bytes::BytesMut;
 
-use super::open_transaction::{Transaction, EARLY};
+use super::open_transaction::Transaction;
 use super::Owned;
 use crate::config::MultiMode;
-use crate::proxy::client::{IGNORED, QUEUED};
+use crate::protocol::Proto;
+use crate::proxy::client::{IGNORED, QUEUED, QUEUED_PART};
 use crate::proxy::dispatch::{waiter, Dispatcher, Next};
 use crate::proxy::error::ClientError;
-use crate::proxy::merge::{Merge, MergeKind};
+use crate::proxy::merge::{ExecItem, Merge, MergeKind};
 use crate::proxy::reply_queue::WHOLE;
-use crate::route::{Action, CommandSpec, Keys, Local, Request, Route, RouteError, TxnCmd};
+use crate::route::{
+    Action, CommandSpec, Keys, Local, Request, Route, RouteError, SplitRoute, TxnCmd,
+};
 
 /// The transaction a caller knows is open.
 fn open(owned: &mut Owned) -> &mut Transaction {
@@ -176,6 +181,13 @@ impl Dispatcher {
                 Route::Scan(_) => {
                     return self.abort_with(&refuse("its cursor walks every server, which a transaction on one server cannot; SCAN before MULTI or after EXEC"))
                 }
+                Route::Split(split)
+                    if matches!(&self.owned, Owned::Txn(t) if t.per_server)
+                        && !snapshot.placement.is_cluster() =>
+                {
+                    let pieces = Pieces::of(&split, req, self.state.proto);
+                    return self.queue_split(pieces);
+                }
                 Route::Split(_) | Route::All { .. } => {
                     let error = ClientError::route(RouteError::CrossServer, spec.name, &snapshot.config);
                     return self.abort_with(&error);
@@ -210,7 +222,7 @@ impl Dispatcher {
                     let mut bytes = BytesMut::new();
                     req.encode_whole(&mut bytes);
                     txn.early.push(bytes.freeze());
-                    txn.order.push(EARLY);
+                    txn.order.push(ExecItem::One(0));
                     self.client
                         .push_local(|o| crate::protocol::encode::simple(o, "QUEUED"));
                     return Next::Continue;
@@ -228,7 +240,36 @@ impl Dispatcher {
         txn.conns[index]
             .conn()
             .send_with(|b| req.encode_whole(b), w);
-        txn.order.push(index as u32);
+        txn.order.push(ExecItem::One(index as u32));
+        Next::Continue
+    }
+
+    /// A command split by key inside MULTI (`multi: per_server`): each
+    /// server queues its piece; the client gets one `+QUEUED` when all did
+    /// (else the first refusal, and EXEC aborts), and EXEC combines the
+    /// pieces' results as the command's merge does outside MULTI.
+    fn queue_split(&mut self, pieces: Pieces) -> Next {
+        // Every connection first: one not yet open may have to wait for
+        // the shared connections, and no piece may go out before then.
+        let mut conns = Vec::with_capacity(pieces.bytes.len());
+        for &(server, _) in &pieces.bytes {
+            match self.txn_conn(server) {
+                Ok(i) => conns.push(i as u32),
+                Err(next) => return next,
+            }
+        }
+        let seq = self
+            .client
+            .reserve_merge(Merge::new(MergeKind::Queued, conns.len()));
+        let txn = open(&mut self.owned);
+        for (part, ((_, bytes), &conn)) in pieces.bytes.iter().zip(&conns).enumerate() {
+            let w = waiter(&self.client, seq, QUEUED_PART | part as u32, false);
+            txn.conns[conn as usize].conn().send(bytes, w);
+        }
+        txn.order.push(ExecItem::Split {
+            kind: pieces.kind,
+            parts: conns,
+        });
         Next::Continue
     }
 
@@ -343,11 +384,7 @@ impl Dispatcher {
                 self.let_go();
                 return self.plain_error(EXECABORT);
             }
-            let order = txn
-                .order
-                .iter()
-                .map(|&c| if c == EARLY { 0 } else { c })
-                .collect();
+            let order = std::mem::take(&mut txn.order);
             let parts = txn.conns.len();
             let seq = self
                 .client
@@ -407,5 +444,28 @@ impl Dispatcher {
             .conn()
             .send_with(|b| req.encode_whole(b), w);
         Next::Continue
+    }
+}
+
+/// A command split by key, taken out of the router's borrow: each piece's
+/// server and bytes, and how EXEC combines their results.
+struct Pieces {
+    bytes: Vec<(usize, bytes::Bytes)>,
+    kind: MergeKind,
+}
+
+impl Pieces {
+    fn of(split: &SplitRoute<'_>, req: &Request<'_>, proto: Proto) -> Pieces {
+        let bytes = (0..split.parts())
+            .map(|part| {
+                let mut b = BytesMut::new();
+                split.encode_part(part, req, &mut b);
+                (split.server(part), b.freeze())
+            })
+            .collect();
+        Pieces {
+            bytes,
+            kind: MergeKind::of_split(split, proto),
+        }
     }
 }
