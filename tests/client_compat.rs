@@ -127,6 +127,11 @@ fn auth_select_client_info_answered_by_the_proxy() {
         Reply::ok()
     );
     assert!(matches!(c.cmd(&["CLIENT", "ID"]), Reply::Int(n) if n > 0));
+    // Redis's reply to a value other than ON or OFF.
+    assert_eq!(
+        c.cmd(&["CLIENT", "NO-EVICT", "maybe"]),
+        Reply::Error("ERR syntax error".into())
+    );
     let unknown = c.cmd(&[
         "CLIENT",
         "MAINT_NOTIFICATIONS",

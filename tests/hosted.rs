@@ -501,3 +501,25 @@ fn a_name_that_cannot_be_a_tag_is_refused() {
     assert_eq!(c.cmd(&["SECKILL.BUY", "a}b", "u1"]), Reply::ok());
     assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
 }
+
+/// A lock's owner is the token that alone releases or extends it: an empty
+/// one, which any client can send, is refused.
+#[test]
+fn a_lock_owner_cannot_be_empty() {
+    let (_s, p) = setup(3);
+    let mut c = p.conn();
+    let calls: [&[&str]; 3] = [
+        &["LOCK.ACQUIRE", "L", "", "1000"],
+        &["LOCK.RELEASE", "L", ""],
+        &["LOCK.EXTEND", "L", "", "1000"],
+    ];
+    for call in calls {
+        let err = c.cmd(call);
+        assert!(
+            err.error_text().contains(": the owner must not be empty"),
+            "{call:?}: {err:?}"
+        );
+    }
+    assert_eq!(c.cmd(&["LOCK.OWNER", "L"]), Reply::Nil);
+    assert_eq!(c.cmd(&["LOCK.ACQUIRE", "L", "me", "1000"]), Reply::Int(1));
+}

@@ -198,7 +198,15 @@ fn bad_and_foreign_cursors_get_clear_errors() {
     let s = servers(3);
     let p = Redshard::start(&config(&s, ""));
     let mut c = p.conn();
-    for bad in ["abc", "-1", "1.5", "18446744073709551616"] {
+    // 2^63 and up: a number, but never a cursor the proxy made.
+    for bad in [
+        "abc",
+        "-1",
+        "1.5",
+        "18446744073709551616",
+        "9223372036854775808",
+        "18446744073709551615",
+    ] {
         assert_eq!(
             c.cmd(&["SCAN", bad]),
             Reply::Error("ERR invalid cursor".into()),

@@ -17,6 +17,8 @@ pub enum HostedError {
     },
     #[error("{command}: the name must not be empty or begin with '}}': it becomes the {{tag}} that keeps the call's keys on one server")]
     BadName { command: &'static str },
+    #[error("{command}: the owner must not be empty: it is the token that alone releases or extends the lock, and any client can send an empty one")]
+    EmptyOwner { command: &'static str },
     #[error("{command}: WAIT takes a number of milliseconds, at most {max}")]
     BadWait { command: &'static str, max: u64 },
     #[error("{command}: START takes a unix time in milliseconds")]

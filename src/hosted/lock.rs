@@ -14,6 +14,9 @@ const ACQUIRE_USAGE: &str = "LOCK.ACQUIRE name owner ttl_ms [WAIT ms]";
 
 pub(super) fn plan(cmd: Hosted, name: &'static str, args: &[&[u8]]) -> Result<Plan, HostedError> {
     let lock = || vec![key("rs:lock:", args[0], "")];
+    if cmd != Hosted::LockOwner && args[1].is_empty() {
+        return Err(HostedError::EmptyOwner { command: name });
+    }
     Ok(match cmd {
         Hosted::LockAcquire => {
             let ttl = positive(name, "ttl_ms", args[2])?;

@@ -244,6 +244,7 @@ impl ClientState {
                 // and have no effect.
                 encode::simple(out, "OK")
             }
+            (b"NO-EVICT" | b"NO-TOUCH", [_]) => return Err(ClientError::Syntax),
             (b"HELP", []) => {
                 let lines = [
                     "CLIENT <subcommand> [<arg> ...]. Answered by redshard:",

@@ -78,6 +78,11 @@ impl ScanCursor {
                 inner: 0,
             });
         }
+        // The top bit is never set in a cursor the proxy made: a number
+        // no walk of any layout can have, as Redis calls one it cannot read.
+        if value >> 63 != 0 {
+            return Err(ScanError::NotANumber);
+        }
         let server = (value & (MAX_SERVERS as u64 - 1)) as usize;
         let got_tag = ((value >> SERVER_BITS) & ((1 << TAG_BITS) - 1)) as u16;
         let inner = value >> INNER_SHIFT;
@@ -223,11 +228,12 @@ mod tests {
             ScanCursor::after(0, MAX_INNER + 1, tag, 1),
             Err(ScanError::InnerTooLarge)
         );
-        // A cursor with the top bit set was not made here.
+        // A cursor with the top bit set was made by no layout: Redis's
+        // text for a cursor it cannot read, not the reload's.
         let top = (1u64 << 63) | (tag as u64) << SERVER_BITS;
         assert_eq!(
             ScanCursor::decode(top.to_string().as_bytes(), tag, 1),
-            Err(ScanError::OtherLayout)
+            Err(ScanError::NotANumber)
         );
     }
 
@@ -270,7 +276,12 @@ mod tests {
                 "{bad:?}"
             );
         }
-        assert!(ScanCursor::decode(b"18446744073709551615", 1, 1).is_err());
+        for top_bit in [&b"18446744073709551615"[..], b"9223372036854775808"] {
+            assert_eq!(
+                ScanCursor::decode(top_bit, 1, 1),
+                Err(ScanError::NotANumber)
+            );
+        }
         assert_eq!(
             ScanCursor::decode(b"00", 1, 1),
             Ok(ScanCursor {
