@@ -117,10 +117,13 @@ fn partial_requests_of_many_clients_stay_within_max_memory() {
     // within max_request_bytes (64 MiB), 480 MiB together.
     const VALUE: usize = 60 << 20;
     let refused = Arc::new(AtomicU64::new(0));
+    // Closed as the largest holder, and told so.
+    let evicted = Arc::new(AtomicU64::new(0));
     let attackers: Vec<_> = (0..8)
         .map(|i| {
             let port = proxy.port;
             let refused = refused.clone();
+            let evicted = evicted.clone();
             thread::spawn(move || {
                 let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
                 let head = format!("*3\r\n$3\r\nSET\r\n$6\r\nbig:{i:02}\r\n${VALUE}\r\n");
@@ -133,8 +136,10 @@ fn partial_requests_of_many_clients_stay_within_max_memory() {
                 }
                 s.shutdown(std::net::Shutdown::Write).ok();
                 let answer = read_to_close(&mut s);
-                if !answer.is_empty() {
-                    let text = String::from_utf8_lossy(&answer);
+                let text = String::from_utf8_lossy(&answer);
+                if text.starts_with("-ERR redshard: connection closed: the proxy passed its --max-memory (128 MiB)") {
+                    evicted.fetch_add(1, Ordering::Relaxed);
+                } else if !answer.is_empty() {
                     assert!(
                         text.starts_with("-ERR redshard: request refused: the proxy holds more than its --max-memory (128 MiB)"),
                         "{text}"
@@ -154,11 +159,12 @@ fn partial_requests_of_many_clients_stay_within_max_memory() {
 
     let held_now = rss_kib(proxy.pid());
     eprintln!(
-        "rss: base {} MiB, peak {} MiB, after {} MiB; refused {}, control: {requests} requests, slowest {slowest:?}",
+        "rss: base {} MiB, peak {} MiB, after {} MiB; refused {}, evicted and told {}, control: {requests} requests, slowest {slowest:?}",
         base >> 10,
         peak >> 10,
         held_now >> 10,
-        refused.load(Ordering::Relaxed)
+        refused.load(Ordering::Relaxed),
+        evicted.load(Ordering::Relaxed)
     );
     assert!(
         peak <= (128 + OVERHEAD_MIB) * 1024 + base,

@@ -102,6 +102,8 @@ pub enum ClientError {
     MaxClients,
     #[error("ERR redshard: request refused: the proxy holds more than its --max-memory ({} MiB) of client and server buffers; requests over {} KiB are refused until there is room again", .limit >> 20, crate::memory::LARGE_REQUEST >> 10)]
     MemoryLimit { limit: usize },
+    #[error("ERR redshard: connection closed: the proxy passed its --max-memory ({} MiB) of client and server buffers, and this client held the most of them", .limit >> 20)]
+    Evicted { limit: usize },
 }
 
 impl ClientError {

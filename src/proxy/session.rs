@@ -32,6 +32,10 @@ use crate::protocol::{FrameLimits, RequestFramer};
 /// Requests of one client awaiting replies before the proxy takes no more.
 pub const MAX_IN_FLIGHT: usize = 1024;
 
+/// How long a client closed for the proxy's memory is given to take the
+/// error that says so.
+const TELL_EVICTED: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Serves one client until it leaves or is closed; `admission` counts it
 /// against the pool's `client_connections` until then.
 pub async fn serve(conn: ClientStream, pool: Rc<WorkerPool>, admission: Admission) {
@@ -145,6 +149,17 @@ async fn serve_io<R, W>(
                 "client closed: the proxy passed --max-memory and this client held the most"
             );
             add(&stats.client_err, 1);
+            if sending.is_empty() {
+                // Between replies: the client is told why (a client that
+                // reads, e.g. one sending a huge request, learns it),
+                // within a moment, or not at all.
+                let mut why = BytesMut::new();
+                ClientError::Evicted {
+                    limit: budget().limit(),
+                }
+                .write(&mut why);
+                let _ = tokio::time::timeout(TELL_EVICTED, writer.write_all(&why)).await;
+            }
             break;
         }
         let pause = s.dispatcher.hosted_pause();
