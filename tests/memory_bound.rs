@@ -175,6 +175,12 @@ fn partial_requests_of_many_clients_stay_within_max_memory() {
         refused.load(Ordering::Relaxed) >= 1,
         "no large request was refused"
     );
+    // 480 MiB held against 128: some are closed as the largest holders,
+    // and those are told so (before, they read a bare EOF).
+    assert!(
+        evicted.load(Ordering::Relaxed) >= 1,
+        "no client was told it was closed for --max-memory"
+    );
     assert!(
         slowest < Duration::from_secs(5),
         "the control client waited {slowest:?}"
