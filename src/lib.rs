@@ -20,7 +20,8 @@
 //!   server (by the ring, or in a cluster pool by the slot table, which a
 //!   new slot map or a `MOVED` swaps in as a new snapshot); server health (backoff, ejection) shared by all workers; where
 //!   each Sentinel master is now and what is known of it; each server's
-//!   replicas and the choice of one for a client's reads; the
+//!   replicas and the choice of one for a client's reads; the Redis
+//!   version each server runs and the one a pool reports (the lowest); the
 //!   one background task per pool that needs one (Sentinel, cluster
 //!   watchers), kept in step with reloads; the
 //!   per-worker counters, generated from one table of stats (name, kind,
@@ -89,9 +90,14 @@
 //! - [`memory`]: the proxy-wide memory bound (`--max-memory`): client and
 //!   backend buffers add up to one total; above it the largest client is
 //!   closed and large partial requests are refused.
+//! - [`version_watch`]: the Redis version each server runs (`HELLO 2`,
+//!   else `INFO server`), asked as soon as a pool has the server, again
+//!   every minute, and while it cannot be reached; the pool reports its
+//!   servers' lowest in HELLO and INFO, and a mix of versions is logged.
 //! - `link`: a RESP2 connection for the proxy's own questions (to
-//!   sentinels, `ROLE`, `INFO replication`, a cluster's slot map), plain or
-//!   TLS with the pool's connector.
+//!   sentinels, `ROLE`, `INFO replication`, a cluster's slot map, a
+//!   server's version), plain or TLS with the pool's connector, or over a
+//!   unix socket.
 //! - [`tls`]: a pool's TLS files turned into rustls configs (the listener's
 //!   certificate, mutual TLS's client CA; the servers' CA, a client
 //!   certificate, the name checked), each file checked as it is read; knows
@@ -129,3 +135,4 @@ pub mod sentinel;
 pub mod stats;
 pub mod tls;
 pub mod tools;
+pub mod version_watch;

@@ -1,7 +1,8 @@
 //! A RESP2 connection for the proxy's own questions: to a sentinel
 //! (GET-MASTER-ADDR-BY-NAME, SUBSCRIBE) or to a Redis server (ROLE, INFO
-//! replication, CLUSTER SHARDS). Plain TCP, or TLS with the pool's
-//! [`Connector`] (the same certificate checks as its data connections).
+//! replication, CLUSTER SHARDS, HELLO for its version). Plain TCP, or TLS
+//! with the pool's [`Connector`] (the same certificate checks as its data
+//! connections), or a unix socket.
 //! Whole replies, decoded into [`Value`]s: these are a few small replies a
 //! second, not the request path.
 
@@ -106,10 +107,17 @@ impl Link {
         limit: Duration,
     ) -> Result<Link, String> {
         let tls = login.tls.as_ref();
-        let ServerAddr::Tcp { host, port } = addr else {
-            return Err("not a TCP address".into());
+        let reach = async {
+            match addr {
+                ServerAddr::Tcp { host, port } => connect(host, *port, tls).await,
+                // As the data connections: a unix socket is local, no TLS.
+                ServerAddr::Unix(path) => match tokio::net::UnixStream::connect(path).await {
+                    Ok(stream) => Ok(Box::new(stream) as Box<dyn Io>),
+                    Err(e) => Err(e.to_string()),
+                },
+            }
         };
-        let stream = match tokio::time::timeout(limit, connect(host, *port, tls)).await {
+        let stream = match tokio::time::timeout(limit, reach).await {
             Ok(stream) => stream?,
             Err(_) if tls.is_some() => {
                 let ms = limit.as_millis();

@@ -291,7 +291,11 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
         .build()?;
     let signals = runtime.block_on(async { Signals::register() })?;
     let found = runtime.block_on(redshard::sentinel::discover(&loaded.config));
-    let proxy = redshard::proxy::start(&loaded.config, workers, &found)?;
+    let versions = runtime.block_on(redshard::version_watch::discover(&loaded.config, &found));
+    let proxy = redshard::proxy::start(&loaded.config, workers, |pool| {
+        found.apply(pool);
+        versions.apply(pool);
+    })?;
     tracing::info!(
         workers,
         pools = loaded.config.pools.len(),
@@ -328,6 +332,7 @@ fn serve(cli: Cli, loaded: ConfigFile) -> anyhow::Result<ExitCode> {
         tokio::spawn(redshard::sentinel::run(pools.clone()));
         tokio::spawn(redshard::cluster_watch::run(pools.clone()));
         tokio::spawn(redshard::replicas::run(pools.clone()));
+        tokio::spawn(redshard::version_watch::run(pools.clone()));
         wait_for_exit(signals, &logging, &reloads).await
     })?;
     // nutcracker's words ("signal 15 (SIGTERM) received, exiting"), which

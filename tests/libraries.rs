@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use common::clients::{clients_dir, require, run_script};
-use common::servers::{command_calls, server_of, start_servers, RedisServer, Redshard, Reply};
+use common::servers::{
+    command_calls, info_field, server_of, start_servers, RedisServer, Redshard, Reply,
+};
 
 /// Jobs (or keys) per library run.
 const N: u64 = 300;
@@ -105,11 +107,14 @@ fn bullmq_with_a_hash_tagged_prefix() {
     };
     let s = start_servers(3, &[]);
     let p = proxy(&s, "  hash_tag: \"{}\"\n");
+    // The version it gates features on is the servers' (not 7.0.0, under
+    // the 7.0.8 its 1 ms blocking timeouts need).
+    let version = info_field(&s[0], "server", "redis_version").unwrap();
     run(
         Path::new("node"),
         "bullmq_app.js",
         p.port,
-        &[&N.to_string()],
+        &[&N.to_string(), &version],
         &[("NODE_PATH", modules)],
     );
     let bull = server_of(&p, "{bull}:jobs:wait");

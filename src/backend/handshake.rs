@@ -6,6 +6,7 @@ use bytes::BytesMut;
 
 use super::error::BackendError;
 use super::BackendSpec;
+use crate::pool::RedisVersion;
 use crate::protocol::encode;
 
 /// One handshake command, to judge its reply.
@@ -66,6 +67,20 @@ fn build_steps(spec: &BackendSpec, full: bool) -> (BytesMut, Vec<(Step, usize)>)
     (out, steps)
 }
 
+/// The version in the server's answer to HELLO 3, which the connection
+/// has anyway: a restarted (perhaps upgraded) server is known again as soon
+/// as a RESP3 connection reaches it.
+fn learn_version(spec: &BackendSpec, reply: &[u8]) {
+    let Ok((hello, _)) = crate::protocol::value::Value::parse(reply) else {
+        return;
+    };
+    if let Some(version) = RedisVersion::from_hello(&hello) {
+        spec.health
+            .version
+            .learn(version, &spec.pool.name, &spec.label);
+    }
+}
+
 /// Judges a handshake reply. A wrong password is the server's to report, as
 /// with nutcracker: the connection stays and requests get the server's own
 /// NOAUTH errors (said once in the log). A refused HELLO 3 means a server
@@ -76,6 +91,7 @@ pub(super) fn check(spec: &BackendSpec, step: Step, reply: &[u8]) -> Result<(), 
     let refused = reply.first() == Some(&b'-');
     if step == Step::Hello {
         spec.health.set_speaks_resp3(!refused);
+        learn_version(spec, reply);
     }
     if !refused {
         return Ok(());

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::master_state::MasterState;
 use super::replica_state::ReplicaState;
+use super::version_state::VersionState;
 use crate::pool::counters::{ServerCounters, Sharded};
 
 // Still reachable here, where it was public before it moved below the
@@ -39,6 +40,8 @@ pub struct ServerHealth {
     pub master: MasterState,
     /// For a replica: what the replica prober last found.
     pub replica: ReplicaState,
+    /// The Redis version it runs, once learned.
+    pub version: VersionState,
     /// This server's counters, one shard per worker.
     pub stats: Sharded<ServerCounters>,
 }

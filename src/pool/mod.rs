@@ -1,13 +1,15 @@
-//! Pools at run time: placement (key -> server), server health, the shared,
-//! swappable snapshot the workers route with (with the addresses of its
-//! Sentinel masters, which a failover swaps, and each server's replicas),
-//! and the pools' and servers' counters with the one stats table that
-//! names them.
+//! Pools at run time: placement (key -> server), server health (with the
+//! Redis version each server runs), the shared, swappable snapshot the
+//! workers route with (with the addresses of its Sentinel masters, which a
+//! failover swaps, and each server's replicas), the version a pool reports
+//! (its servers' lowest), and the pools' and servers' counters with the one
+//! stats table that names them.
 //!
 //! The files stand in layers, each importing only from those below it, so
 //! a change to one part of a snapshot cannot reach back into another:
-//! `clock`; the per-server records `master_state` and `replica_state`;
-//! `health`; `placement` (with the slot table); `snapshot`; `runtime`;
+//! `clock`; the per-server records `master_state`, `replica_state` and
+//! `version_state`; `health`; `placement` (with the slot table);
+//! `snapshot`; what a snapshot tells (`versions`); `runtime`;
 //! what changes a snapshot (`master`, `replica`, `cluster`); and on top
 //! `carry`, a reload, which carries parts of all of those over. One
 //! exception stands: `counters`' stat tables read their owners (`runtime`,
@@ -28,6 +30,8 @@ mod replica_state;
 mod runtime;
 mod snapshot;
 pub mod stats_table;
+mod version_state;
+mod versions;
 pub mod watchers;
 
 pub use carry::PoolChange;
@@ -41,3 +45,5 @@ pub use placement::{Placement, SlotTable, UNSERVED};
 pub use replica_state::{ReplicaProbe, ReplicaState};
 pub use runtime::{Admission, PoolRuntime};
 pub use snapshot::{PoolSnapshot, Replica};
+pub use version_state::{RedisVersion, VersionState};
+pub use versions::Versioned;

@@ -12,9 +12,17 @@ use crate::auth::{AuthError, Login, Peer as LoginPeer};
 use crate::pool::{ClientList, PoolRuntime, PoolSnapshot};
 use crate::protocol::encode::{self, Proto};
 
-/// Redis version the proxy reports in HELLO and INFO: the command set it
-/// speaks is Redis 7's.
+/// Redis version the proxy reports in HELLO and INFO while no server's is
+/// known (none answered yet): the command set it speaks is Redis 7's.
 pub const REDIS_VERSION: &str = "7.0.0";
+
+/// The Redis version HELLO and INFO report: the lowest the pool's servers
+/// run (libraries gate commands on it), as learned; no round trip.
+pub fn reported_version(snapshot: &PoolSnapshot) -> String {
+    snapshot
+        .lowest_version()
+        .map_or_else(|| REDIS_VERSION.to_string(), |v| v.to_string())
+}
 
 /// Where a client connects from and to (`addr`, `laddr` in CLIENT LIST).
 #[derive(Debug, Default, Clone)]
@@ -180,7 +188,7 @@ impl ClientState {
         encode::bulk(out, b"server");
         encode::bulk(out, b"redis");
         encode::bulk(out, b"version");
-        encode::bulk(out, REDIS_VERSION.as_bytes());
+        encode::bulk(out, reported_version(snapshot).as_bytes());
         encode::bulk(out, b"proto");
         encode::integer(out, proto.version());
         encode::bulk(out, b"id");
@@ -336,7 +344,7 @@ impl ClientState {
         let uptime = crate::stats::uptime_secs();
         let mut t = String::new();
         t.push_str("# Server\r\n");
-        t.push_str(&format!("redis_version:{REDIS_VERSION}\r\n"));
+        t.push_str(&format!("redis_version:{}\r\n", reported_version(snapshot)));
         t.push_str(&format!(
             "redshard_version:{}\r\n",
             env!("CARGO_PKG_VERSION")

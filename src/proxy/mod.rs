@@ -52,12 +52,13 @@ pub struct Proxy {
     pub workers: Vec<std::thread::JoinHandle<()>>,
 }
 
-/// Binds every pool's listener and starts `workers` worker threads; the
-/// Sentinel masters are where `found` says (asked before any client comes).
+/// Binds every pool's listener and starts `workers` worker threads; each
+/// pool is given first what was asked before any client comes (`prepare`:
+/// where the Sentinel masters are, the servers' versions).
 pub fn start(
     config: &Config,
     workers: usize,
-    found: &crate::sentinel::Found,
+    prepare: impl Fn(&PoolRuntime),
 ) -> Result<Proxy, StartError> {
     let workers = workers.max(1);
     check_redis(config)?;
@@ -77,7 +78,7 @@ pub fn start(
     let mut pools = Vec::new();
     for pool in &config.pools {
         let runtime = PoolRuntime::new(pool.clone());
-        found.apply(&runtime);
+        prepare(&runtime);
         proxy.listen(&runtime, &pool.listen, pool.backlog)?;
         tracing::info!(pool = %pool.name, listen = %pool.listen, servers = pool.servers.len(), "pool ready");
         pools.push(runtime);

@@ -3,14 +3,17 @@
 // N jobs added (half in one addBulk pipeline, half one by one), run by a
 // Worker in this process, every return value checked; then one more job
 // awaited with waitUntilFinished (QueueEvents: XREAD BLOCK on the events
-// stream), and the worker seen by getWorkers (CLIENT LIST).
+// stream), and the worker seen by getWorkers (CLIENT LIST). With VERSION,
+// the Redis version BullMQ read from INFO (it gates features on it: 1 ms
+// blocking timeouts from 7.0.8) must be that.
 //
-// Usage: node bullmq_app.js PORT [N]
+// Usage: node bullmq_app.js PORT [N [VERSION]]
 // Prints 'ALL OK' at the end; exits non-zero on a failure.
 const { Queue, Worker, QueueEvents } = require('bullmq');
 
 const port = +process.argv[2];
 const n = +(process.argv[3] || 300);
+const version = process.argv[4];
 const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
 const prefix = '{bull}';
 
@@ -20,6 +23,11 @@ function check(ok, what) {
 
 async function main() {
   const q = new Queue('jobs', { connection, prefix });
+  if (version) {
+    await q.waitUntilReady();
+    const seen = q.getBackend().redisVersion;
+    check(seen === version, `BullMQ read Redis ${seen}, the servers run ${version}`);
+  }
   await q.obliterate({ force: true });
   const events = new QueueEvents('jobs', { connection, prefix });
   await events.waitUntilReady();

@@ -386,40 +386,22 @@ fn sentinel_says(c: &mut Conn, master: &str) -> Option<u16> {
 pub struct ScriptedSentinel {
     pub port: u16,
     master: std::sync::Arc<std::sync::atomic::AtomicU16>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: super::scripted::Scripted,
 }
 
 impl ScriptedSentinel {
     pub fn start(master_port: u16) -> ScriptedSentinel {
-        use std::sync::atomic::{AtomicBool, AtomicU16};
+        use std::sync::atomic::AtomicU16;
         use std::sync::Arc;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
         let master = Arc::new(AtomicU16::new(master_port));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (m, st) = (master.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let mut conns = Vec::new();
-            while !st.load(std::sync::atomic::Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (m, st) = (m.clone(), st.clone());
-                        conns.push(std::thread::spawn(move || scripted_conn(stream, &m, &st)));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-            for c in conns {
-                let _ = c.join();
-            }
-        });
+        let m = master.clone();
+        let server = super::scripted::Scripted::start(Arc::new(move |args| {
+            sentinel_answer(args, &m).into_bytes()
+        }));
         ScriptedSentinel {
-            port,
+            port: server.port,
             master,
-            stop,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -430,62 +412,23 @@ impl ScriptedSentinel {
     }
 }
 
-impl Drop for ScriptedSentinel {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+fn sentinel_answer(args: &[Reply], master: &std::sync::atomic::AtomicU16) -> String {
+    match super::scripted::command_name(args).as_str() {
+        "SENTINEL" => {
+            let port = master
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .to_string();
+            format!("*2\r\n$9\r\n127.0.0.1\r\n${}\r\n{port}\r\n", port.len())
         }
-    }
-}
-
-fn scripted_conn(
-    mut stream: std::net::TcpStream,
-    master: &std::sync::atomic::AtomicU16,
-    stop: &std::sync::atomic::AtomicBool,
-) {
-    use std::io::{Read, Write};
-    use std::sync::atomic::Ordering;
-    stream.set_nonblocking(false).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
-    let mut buf = Vec::new();
-    while !stop.load(Ordering::Relaxed) {
-        let mut chunk = [0u8; 4096];
-        match stream.read(&mut chunk) {
-            Ok(0) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(_) => continue,
-        }
-        while let Some((Reply::Array(args), used)) = super::servers::parse(&buf) {
-            buf.drain(..used);
-            let words: Vec<String> = args
-                .iter()
-                .map(|a| match a {
-                    Reply::Bulk(b) => String::from_utf8_lossy(b).to_uppercase(),
+        "SUBSCRIBE" => (1..args.len())
+            .map(|i| {
+                let ch = match &args[i] {
+                    Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
                     _ => String::new(),
-                })
-                .collect();
-            let reply = match words.first().map(String::as_str) {
-                Some("SENTINEL") => {
-                    let port = master.load(Ordering::Relaxed).to_string();
-                    format!("*2\r\n$9\r\n127.0.0.1\r\n${}\r\n{port}\r\n", port.len())
-                }
-                Some("SUBSCRIBE") => (1..words.len())
-                    .map(|i| {
-                        let ch = match &args[i] {
-                            Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
-                            _ => String::new(),
-                        };
-                        format!("*3\r\n$9\r\nsubscribe\r\n${}\r\n{ch}\r\n:{i}\r\n", ch.len())
-                    })
-                    .collect(),
-                _ => "+OK\r\n".to_string(),
-            };
-            if stream.write_all(reply.as_bytes()).is_err() {
-                return;
-            }
-        }
+                };
+                format!("*3\r\n$9\r\nsubscribe\r\n${}\r\n{ch}\r\n:{i}\r\n", ch.len())
+            })
+            .collect(),
+        _ => "+OK\r\n".to_string(),
     }
 }
