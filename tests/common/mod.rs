@@ -64,3 +64,4 @@ pub mod resharding;
 pub mod resp;
 pub mod sentinel;
 pub mod servers;
+pub mod splitargs;
