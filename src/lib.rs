@@ -28,7 +28,8 @@
 //!   help, one line each); the pool's clients as CLIENT LIST shows them.
 //! - [`protocol`]: the wire only: resumable request framer and the
 //!   [`protocol::Request`] it frames (borrowing the framer, so a request's
-//!   arguments cannot go missing before it is routed), reply skipper, reply
+//!   arguments cannot go missing before it is routed), inline commands split
+//!   as Redis splits them (quotes, escapes, blank lines), reply skipper, reply
 //!   encoding (RESP2 and RESP3), and a decoder of whole replies into a tree
 //!   for the control replies the proxy reads itself.
 //! - [`cluster`]: Redis Cluster, pure: a key's slot (CRC16 and the tag
@@ -67,8 +68,9 @@
 //!   their bookkeeping of confirmations across servers), where each
 //!   request meets the client's user (`proxy::permit`: the one permission
 //!   check, failed logins),
-//!   the one `ClientError` that renders every error text, the ejection
-//!   supervisor.
+//!   the one `ClientError` that renders every error text, the guard that
+//!   closes an HTTP request's connection (`proxy::cross_protocol`), the
+//!   ejection supervisor.
 //! - [`reload`]: hot reload — parse, check and apply a new config; watch the file.
 //! - [`replicas`]: the replica prober: each replica's lag behind its master
 //!   (from `INFO replication` offsets), loading and link state, for reads

@@ -1,12 +1,16 @@
 //! Property tests of the request framer and the reply skipper, with
-//! redis-protocol as the oracle, every input also fed split at every byte;
+//! redis-protocol as the oracle (and for inline commands, Redis's own
+//! splitting carried over), every input also fed split at every byte;
 //! replies over a limit discarded as they stream past.
 
 use proptest::prelude::*;
 use redis_protocol::resp2::types::Resp2Frame;
 use redis_protocol::resp3::types::Resp3Frame;
 use redis_protocol::{resp2, resp3};
-use redshard::protocol::{FrameLimits, ReplyError, ReplySkipper, RequestFramer};
+use redshard::protocol::{FrameLimits, ProtocolError, ReplyError, ReplySkipper, RequestFramer};
+
+#[path = "common/splitargs.rs"]
+mod splitargs;
 
 fn encode2(frame: &resp2::types::OwnedFrame) -> Vec<u8> {
     let mut buf = vec![0u8; frame.encode_len(false)];
@@ -90,6 +94,13 @@ fn command() -> impl Strategy<Value = Vec<Vec<u8>>> {
     prop::collection::vec(arg(), 1..6)
 }
 
+/// A line of the bytes that mean something to Redis's splitting (quotes,
+/// escapes, hex digits, every kind of blank) and a few that do not.
+fn inline_line() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop::sample::select(b"ab4fx \t\r\x0b\x0c\"'\\n\xff".to_vec());
+    prop::collection::vec(byte, 0..24)
+}
+
 fn reply3() -> impl Strategy<Value = resp3::types::OwnedFrame> {
     use resp3::types::OwnedFrame as F;
     let leaf = prop_oneof![
@@ -168,6 +179,47 @@ proptest! {
         }
         for cut in 0..=input.len() {
             prop_assert_eq!(&frame_with_cut(&input, cut), &commands);
+        }
+    }
+
+    #[test]
+    fn inline_commands_frame_to_their_words_at_every_split(
+        commands in prop::collection::vec((command(), any::<bool>()), 1..5),
+    ) {
+        let mut input = Vec::new();
+        for (c, inline) in &commands {
+            if *inline {
+                input.extend(splitargs::inline_line(c));
+            } else {
+                let frame = resp2::types::OwnedFrame::Array(
+                    c.iter().map(|a| resp2::types::OwnedFrame::BulkString(a.clone())).collect(),
+                );
+                input.extend(encode2(&frame));
+            }
+        }
+        let want: Vec<Vec<Vec<u8>>> = commands.into_iter().map(|(c, _)| c).collect();
+        for cut in 0..=input.len() {
+            prop_assert_eq!(&frame_with_cut(&input, cut), &want);
+        }
+    }
+
+    #[test]
+    fn inline_lines_split_as_redis_splits_them(line in inline_line(), lf_only in any::<bool>()) {
+        let mut input = line.clone();
+        input.extend_from_slice(if lf_only { b"\n" } else { b"\r\n" });
+        let mut framer = RequestFramer::new(FrameLimits::default());
+        let got = framer
+            .next_frame(&input)
+            .map(|r| r.map(|req| (req.args().map(<[u8]>::to_vec).collect::<Vec<_>>(), req.wire_len())));
+        // Redis drops one \r before the \n.
+        let words = line.strip_suffix(b"\r").unwrap_or(&line);
+        match splitargs::sdssplitargs(if lf_only { words } else { &line }) {
+            None => prop_assert_eq!(got, Err(ProtocolError::UnbalancedQuotes)),
+            Some(w) if w.is_empty() => {
+                prop_assert_eq!(got, Ok(None));
+                prop_assert_eq!(framer.take_blank(), input.len());
+            }
+            Some(w) => prop_assert_eq!(got, Ok(Some((w, input.len())))),
         }
     }
 

@@ -1,4 +1,6 @@
-//! The permission check allocates nothing per request: for the `default`
+//! The framer allocates nothing per request once warmed up: RESP requests
+//! (the hot path) and inline commands, whose unescaped words reuse one
+//! buffer. The permission check allocates nothing per request: for the `default`
 //! user of a pool without `users:` (nutcracker's case, which still checks
 //! writes for the hosted state), for a user with every right, and for a
 //! user with rules and key patterns — single-key and multi-key commands,
@@ -62,5 +64,41 @@ fn the_check_allocates_nothing_per_request() {
             });
             assert_eq!(counted.count_total, 0, "{words:?} as {}", user.name);
         }
+    }
+}
+
+#[test]
+fn the_framer_allocates_nothing_per_request() {
+    let mut pipeline = BytesMut::new();
+    for words in [&["SET", "k", "v"][..], &["MGET", "a", "b", "c"], &["PING"]] {
+        encode::command(&mut pipeline, words.iter().map(|w| w.as_bytes()));
+    }
+    let resp = pipeline.to_vec();
+    let inline = b"\r\nSET k \"a b\"\r\nMGET a 'b' c\nPING\r\n".to_vec();
+    for input in [resp, inline] {
+        let mut framer = RequestFramer::new(FrameLimits::default());
+        let mut frame_all = || {
+            let mut rest = &input[..];
+            let mut n = 0;
+            while let Some(req) = framer.next_frame(rest).unwrap() {
+                n += req.argc();
+                rest = &rest[req.wire_len()..];
+            }
+            assert!(rest.is_empty());
+            n
+        };
+        // The buffers grow once.
+        assert_eq!(frame_all(), 8);
+        let counted = allocation_counter::measure(|| {
+            for _ in 0..1000 {
+                std::hint::black_box(frame_all());
+            }
+        });
+        assert_eq!(
+            counted.count_total,
+            0,
+            "{:?}",
+            String::from_utf8_lossy(&input)
+        );
     }
 }

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use redshard::command;
 use redshard::protocol::encode;
 
-use pipeline::{drive, placements, Driven};
+use pipeline::{drive, placements, splitargs, Driven};
 
 /// The placements, built once.
 fn placement(i: usize) -> &'static redshard::pool::Placement {
@@ -36,7 +36,7 @@ fn word() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// A command of the table (in any case) and some arguments; sent inline
-/// when its words allow it.
+/// (quoted where a word needs it) or as RESP.
 fn command() -> impl Strategy<Value = (Vec<Vec<u8>>, bool)> {
     let names: Vec<&'static str> = command::all().iter().map(|c| c.name).collect();
     (
@@ -52,21 +52,20 @@ fn command() -> impl Strategy<Value = (Vec<Vec<u8>>, bool)> {
                 name.to_string()
             };
             args.insert(0, name.into_bytes());
-            let plain = args.iter().all(|a| {
-                !a.is_empty()
-                    && a.iter()
-                        .all(|b| b.is_ascii_graphic() && !b"\"'".contains(b))
-            });
-            (args, inline && plain)
+            (args, inline)
         })
 }
 
+/// The commands one after the other; every third after blank lines, which
+/// Redis skips.
 fn encode_pipeline(commands: &[(Vec<Vec<u8>>, bool)]) -> Vec<u8> {
     let mut out = BytesMut::new();
-    for (args, inline) in commands {
+    for (i, (args, inline)) in commands.iter().enumerate() {
+        if i % 3 == 2 {
+            out.extend_from_slice(b"\r\n \t\n");
+        }
         if *inline {
-            out.extend_from_slice(&args.join(&b' '));
-            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(&splitargs::inline_line(args));
         } else {
             encode::command(&mut out, args.iter().map(Vec::as_slice));
         }

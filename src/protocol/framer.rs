@@ -12,13 +12,21 @@
 //! A request the caller cannot take yet is kept with [`RequestFramer::hold`]
 //! and handed back by the next call without being parsed again.
 //!
-//! Accepted: RESP arrays of bulk strings, and inline commands (a line of
-//! space-separated words starting with a letter, as typed into telnet).
-//! Everything else is a [`ProtocolError`], answered with
-//! `-ERR Protocol error: ...` before the client is closed.
+//! Accepted, as Redis accepts them: RESP arrays of bulk strings (a request
+//! starting with `*`), and inline commands (anything else: a line of words,
+//! with Redis's quotes and escapes, see [`super::inline`]). An inline
+//! command's words may differ from its bytes (`"a b"` is `a b`), so they are
+//! copied, unescaped, into a second buffer the request borrows too; inline
+//! is rare, and a RESP request's arguments stay ranges of the client's
+//! bytes. Lines of blanks are skipped, as Redis skips them: they go with
+//! the request after them, or to the caller to drop
+//! ([`RequestFramer::take_blank`]) when none has come yet. Everything else
+//! is a [`ProtocolError`], answered with `-ERR Protocol error: ...` before
+//! the client is closed.
 
 use std::ops::Range;
 
+use super::inline;
 use super::request::Request;
 
 /// Limits checked as soon as a header is read, before any payload is buffered.
@@ -54,10 +62,16 @@ pub enum ProtocolError {
     BadBulkLength,
     #[error("bulk string not followed by CRLF (its length does not match its data)")]
     MissingCrlf,
-    #[error("expected '*' or an inline command, got byte 0x{0:02x}")]
-    BadFirstByte(u8),
-    #[error("unbalanced quotes or an overlong line in an inline command")]
-    BadInline,
+    /// Redis's text.
+    #[error("unbalanced quotes in request")]
+    UnbalancedQuotes,
+    /// Redis's text.
+    #[error("too big inline request")]
+    InlineTooBig,
+    #[error("NUL byte in an inline command; send binary arguments in a RESP array")]
+    InlineNul,
+    #[error("a TLS handshake on a port without TLS; connect without TLS")]
+    TlsHandshake,
     #[error("too many arguments ({0}, at most {1})")]
     TooManyArgs(u64, usize),
     #[error("request larger than max_request_bytes ({0} bytes)")]
@@ -75,17 +89,16 @@ enum Step {
     ArgHeader,
     /// Expecting `len` payload bytes (plus CRLF) at `pos`.
     ArgBody { len: usize },
-    /// The request of `len` bytes was returned; its arguments are still in
-    /// `args`. `held`: the caller keeps it to take later.
+    /// The request at `start..len` was returned (blank lines before it);
+    /// its arguments are still in `args`. `held`: the caller keeps it to
+    /// take later.
     Done {
+        start: usize,
         len: usize,
         inline: bool,
         held: bool,
     },
 }
-
-/// Longest inline command line accepted (Redis: 64 KiB).
-const MAX_INLINE: usize = 64 * 1024;
 
 /// Argument positions kept between requests; more (16 bytes each) are given
 /// back once the request that needed them is done with.
@@ -93,6 +106,9 @@ const KEEP_ARGS: usize = 4096;
 
 /// Argument positions reserved up front: the common request needs no growth.
 const INITIAL_ARGS: usize = 16;
+
+/// Bytes of inline words kept between requests (a typed line needs less).
+const KEEP_WORDS: usize = 4096;
 
 /// Says whether a command (given its name as sent) takes a key as its first
 /// argument, so that `max_key` applies to that argument.
@@ -103,10 +119,14 @@ pub struct RequestFramer {
     limits: FrameLimits,
     keyed: KeyedCommand,
     step: Step,
+    /// Where the current request begins: blank lines before it are skipped.
+    start: usize,
     /// Parse position inside the current request.
     pos: usize,
     argc: usize,
     args: Vec<Range<usize>>,
+    /// An inline command's words, unescaped (its `args` index them).
+    words: Vec<u8>,
 }
 
 impl RequestFramer {
@@ -122,9 +142,11 @@ impl RequestFramer {
             limits,
             keyed,
             step: Step::Start,
+            start: 0,
             pos: 0,
             argc: 0,
             args: Vec::with_capacity(INITIAL_ARGS),
+            words: Vec::new(),
         }
     }
 
@@ -139,45 +161,43 @@ impl RequestFramer {
         &'a mut self,
         buf: &'a [u8],
     ) -> Result<Option<Request<'a>>, ProtocolError> {
-        if let Step::Done { len, inline, held } = self.step {
+        if let Step::Done {
+            start,
+            len,
+            inline,
+            held,
+        } = self.step
+        {
             self.step = Step::Start;
             // A held request is still at the start of `buf`; a shorter
             // buffer is not the same one, so it is framed afresh.
             if held && buf.len() >= len {
                 self.step = Step::Done {
+                    start,
                     len,
                     inline,
                     held: false,
                 };
-                return Ok(Some(Request::new(&buf[..len], &self.args, inline)));
+                return Ok(Some(self.request(buf, start, len, inline)));
             }
         }
         if self.step == Step::Start {
-            let Some(&first) = buf.first() else {
+            loop {
+                let Some(&first) = buf.get(self.start) else {
+                    return Ok(None);
+                };
+                if first == b'*' {
+                    break;
+                }
+                match self.inline(buf)? {
+                    Line::Command(len) => return Ok(Some(self.done(buf, len, true))),
+                    Line::Blank(next) => self.start = next,
+                    Line::Partial => return Ok(None),
+                }
+            }
+            if !self.array_header(buf)? {
                 return Ok(None);
-            };
-            if first != b'*' {
-                return self.inline(buf, first);
             }
-            let Some((value, next)) = read_line_number(buf, 1)? else {
-                return self.pending_line(buf, 1, ProtocolError::BadArrayLength);
-            };
-            let count = value.ok_or(ProtocolError::BadArrayLength)?;
-            if count <= 0 {
-                return Err(ProtocolError::EmptyArray);
-            }
-            if count as u64 > self.limits.max_args as u64 {
-                return Err(ProtocolError::TooManyArgs(
-                    count as u64,
-                    self.limits.max_args,
-                ));
-            }
-            self.argc = count as usize;
-            self.begin(self.argc);
-            // Reserve for the common case only; a huge count grows as data arrives.
-            self.args.reserve(self.argc.min(1024));
-            self.pos = next;
-            self.step = Step::ArgHeader;
         }
         loop {
             match self.step {
@@ -196,7 +216,7 @@ impl RequestFramer {
                         Some(n) if n >= 0 => n as usize,
                         _ => return Err(ProtocolError::BadBulkLength),
                     };
-                    if next + len + 2 > self.limits.max_request {
+                    if next + len + 2 - self.start > self.limits.max_request {
                         return Err(ProtocolError::RequestTooLarge(self.limits.max_request));
                     }
                     if self.args.len() == 1
@@ -233,27 +253,70 @@ impl RequestFramer {
         }
     }
 
-    /// The request just parsed, `len` bytes of `buf`; its arguments stay
-    /// in `args` until the next request begins.
+    /// The `*<count>` line of the array at `self.start`: `Ok(false)` while
+    /// it is not complete.
+    #[inline]
+    fn array_header(&mut self, buf: &[u8]) -> Result<bool, ProtocolError> {
+        let from = self.start + 1;
+        let Some((value, next)) = read_line_number(buf, from)? else {
+            return self
+                .pending_line(buf, from, ProtocolError::BadArrayLength)
+                .map(|_| false);
+        };
+        let count = value.ok_or(ProtocolError::BadArrayLength)?;
+        if count <= 0 {
+            return Err(ProtocolError::EmptyArray);
+        }
+        if count as u64 > self.limits.max_args as u64 {
+            return Err(ProtocolError::TooManyArgs(
+                count as u64,
+                self.limits.max_args,
+            ));
+        }
+        self.argc = count as usize;
+        self.begin(self.argc);
+        // Reserve for the common case only; a huge count grows as data arrives.
+        self.args.reserve(self.argc.min(1024));
+        self.pos = next;
+        self.step = Step::ArgHeader;
+        Ok(true)
+    }
+
+    /// The request just parsed, ending at `len` in `buf`; its arguments
+    /// stay in `args` (and `words`) until the next request begins.
     fn done<'a>(&'a mut self, buf: &'a [u8], len: usize, inline: bool) -> Request<'a> {
+        let start = std::mem::take(&mut self.start);
         self.step = Step::Done {
+            start,
             len,
             inline,
             held: false,
         };
         self.pos = 0;
         self.argc = 0;
-        Request::new(&buf[..len], &self.args, inline)
+        self.request(buf, start, len, inline)
+    }
+
+    fn request<'a>(&'a self, buf: &'a [u8], start: usize, len: usize, inline: bool) -> Request<'a> {
+        // A RESP request's ranges are positions in `buf`; an inline
+        // command's, in its unescaped words.
+        let data = if inline { &self.words[..] } else { &buf[..len] };
+        Request::new(&buf[..len], start, data, &self.args, inline)
     }
 
     /// A new request begins, of `argc` arguments if known: the previous
-    /// one's positions are dropped, and the memory a burst of arguments
-    /// took is given back unless this request needs it too.
+    /// one's positions (and words) are dropped, and the memory a burst of
+    /// arguments took is given back unless this request needs it too.
     fn begin(&mut self, argc: usize) {
         if self.args.capacity() > KEEP_ARGS && argc <= KEEP_ARGS {
             self.args = Vec::with_capacity(INITIAL_ARGS);
         } else {
             self.args.clear();
+        }
+        if self.words.capacity() > KEEP_WORDS {
+            self.words = Vec::new();
+        } else {
+            self.words.clear();
         }
     }
 
@@ -265,13 +328,14 @@ impl RequestFramer {
         }
     }
 
-    /// Whether a request is held (see [`hold`](Self::hold)).
     /// Bytes the argument positions take (16 per argument of the largest
-    /// request since the last `shrink`), for the memory account.
+    /// request since the last `shrink`) and an inline command's words, for
+    /// the memory account.
     pub fn held_bytes(&self) -> usize {
-        self.args.capacity() * std::mem::size_of::<Range<usize>>()
+        self.args.capacity() * std::mem::size_of::<Range<usize>>() + self.words.capacity()
     }
 
+    /// Whether a request is held (see [`hold`](Self::hold)).
     pub fn holding(&self) -> bool {
         matches!(self.step, Step::Done { held: true, .. })
     }
@@ -280,9 +344,22 @@ impl RequestFramer {
     /// buffer.
     pub fn clear(&mut self) {
         self.step = Step::Start;
+        self.start = 0;
         self.pos = 0;
         self.argc = 0;
         self.begin(0);
+    }
+
+    /// After `Ok(None)`: how many bytes at the front of the buffer are
+    /// blank lines with no request begun after them, which the caller drops
+    /// now (as Redis skips an empty line when it reads it), so that a client
+    /// sending only empty lines holds no memory. Once a request after them
+    /// is partly parsed they stay, and go with it (its `wire_len`).
+    pub fn take_blank(&mut self) -> usize {
+        if self.step != Step::Start {
+            return 0;
+        }
+        std::mem::take(&mut self.start)
     }
 
     /// The caller is idle between requests: gives back the memory a burst
@@ -309,52 +386,43 @@ impl RequestFramer {
         Ok(None)
     }
 
-    fn inline<'a>(
-        &'a mut self,
-        buf: &'a [u8],
-        first: u8,
-    ) -> Result<Option<Request<'a>>, ProtocolError> {
-        if !first.is_ascii_alphabetic() {
-            return Err(ProtocolError::BadFirstByte(first));
+    /// The inline line at `self.start`: a command (its words in `args`),
+    /// a blank line, or not complete yet.
+    fn inline(&mut self, buf: &[u8]) -> Result<Line, ProtocolError> {
+        let from = self.start;
+        if inline::looks_like_tls(&buf[from..]) {
+            return Err(ProtocolError::TlsHandshake);
         }
-        let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
-            if buf.len() > MAX_INLINE {
-                return Err(ProtocolError::BadInline);
-            }
-            return Ok(None);
-        };
-        let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
-            nl - 1
-        } else {
-            nl
+        let Some((end, next)) = inline::find_line(buf, from)? else {
+            return Ok(Line::Partial);
         };
         self.begin(0);
-        let mut i = 0;
-        while i < line_end {
-            while i < line_end && buf[i].is_ascii_whitespace() {
-                i += 1;
+        inline::split(
+            &buf[from..end],
+            &mut self.words,
+            &mut self.args,
+            self.limits.max_args,
+        )?;
+        match self.args.as_slice() {
+            [] => Ok(Line::Blank(next)),
+            [name, key, ..]
+                if key.len() > self.limits.max_key && (self.keyed)(&self.words[name.clone()]) =>
+            {
+                Err(ProtocolError::KeyTooLarge(self.limits.max_key))
             }
-            if i == line_end {
-                break;
-            }
-            if buf[i] == b'"' || buf[i] == b'\'' {
-                // Quoted words would need unescaping; refuse rather than guess.
-                return Err(ProtocolError::BadInline);
-            }
-            let start = i;
-            while i < line_end && !buf[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            self.args.push(start..i);
-            if self.args.len() > self.limits.max_args {
-                return Err(ProtocolError::TooManyArgs(
-                    self.args.len() as u64,
-                    self.limits.max_args,
-                ));
-            }
+            _ => Ok(Line::Command(next)),
         }
-        Ok(Some(self.done(buf, nl + 1, true)))
     }
+}
+
+/// What the inline line at the current start holds.
+enum Line {
+    /// A command ending at this position.
+    Command(usize),
+    /// No word: skipped, the next line starts at this position.
+    Blank(usize),
+    /// Its end has not come.
+    Partial,
 }
 
 /// Reads `<digits>\r\n` starting at `from`. `Ok(None)`: line not complete.
@@ -398,136 +466,4 @@ pub fn parse_i64(digits: &[u8]) -> Option<i64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn frame_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
-        let mut f = RequestFramer::new(FrameLimits::default());
-        let mut buf = input;
-        let mut out = Vec::new();
-        while let Some(req) = f.next_frame(buf)? {
-            out.push(req.args().map(<[u8]>::to_vec).collect());
-            buf = &buf[req.wire_len()..];
-        }
-        Ok(out)
-    }
-
-    #[test]
-    fn arrays_and_inline() {
-        let got = frame_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\nset  a b\n").unwrap();
-        assert_eq!(got[0], vec![b"GET".to_vec(), b"k".to_vec()]);
-        assert_eq!(got[1], vec![b"PING".to_vec()]);
-        assert_eq!(got[2], vec![b"set".to_vec(), b"a".to_vec(), b"b".to_vec()]);
-    }
-
-    #[test]
-    fn errors() {
-        let cases: [(&[u8], ProtocolError); 8] = [
-            (b"*x\r\n", ProtocolError::BadArrayLength),
-            (b"$4\r\nPING\r\n", ProtocolError::BadFirstByte(b'$')),
-            (b"*1\r\n$4\r\nPIN\r\n", ProtocolError::MissingCrlf),
-            (b"*-1\r\n", ProtocolError::EmptyArray),
-            (b"*0\r\n", ProtocolError::EmptyArray),
-            (b"*1\r\n:1\r\n", ProtocolError::ExpectedBulk(b':')),
-            (b"*1\r\n$-2\r\n", ProtocolError::BadBulkLength),
-            (b"\x00\xff garbage", ProtocolError::BadFirstByte(0)),
-        ];
-        for (input, want) in cases {
-            assert_eq!(
-                frame_all(input).unwrap_err(),
-                want,
-                "{:?}",
-                String::from_utf8_lossy(input)
-            );
-        }
-    }
-
-    #[test]
-    fn resumes_after_every_split() {
-        let input = b"*3\r\n$3\r\nSET\r\n$5\r\nhello\r\n$10\r\n0123456789\r\n";
-        for cut in 0..input.len() {
-            let mut f = RequestFramer::new(FrameLimits::default());
-            assert!(f.next_frame(&input[..cut]).unwrap().is_none(), "cut {cut}");
-            let req = f.next_frame(input).unwrap().unwrap();
-            assert_eq!(req.wire_len(), input.len());
-            assert_eq!(req.arg(2), b"0123456789");
-        }
-    }
-
-    #[test]
-    fn limits_apply_at_the_header() {
-        let limits = FrameLimits {
-            max_request: 100,
-            max_key: 8,
-            max_args: 4,
-        };
-        let cases: [(&[u8], ProtocolError); 3] = [
-            (b"*2\r\n$3\r\nGET\r\n$9\r\n", ProtocolError::KeyTooLarge(8)),
-            (
-                b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$600000000\r\n",
-                ProtocolError::RequestTooLarge(100),
-            ),
-            (b"*5\r\n", ProtocolError::TooManyArgs(5, 4)),
-        ];
-        for (input, want) in cases {
-            let mut f = RequestFramer::new(limits);
-            assert_eq!(f.next_frame(input).unwrap_err(), want);
-        }
-    }
-
-    /// An MGET of `n - 1` keys: `n` arguments.
-    fn mget(n: usize) -> Vec<u8> {
-        let mut out = format!("*{n}\r\n$4\r\nMGET\r\n").into_bytes();
-        for i in 1..n {
-            let k = format!("k{i}");
-            out.extend(format!("${}\r\n{k}\r\n", k.len()).bytes());
-        }
-        out
-    }
-
-    #[test]
-    fn a_burst_of_arguments_reaches_the_caller_whole() {
-        for n in [KEEP_ARGS, KEEP_ARGS + 1, 3 * KEEP_ARGS] {
-            let mut input = mget(n);
-            let small = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
-            input.extend_from_slice(small);
-            let mut f = RequestFramer::new(FrameLimits::default());
-            let req = f.next_frame(&input).unwrap().unwrap();
-            assert_eq!(req.argc(), n);
-            assert_eq!(req.arg(n - 1), format!("k{}", n - 1).as_bytes());
-            let len = req.wire_len();
-            let req = f.next_frame(&input[len..]).unwrap().unwrap();
-            assert_eq!(req.args().collect::<Vec<_>>(), [&b"GET"[..], b"k"]);
-            // Given back when the small request began, not before.
-            assert!(f.args.capacity() <= KEEP_ARGS, "n {n}");
-        }
-    }
-
-    #[test]
-    fn a_held_request_comes_back_as_it_was() {
-        let first = mget(KEEP_ARGS * 2);
-        let mut input = first.clone();
-        let mut f = RequestFramer::new(FrameLimits::default());
-        let len = f.next_frame(&input).unwrap().unwrap().wire_len();
-        f.hold();
-        assert!(f.holding());
-        // Idle memory is not given back from under a held request.
-        f.shrink();
-        input.extend_from_slice(b"PING\r\n");
-        let again = f.next_frame(&input).unwrap().unwrap();
-        assert_eq!(again.wire_len(), len);
-        assert_eq!(again.argc(), KEEP_ARGS * 2);
-        assert_eq!(
-            again.arg(KEEP_ARGS * 2 - 1),
-            format!("k{}", KEEP_ARGS * 2 - 1).as_bytes()
-        );
-        assert!(!f.holding());
-        let next = f.next_frame(&input[len..]).unwrap().unwrap();
-        assert!(next.is_inline());
-        assert_eq!(next.args().collect::<Vec<_>>(), [&b"PING"[..]]);
-        f.shrink();
-        assert!(f.args.capacity() <= KEEP_ARGS);
-        f.clear();
-        assert!(!f.holding());
-    }
-}
+mod tests;

@@ -1,10 +1,12 @@
 //! The Redis protocol as the proxy needs it (wire format only): a resumable
-//! request framer and the requests it frames, a reply skipper, the encoding
+//! request framer and the requests it frames (inline commands split as
+//! Redis splits them), a reply skipper, the encoding
 //! of the proxy's own replies, and a decoder for the replies the proxy reads
 //! itself (control replies, off the request path).
 
 pub mod encode;
 pub mod framer;
+pub mod inline;
 pub mod reply;
 pub mod request;
 pub mod value;

@@ -1,5 +1,6 @@
 //! A complete request as the framer found it: its bytes and where each
-//! argument lies in them.
+//! argument lies — in them for a RESP array, in the framer's unescaped
+//! words for an inline command.
 //!
 //! Only the framer makes one, and it borrows the framer's argument positions:
 //! while a `Request` lives, the framer cannot move on, so its arguments cannot
@@ -12,20 +13,36 @@ use bytes::BytesMut;
 use super::encode;
 
 /// A framed request (argument 0 is the command name). Every argument range
-/// lies inside `bytes`, and there is at least one argument.
+/// lies inside `data`, and there is at least one argument.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
-    bytes: &'a [u8],
+    /// The front of the client's buffer up to the request's end: blank
+    /// lines skipped before it, then the request.
+    wire: &'a [u8],
+    /// Where the request itself begins in `wire`.
+    start: usize,
+    /// What the argument ranges index: `wire` for a RESP array, the
+    /// unescaped words for an inline command.
+    data: &'a [u8],
     args: &'a [Range<usize>],
     inline: bool,
 }
 
 impl<'a> Request<'a> {
-    /// Made by the framer only, from ranges it checked against `bytes`.
-    pub(super) fn new(bytes: &'a [u8], args: &'a [Range<usize>], inline: bool) -> Self {
-        debug_assert!(!args.is_empty() && args.iter().all(|r| r.end <= bytes.len()));
+    /// Made by the framer only, from ranges it checked against `data`.
+    pub(super) fn new(
+        wire: &'a [u8],
+        start: usize,
+        data: &'a [u8],
+        args: &'a [Range<usize>],
+        inline: bool,
+    ) -> Self {
+        debug_assert!(!args.is_empty() && args.iter().all(|r| r.end <= data.len()));
+        debug_assert!(start < wire.len());
         Request {
-            bytes,
+            wire,
+            start,
+            data,
             args,
             inline,
         }
@@ -34,7 +51,7 @@ impl<'a> Request<'a> {
     /// Argument `i`; `i` must be below [`argc`](Self::argc).
     #[inline]
     pub fn arg(&self, i: usize) -> &'a [u8] {
-        &self.bytes[self.args[i].clone()]
+        &self.data[self.args[i].clone()]
     }
 
     #[inline]
@@ -44,20 +61,22 @@ impl<'a> Request<'a> {
 
     /// Every argument, in order.
     pub fn args(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
-        let bytes = self.bytes;
-        self.args.iter().map(move |r| &bytes[r.clone()])
+        let data = self.data;
+        self.args.iter().map(move |r| &data[r.clone()])
     }
 
-    /// The request's bytes as the client sent them.
+    /// The request's bytes as the client sent them (blank lines before it
+    /// excluded).
     #[inline]
     pub fn bytes(&self) -> &'a [u8] {
-        self.bytes
+        &self.wire[self.start..]
     }
 
-    /// How many bytes it takes at the start of the buffer it was framed in.
+    /// How many bytes it takes at the start of the buffer it was framed in
+    /// (blank lines before it included).
     #[inline]
     pub fn wire_len(&self) -> usize {
-        self.bytes.len()
+        self.wire.len()
     }
 
     /// Sent as a line of text, not a RESP array: forwarded re-encoded.
@@ -71,7 +90,7 @@ impl<'a> Request<'a> {
         if self.inline {
             encode::command(out, self.args());
         } else {
-            out.extend_from_slice(self.bytes);
+            out.extend_from_slice(self.bytes());
         }
     }
 }

@@ -14,6 +14,7 @@
 use std::rc::Rc;
 
 use super::client::Client;
+use super::cross_protocol;
 use super::error::ClientError;
 use super::hosted_call::HostedCall;
 use super::info_keyspace;
@@ -120,16 +121,14 @@ impl Dispatcher {
             return Next::Hold;
         }
         let Some(spec) = lookup(req.arg(0)) else {
-            self.txn_queuing_failed();
-            let words: Vec<&[u8]> = (0..req.argc()).map(|i| req.arg(i)).collect();
-            if req.is_inline() {
-                // A line of text that is no command: most likely not a Redis
-                // client at all, so stop here as for any protocol error.
-                let name = super::error::lossy(req.arg(0));
-                self.client.push_error(&ClientError::UnknownInline(name));
+            if cross_protocol::is_http(req.arg(0)) {
+                self.count(Group::Refused);
+                cross_protocol::warn(&self.pool.runtime.name, &self.state.peer.addr);
                 return Next::Close;
             }
+            self.txn_queuing_failed();
             self.count(Group::Refused);
+            let words: Vec<&[u8]> = req.args().collect();
             self.client
                 .push_error(&ClientError::unknown_command(&words));
             return Next::Continue;

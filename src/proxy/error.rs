@@ -18,8 +18,6 @@ use crate::route::RouteError;
 pub enum ClientError {
     #[error("ERR Protocol error: {0}")]
     Protocol(#[from] ProtocolError),
-    #[error("ERR Protocol error: unknown inline command '{0}'; send commands as RESP arrays")]
-    UnknownInline(String),
     #[error("ERR unknown command '{name}', with args beginning with: {args}")]
     UnknownCommand { name: String, args: String },
     #[error("NOAUTH Authentication required.")]
@@ -123,17 +121,30 @@ impl ClientError {
         })
     }
 
-    /// Redis's wording for an unknown command, so clients recognise it.
+    /// Redis's wording for an unknown command, so clients recognise it,
+    /// cut as Redis cuts it (`processCommand` in server.c): the name to 128
+    /// bytes, then arguments while the list is under 128 bytes, the last
+    /// cut to fill it; each also ends at a NUL byte (C's `%s`).
     pub fn unknown_command(args: &[&[u8]]) -> ClientError {
-        let mut shown = String::new();
-        for a in args.iter().skip(1).take(8) {
-            shown.push('\'');
-            shown.push_str(&lossy(a));
-            shown.push_str("' ");
+        const SHOWN: usize = 128;
+        let c_str = |a: &[u8], max: usize| {
+            let nul = a.iter().position(|&b| b == 0).unwrap_or(a.len());
+            a[..nul.min(max)].to_vec()
+        };
+        let mut shown = Vec::new();
+        for a in args.iter().skip(1) {
+            if shown.len() >= SHOWN {
+                break;
+            }
+            let room = SHOWN - shown.len();
+            shown.push(b'\'');
+            shown.extend(c_str(a, room));
+            shown.extend_from_slice(b"' ");
         }
         ClientError::UnknownCommand {
-            name: lossy(args.first().copied().unwrap_or(b"")),
-            args: shown,
+            name: String::from_utf8_lossy(&c_str(args.first().copied().unwrap_or(b""), SHOWN))
+                .into_owned(),
+            args: String::from_utf8_lossy(&shown).into_owned(),
         }
     }
 }
@@ -256,5 +267,47 @@ impl std::fmt::Display for NoPermText<'_> {
                 "ERR {option} option of SORT denied due to insufficient ACL permissions."
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each text as redis-server 7.0 writes it for the same request.
+    #[test]
+    fn unknown_commands_read_as_redis_writes_them() {
+        let text = |args: &[&[u8]]| ClientError::unknown_command(args).to_string();
+        let (a, b) = (vec![b'a'; 100], vec![b'b'; 100]);
+        assert_eq!(
+            text(&[b"FOO", &a, &b, b"c"]),
+            format!(
+                "ERR unknown command 'FOO', with args beginning with: '{}' '{}' ",
+                "a".repeat(100),
+                "b".repeat(25)
+            )
+        );
+        assert_eq!(
+            text(&[&[b'F'; 200], b"x"]),
+            format!(
+                "ERR unknown command '{}', with args beginning with: 'x' ",
+                "F".repeat(128)
+            )
+        );
+        assert_eq!(
+            text(&[b"FOO", b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"h", b"i", b"j", b"k"]),
+            "ERR unknown command 'FOO', with args beginning with: 'a' 'b' 'c' 'd' 'e' 'f' 'g' 'h' 'i' 'j' 'k' "
+        );
+        assert_eq!(
+            text(&[b"", b"p\0q"]),
+            "ERR unknown command '', with args beginning with: 'p' "
+        );
+        // Line ends become spaces on the wire (`encode::error`).
+        let mut out = BytesMut::new();
+        ClientError::unknown_command(&[b"FOO", b"x\r\ny"]).write(&mut out);
+        assert_eq!(
+            &out[..],
+            b"-ERR unknown command 'FOO', with args beginning with: 'x  y' \r\n"
+        );
     }
 }

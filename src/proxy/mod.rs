@@ -3,6 +3,7 @@
 
 pub mod client;
 mod client_tls;
+mod cross_protocol;
 pub mod dispatch;
 pub mod error;
 mod hosted_call;

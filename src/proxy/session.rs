@@ -268,6 +268,9 @@ impl Session {
                 Ok(Some(req)) => req,
                 Ok(None) => {
                     self.starved = true;
+                    // Empty lines with nothing after them yet: skipped, as
+                    // Redis skips them, so they take no memory.
+                    self.inbuf.advance(self.framer.take_blank());
                     if !self.client.memory.may_grow(self.inbuf.len()) {
                         add(&stats.client_err, 1);
                         let error = ClientError::MemoryLimit {

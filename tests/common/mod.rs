@@ -66,3 +66,4 @@ pub mod resp;
 pub mod scripted;
 pub mod sentinel;
 pub mod servers;
+pub mod splitargs;

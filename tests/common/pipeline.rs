@@ -13,6 +13,9 @@ use redshard::pool::Placement;
 use redshard::protocol::{FrameLimits, Request, RequestFramer};
 use redshard::route::{lookup, server_of_keys, Action, Route, RouteError, Router, Split};
 
+#[path = "splitargs.rs"]
+pub mod splitargs;
+
 /// Small enough for a fuzzer, large enough to pass the 4,096 arguments
 /// past which the framer once lost a request's arguments.
 pub const LIMITS: FrameLimits = FrameLimits {
@@ -98,13 +101,8 @@ pub fn drive(input: &[u8], placement: &Placement) -> Driven {
     }
 }
 
-/// How many arguments a request's bytes hold: its `*<count>`, or the words
-/// of its line.
+/// How many arguments a RESP request's bytes hold: its `*<count>`.
 fn declared_args(bytes: &[u8]) -> usize {
-    if bytes[0] != b'*' {
-        let words = bytes.split(u8::is_ascii_whitespace);
-        return words.filter(|w| !w.is_empty()).count();
-    }
     let end = bytes
         .iter()
         .position(|&b| b == b'\r')
@@ -120,7 +118,14 @@ fn owned(req: &Request<'_>) -> Vec<Vec<u8>> {
 /// What must hold for one framed request: its command routes without a
 /// panic, and every server gets a valid request holding the right keys.
 fn check(req: &Request<'_>, router: &mut Router, placement: &Placement) {
-    assert_eq!(req.argc(), declared_args(req.bytes()), "arguments lost");
+    if req.is_inline() {
+        let line = req.bytes().strip_suffix(b"\n").expect("a line end");
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let words = splitargs::sdssplitargs(line);
+        assert_eq!(Some(owned(req)), words, "words not as Redis splits them");
+    } else {
+        assert_eq!(req.argc(), declared_args(req.bytes()), "arguments lost");
+    }
     let Some(spec) = lookup(req.arg(0)) else {
         return;
     };
