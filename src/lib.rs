@@ -59,8 +59,10 @@
 //!   the limit;
 //!   sends a request on a short-lived connection of its own when it must
 //!   overtake the queue (SCRIPT KILL, the probe of a server busy in a script).
-//! - [`proxy`]: workers, listeners, client sessions (order, memory account),
-//!   dispatch, requests sent again (`proxy::returned`: unwritten ones after
+//! - [`proxy`]: workers, listeners, the accept loop at the file descriptor
+//!   limit (`proxy::accept`: a spare descriptor to turn newcomers away with
+//!   an error; `proxy::fd_episode`: one log line per episode), client
+//!   sessions (order, memory account), dispatch, requests sent again (`proxy::returned`: unwritten ones after
 //!   a failure, a cluster's MOVED/ASK/TRYAGAIN/CLUSTERDOWN followed, a
 //!   request held for a slot map), hosted calls in the pipeline, split/merge (and INFO keyspace's
 //!   sum), SCAN's reply rewrite, connection commands, connections a client

@@ -1,6 +1,7 @@
 //! Fault injection against real backends: stalled (SIGSTOP), killed and
 //! restarted, all down; a client that never reads; thousands of idle
-//! connections; malformed input. Every test is bounded in time.
+//! connections; the file descriptor limit; malformed input. Every test is
+//! bounded in time.
 
 mod common;
 
@@ -8,7 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::servers::{keys_on, rss_kib, Conn, RedisServer, Redshard, Reply};
+use common::servers::{
+    eventually, free_port, keys_on, rss_kib, Conn, RedisServer, Redshard, Reply,
+};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -379,4 +382,108 @@ fn requests_never_written_are_routed_again_after_the_ejection() {
     }
     let on_others: usize = s.iter().map(|srv| srv.keys().len()).sum();
     assert_eq!(on_others, victim_keys.len());
+}
+
+/// A client of the proxy at the descriptor limit, with a bounded wait for
+/// every answer: `Ok` once `SET` is served, `Err(error text)` when the
+/// proxy turns it away; a silent proxy fails the test.
+fn client_at_the_limit(port: u16, key: &str) -> Result<Conn, String> {
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let mut c = Conn::from_tcp(stream);
+    match c.try_call(&[b"SET", key.as_bytes(), b"v"]) {
+        Ok(r) if r == Reply::ok() => Ok(c),
+        Ok(r) if r.is_error() => {
+            let text = r.error_text().to_string();
+            assert!(
+                c.closed_within(Duration::from_secs(3)).0,
+                "a refused client is closed"
+            );
+            Err(text)
+        }
+        Ok(r) => panic!("{key}: unexpected reply {r:?}"),
+        Err(e) => panic!("{key}: {e}: a client at the descriptor limit hangs"),
+    }
+}
+
+/// The proxy's `redshard_client_fd_refusals_total` for pool `alpha`.
+fn fd_refusals(metrics: u16) -> u64 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", metrics)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let line = "redshard_client_fd_refusals_total{pool=\"alpha\"} ";
+    text.lines()
+        .find_map(|l| l.strip_prefix(line))
+        .unwrap_or_else(|| panic!("no {line} in:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn at_the_descriptor_limit_newcomers_get_an_error_and_the_others_are_served() {
+    let s = servers(1);
+    let config = common::servers::pool_config("alpha", &[&s[0]], "  preconnect: true\n");
+    let metrics = free_port();
+    let args = format!(
+        "--workers 2 -s {} -a 127.0.0.1 --metrics {metrics}",
+        free_port()
+    );
+    let args: Vec<&str> = args.split(' ').collect();
+    let p = Redshard::start_fd_limited(&config, 64, &args);
+    // Clients until the proxy has no descriptor left: the first one it
+    // cannot take is told so, not left waiting.
+    let mut held = Vec::new();
+    let refusal = loop {
+        assert!(held.len() < 100, "no refusal under a limit of 64");
+        match client_at_the_limit(p.port, &format!("fd:{}", held.len())) {
+            Ok(c) => held.push(c),
+            Err(text) => break text,
+        }
+    };
+    assert!(
+        refusal.starts_with("ERR redshard: too many open files"),
+        "{refusal}"
+    );
+    let mut refused: u64 = 1;
+    // Newcomers keep getting the error at once, while the clients
+    // already connected are served.
+    for i in 0..20 {
+        let reply = client_at_the_limit(p.port, &format!("more:{i}"));
+        assert!(reply.is_err(), "served at the limit");
+        refused += 1;
+    }
+    for (i, c) in held.iter_mut().enumerate() {
+        assert_eq!(c.cmd(&["GET", &format!("fd:{i}")]), Reply::bulk("v"));
+    }
+    // Descriptors freed: newcomers are served again (once the proxy has
+    // seen the clients leave). Each attempt is answered either way.
+    held.truncate(held.len() - 5);
+    let mut attempt = |key: &str| {
+        let answer = client_at_the_limit(p.port, key);
+        refused += u64::from(answer.is_err());
+        answer.ok()
+    };
+    let mut fresh = eventually(Duration::from_secs(5), "a client served", || {
+        attempt("fresh")
+    });
+    assert_eq!(fresh.cmd(&["GET", "fresh"]), Reply::bulk("v"));
+    drop(fresh);
+    // The episode: one warning with the limit and the way out, one line
+    // when clients are accepted again, not a line per attempt.
+    eventually(Duration::from_secs(5), "the end of the episode", || {
+        attempt("after")?;
+        let log = p.log_text();
+        log.contains("accepting clients again").then_some(())
+    });
+    let log = p.log_text();
+    let lines = log.lines().filter(|l| l.contains("Too many open files"));
+    assert_eq!(lines.count(), 1, "{log}");
+    assert!(log.contains("The limit is 64"), "{log}");
+    assert!(log.contains("ulimit -n"), "{log}");
+    assert_eq!(fd_refusals(metrics), refused);
 }

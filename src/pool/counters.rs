@@ -103,6 +103,9 @@ stats_table! {
         /// TLS handshakes with clients that failed or timed out (Prometheus
         /// only: the stats JSON keeps nutcracker's layout exactly).
         pub client_tls_failures: AtomicU64,
+        /// Clients accepted only to be told the proxy is out of file
+        /// descriptors and closed (Prometheus only, as the TLS failures).
+        pub fd_refusals: AtomicU64,
         /// Redirections a cluster pool followed, indexed by [`Redirection`]
         /// (Prometheus and INFO only, as the TLS failures).
         pub redirections: [AtomicU64; REDIRECTIONS.len()],

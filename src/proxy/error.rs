@@ -98,6 +98,10 @@ pub enum ClientError {
     TooManyRedirects { hops: u8, last: String },
     #[error("ERR max number of clients reached")]
     MaxClients,
+    /// The proxy is at its file descriptor limit: said to a client it
+    /// accepted only to close it (see `proxy::accept`).
+    #[error("ERR redshard: too many open files: the proxy is at its file descriptor limit (RLIMIT_NOFILE) and closes this connection; try again later")]
+    OutOfDescriptors,
     #[error("ERR redshard: request refused: the proxy holds more than its --max-memory ({} MiB) of client and server buffers; requests over {} KiB are refused until there is room again", .limit >> 20, crate::memory::LARGE_REQUEST >> 10)]
     MemoryLimit { limit: usize },
     #[error("ERR redshard: connection closed: the proxy passed its --max-memory ({} MiB) of client and server buffers, and this client held the most of them", .limit >> 20)]

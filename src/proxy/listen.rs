@@ -162,6 +162,15 @@ impl TokioListener {
             TokioListener::Unix(l) => ClientStream::Unix(l.accept().await?.0),
         })
     }
+
+    /// The next client if one is waiting; else `Pending`, which also means
+    /// the listener waits for a new one (its readiness is cleared).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<ClientStream>> {
+        match self {
+            TokioListener::Tcp(l) => l.poll_accept(cx).map_ok(|(s, _)| ClientStream::Tcp(s)),
+            TokioListener::Unix(l) => l.poll_accept(cx).map_ok(|(s, _)| ClientStream::Unix(s)),
+        }
+    }
 }
 
 /// A client connection: TCP, unix, or TLS over TCP once its handshake is

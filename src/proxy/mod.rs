@@ -1,11 +1,13 @@
 //! The proxy: worker threads, listeners, client sessions, request dispatch and
 //! the merging of split requests.
 
+mod accept;
 pub mod client;
 mod client_tls;
 mod cross_protocol;
 pub mod dispatch;
 pub mod error;
+mod fd_episode;
 mod hosted_call;
 mod hosted_steps;
 mod info_keyspace;

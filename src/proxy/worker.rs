@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::accept;
 use super::client_tls;
 use super::listen::Listener;
 use super::session;
@@ -124,16 +125,9 @@ async fn accept_loop(pool: Rc<WorkerPool>, listener: Listener) {
             return;
         }
     };
+    accept::reserve();
     loop {
-        let conn = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                // Out of file descriptors and the like: say so, back off, go on.
-                tracing::warn!(pool = %pool.runtime.name, "accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+        let conn = accept::next_client(&pool, &listener).await;
         // The certificate in force when the client came: a reload that
         // renews it serves the next client with the new one.
         let (limit, keepalive, tls) = {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::text::{head, label};
 use super::{Stat, POOL_STATS, RELOADS, RELOAD_FAILURES, SERVER_STATS};
-use crate::pool::counters::{ServerCounters, DENIALS, GROUPS, LATENCY_BUCKETS_US};
+use crate::pool::counters::{PoolCounters, ServerCounters, DENIALS, GROUPS, LATENCY_BUCKETS_US};
 use crate::pool::{PoolRuntime, ServerHealth};
 
 fn json_string(s: &str) -> String {
@@ -154,7 +154,7 @@ pub fn prometheus(pools: &[Arc<PoolRuntime>], uptime_s: u64) -> String {
     }
     commands(&mut out, pools);
     access_denied(&mut out, pools);
-    tls_failures(&mut out, pools);
+    refused_clients(&mut out, pools);
     super::cluster::prometheus(&mut out, pools);
     for st in SERVER_STATS {
         let name = stat_head(&mut out, st);
@@ -230,19 +230,31 @@ fn process(out: &mut String, uptime_s: u64) {
     }
 }
 
-/// Failed TLS handshakes with clients, per pool.
-fn tls_failures(out: &mut String, pools: &[Arc<PoolRuntime>]) {
-    let name = "redshard_client_tls_failures_total";
-    head(
-        out,
-        name,
-        "counter",
-        "TLS handshakes with clients that failed or timed out.",
-    );
-    for pool in pools {
-        let p = label(&pool.name);
-        let n = pool.stats.sum_u64(|c| &c.client_tls_failures);
-        let _ = writeln!(out, "{name}{{pool=\"{p}\"}} {n}");
+/// A pool counter that is not in the stats table: its name, help, field.
+type Extra = (&'static str, &'static str, fn(&PoolCounters) -> &AtomicU64);
+
+/// Clients lost at the door, per pool: failed TLS handshakes, and clients
+/// turned away for want of file descriptors.
+fn refused_clients(out: &mut String, pools: &[Arc<PoolRuntime>]) {
+    let counters: [Extra; 2] = [
+        (
+            "redshard_client_tls_failures_total",
+            "TLS handshakes with clients that failed or timed out.",
+            |c| &c.client_tls_failures,
+        ),
+        (
+            "redshard_client_fd_refusals_total",
+            "Clients told the proxy is out of file descriptors and closed at once.",
+            |c| &c.fd_refusals,
+        ),
+    ];
+    for (name, help, counter) in counters {
+        head(out, name, "counter", help);
+        for pool in pools {
+            let p = label(&pool.name);
+            let n = pool.stats.sum_u64(counter);
+            let _ = writeln!(out, "{name}{{pool=\"{p}\"}} {n}");
+        }
     }
 }
 

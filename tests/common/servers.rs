@@ -214,7 +214,22 @@ impl Redshard {
     }
 
     pub fn start_args(config: &str, args: &[&str]) -> Redshard {
-        let mut proxy = Self::spawn_args(config, args);
+        Self::wait_started(Self::spawn_args(config, args))
+    }
+
+    /// `start_args` with at most `nofile` file descriptors (soft and hard
+    /// RLIMIT_NOFILE, so the proxy cannot raise it), set by `ulimit -n` in
+    /// a shell that then becomes redshard (its PID is the proxy's).
+    pub fn start_fd_limited(config: &str, nofile: u32, args: &[&str]) -> Redshard {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_redshard"));
+        Self::wait_started(Self::spawn_with(command, config, args))
+    }
+
+    fn wait_started(mut proxy: Redshard) -> Redshard {
         // Waits for the listener; a proxy that exits (a config it refuses)
         // fails at once, with its log.
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -236,12 +251,17 @@ impl Redshard {
     /// Starts redshard without waiting for its listener (see `start_args`),
     /// for tests that act while it is still starting.
     pub fn spawn_args(config: &str, args: &[&str]) -> Redshard {
+        Self::spawn_with(Command::new(env!("CARGO_BIN_EXE_redshard")), config, args)
+    }
+
+    /// Runs `command` (redshard, or what execs it) with `-c CONFIG` and `args`.
+    fn spawn_with(mut command: Command, config: &str, args: &[&str]) -> Redshard {
         let dir = temp_dir("proxy");
         let port = free_port();
         let path = dir.join("redshard.yml");
         std::fs::write(&path, config.replace("{port}", &port.to_string())).unwrap();
         let log = dir.join("redshard.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_redshard"))
+        let child = command
             .arg("-c")
             .arg(&path)
             .args(args)
