@@ -28,7 +28,7 @@
 
 use std::ops::Range;
 
-use super::framer::ProtocolError;
+use super::frame_error::ProtocolError;
 
 /// Longest inline line accepted, line end excluded (Redis's
 /// `PROTO_INLINE_MAX_SIZE`).

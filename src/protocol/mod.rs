@@ -5,6 +5,7 @@
 //! itself (control replies, off the request path).
 
 pub mod encode;
+pub mod frame_error;
 pub mod framer;
 pub mod inline;
 pub mod reply;
@@ -12,6 +13,7 @@ pub mod request;
 pub mod value;
 
 pub use encode::Proto;
-pub use framer::{FrameLimits, ProtocolError, RequestFramer};
+pub use frame_error::ProtocolError;
+pub use framer::{FrameLimits, RequestFramer};
 pub use reply::{ReplyError, ReplySkipper};
 pub use request::Request;

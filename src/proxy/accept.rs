@@ -30,17 +30,6 @@ use super::listen::{ClientStream, TokioListener};
 use super::worker_pool::WorkerPool;
 use crate::pool::counters::add;
 
-/// How long an accept loop waits after a failure it could not answer (the
-/// spare lost, or an error the spare cannot help with): from the first to
-/// the last, doubling. Short first, as the spare is mostly lost to another
-/// worker's accept, which gives it back as soon as it runs (see
-/// [`accepted`]); then slow, as a lost spare may stay lost (another part
-/// of the proxy holds the descriptor) and clients then wait for any.
-const RETRY: [Duration; 2] = [Duration::from_millis(10), Duration::from_millis(100)];
-
-/// The longest wait between two accepts that fail.
-pub const RETRY_MAX: Duration = RETRY[1];
-
 /// The descriptor held in reserve for the process (workers are threads
 /// sharing one descriptor table, so one spare serves them all).
 static SPARE: Mutex<Option<std::fs::File>> = Mutex::new(None);
@@ -126,7 +115,7 @@ pub async fn next_client(pool: &WorkerPool, listener: &TokioListener) -> ClientS
                 if failed(pool, listener, &e).await {
                     wait = Duration::ZERO;
                 } else {
-                    wait = (wait * 2).clamp(RETRY[0], RETRY[1]);
+                    wait = (wait * 2).clamp(fd_episode::RETRY[0], fd_episode::RETRY_MAX);
                     tokio::time::sleep(wait).await;
                 }
             }

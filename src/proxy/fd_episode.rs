@@ -10,7 +10,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::accept::RETRY_MAX;
+/// How long an accept loop waits after a failure it could not answer (the
+/// spare lost, or an error the spare cannot help with): from the first to
+/// the last, doubling. Short first, as the spare is mostly lost to another
+/// worker's accept, which gives it back as soon as it runs (see
+/// `accept::accepted`); then slow, as a lost spare may stay lost (another part
+/// of the proxy holds the descriptor) and clients then wait for any.
+pub const RETRY: [Duration; 2] = [Duration::from_millis(10), Duration::from_millis(100)];
+
+/// The longest wait between two accepts that fail.
+pub const RETRY_MAX: Duration = RETRY[1];
 
 /// Lines about one episode at the limit: at most one warning per this long.
 const REMIND: Duration = Duration::from_secs(60);
