@@ -126,147 +126,150 @@ impl Merge {
 /// The client's reply from the parts' replies (`split`: of a command split
 /// by key, whose failed part is reported as nutcracker does).
 fn combine(kind: &MergeKind, parts: &[&[u8]], split: bool, out: &mut BytesMut) {
-    {
-        if let MergeKind::Kill = kind {
-            out.extend_from_slice(kill_reply(parts));
-            return;
+    if let MergeKind::Kill = kind {
+        out.extend_from_slice(kill_reply(parts));
+        return;
+    }
+    if let Some(err) = parts.iter().find(|p| p.first() == Some(&b'-')) {
+        if split {
+            let text = String::from_utf8_lossy(&err[1..err.len().saturating_sub(2)]);
+            ClientError::SplitPart(text.into_owned()).write(out);
+        } else {
+            out.extend_from_slice(err);
         }
-        if let Some(err) = parts.iter().find(|p| p.first() == Some(&b'-')) {
-            if split {
-                let text = String::from_utf8_lossy(&err[1..err.len().saturating_sub(2)]);
-                ClientError::SplitPart(text.into_owned()).write(out);
+        return;
+    }
+    match kind {
+        MergeKind::Kill => unreachable!("answered above"),
+        MergeKind::Exec { order } => exec(order, parts, out),
+        MergeKind::Queued => match parts.iter().find(|p| **p != b"+QUEUED\r\n") {
+            Some(odd) => out.extend_from_slice(odd),
+            None => encode::simple(out, "QUEUED"),
+        },
+        MergeKind::AllOk => {
+            if let Some(odd) = parts.iter().find(|p| **p != b"+OK\r\n") {
+                out.extend_from_slice(odd);
             } else {
-                out.extend_from_slice(err);
+                encode::simple(out, "OK");
             }
-            return;
         }
-        match kind {
-            MergeKind::Kill => unreachable!("answered above"),
-            MergeKind::Exec { order } => exec(order, parts, out),
-            MergeKind::Queued => match parts.iter().find(|p| **p != b"+QUEUED\r\n") {
-                Some(odd) => out.extend_from_slice(odd),
-                None => encode::simple(out, "QUEUED"),
-            },
-            MergeKind::AllOk => {
-                if let Some(odd) = parts.iter().find(|p| **p != b"+OK\r\n") {
-                    out.extend_from_slice(odd);
-                } else {
-                    encode::simple(out, "OK");
+        MergeKind::First => out.extend_from_slice(parts[0]),
+        MergeKind::Concat => {
+            let mut total = 0;
+            for p in parts {
+                match array_body(p) {
+                    Some((n, _)) => total += n,
+                    None => return out.extend_from_slice(p),
                 }
             }
-            MergeKind::First => out.extend_from_slice(parts[0]),
-            MergeKind::Concat => {
-                let mut total = 0;
-                for p in parts {
-                    match array_body(p) {
-                        Some((n, _)) => total += n,
-                        None => return out.extend_from_slice(p),
-                    }
-                }
-                encode::array_header(out, total);
-                for p in parts {
-                    out.extend_from_slice(array_body(p).map_or(&[][..], |(_, body)| body));
-                }
+            encode::array_header(out, total);
+            for p in parts {
+                out.extend_from_slice(array_body(p).map_or(&[][..], |(_, body)| body));
             }
-            MergeKind::Union => {
-                let Some(lists) = elements_of_all(parts, out) else {
-                    return;
-                };
-                let mut seen = std::collections::HashSet::new();
-                let unique: Vec<&[u8]> = lists
-                    .iter()
-                    .zip(parts)
-                    .flat_map(|(l, p)| l.iter().map(move |r| &p[r.clone()]))
-                    .filter(|e| seen.insert(*e))
-                    .collect();
-                encode::array_header(out, unique.len());
-                unique.iter().for_each(|e| out.extend_from_slice(e));
+        }
+        MergeKind::Union => union(parts, out),
+        MergeKind::PairSum => pair_sum(parts, out),
+        MergeKind::InfoKeyspace { head, db, proto } => {
+            if super::info_keyspace::merge(head, parts, *db, *proto, out).is_none() {
+                out.extend_from_slice(parts[0]);
             }
-            MergeKind::PairSum => {
-                let Some(lists) = elements_of_all(parts, out) else {
-                    return;
-                };
-                let first = &lists[0];
-                encode::array_header(out, first.len());
-                for (i, r) in first.iter().enumerate() {
-                    if i % 2 == 0 {
-                        out.extend_from_slice(&parts[0][r.clone()]);
-                        continue;
-                    }
-                    let total: i64 = lists
-                        .iter()
-                        .zip(parts)
-                        .filter_map(|(l, p)| parse_integer(&p[l.get(i)?.clone()]))
-                        .sum();
-                    encode::integer(out, total);
-                }
-            }
-            MergeKind::InfoKeyspace { head, db, proto } => {
-                if super::info_keyspace::merge(head, parts, *db, *proto, out).is_none() {
-                    out.extend_from_slice(parts[0]);
-                }
-            }
-            MergeKind::AnyKey => {
-                // A nil is `$-1` in RESP2 and `_` in RESP3: a key is a bulk string.
-                let keys: Vec<&[u8]> = parts
-                    .iter()
-                    .copied()
-                    .filter(|p| p.first() == Some(&b'$') && !p.starts_with(b"$-1"))
-                    .collect();
-                let pick = match keys.len() {
-                    0 => parts[0],
-                    n => keys[fastrand::usize(..n)],
-                };
-                out.extend_from_slice(pick);
-            }
-            MergeKind::Sum => {
-                let mut total = 0i64;
-                for p in parts {
-                    match parse_integer(p) {
-                        Some(n) => total += n,
-                        None => {
-                            out.extend_from_slice(p);
-                            return;
-                        }
-                    }
-                }
-                encode::integer(out, total);
-            }
-            MergeKind::Mget { order, proto } => {
-                let mut elements: Vec<Vec<std::ops::Range<usize>>> =
-                    Vec::with_capacity(parts.len());
-                for p in parts {
-                    let mut ranges = Vec::new();
-                    if array_elements(p, &mut ranges).is_none() {
+        }
+        MergeKind::AnyKey => {
+            // A nil is `$-1` in RESP2 and `_` in RESP3: a key is a bulk string.
+            let keys: Vec<&[u8]> = parts
+                .iter()
+                .copied()
+                .filter(|p| p.first() == Some(&b'$') && !p.starts_with(b"$-1"))
+                .collect();
+            let pick = match keys.len() {
+                0 => parts[0],
+                n => keys[fastrand::usize(..n)],
+            };
+            out.extend_from_slice(pick);
+        }
+        MergeKind::Sum => {
+            let mut total = 0i64;
+            for p in parts {
+                match parse_integer(p) {
+                    Some(n) => total += n,
+                    None => {
                         out.extend_from_slice(p);
                         return;
                     }
-                    elements.push(ranges);
-                }
-                encode::array_header(out, order.len());
-                for &(part, at) in order {
-                    let part = part as usize;
-                    match elements[part].get(at as usize) {
-                        Some(r) => out.extend_from_slice(&parts[part][r.clone()]),
-                        None => encode::null(out, *proto),
-                    }
                 }
             }
-            MergeKind::AllOfInts => {
-                let Some(lists) = elements_of_all(parts, out) else {
-                    return;
-                };
-                let n = lists.first().map_or(0, |l| l.len());
-                encode::array_header(out, n);
-                for i in 0..n {
-                    let all = lists
-                        .iter()
-                        .zip(parts)
-                        .all(|(l, p)| l.get(i).is_some_and(|r| &p[r.clone()] == b":1\r\n"));
-                    encode::integer(out, all as i64);
-                }
-            }
+            encode::integer(out, total);
         }
+        MergeKind::Mget { order, proto } => mget(order, *proto, parts, out),
+        MergeKind::AllOfInts => all_of_ints(parts, out),
+    }
+}
+
+/// PUBSUB CHANNELS: every part's elements, each once.
+fn union(parts: &[&[u8]], out: &mut BytesMut) {
+    let Some(lists) = elements_of_all(parts, out) else {
+        return;
+    };
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<&[u8]> = lists
+        .iter()
+        .zip(parts)
+        .flat_map(|(l, p)| l.iter().map(move |r| &p[r.clone()]))
+        .filter(|e| seen.insert(*e))
+        .collect();
+    encode::array_header(out, unique.len());
+    unique.iter().for_each(|e| out.extend_from_slice(e));
+}
+
+/// PUBSUB NUMSUB: the first part's names, each count summed over the parts.
+fn pair_sum(parts: &[&[u8]], out: &mut BytesMut) {
+    let Some(lists) = elements_of_all(parts, out) else {
+        return;
+    };
+    let first = &lists[0];
+    encode::array_header(out, first.len());
+    for (i, r) in first.iter().enumerate() {
+        if i % 2 == 0 {
+            out.extend_from_slice(&parts[0][r.clone()]);
+            continue;
+        }
+        let total: i64 = lists
+            .iter()
+            .zip(parts)
+            .filter_map(|(l, p)| parse_integer(&p[l.get(i)?.clone()]))
+            .sum();
+        encode::integer(out, total);
+    }
+}
+
+/// MGET: each key's value from the part that holds it.
+fn mget(order: &[(u32, u32)], proto: Proto, parts: &[&[u8]], out: &mut BytesMut) {
+    let Some(elements) = elements_of_all(parts, out) else {
+        return;
+    };
+    encode::array_header(out, order.len());
+    for &(part, at) in order {
+        let part = part as usize;
+        match elements[part].get(at as usize) {
+            Some(r) => out.extend_from_slice(&parts[part][r.clone()]),
+            None => encode::null(out, proto),
+        }
+    }
+}
+
+/// SCRIPT EXISTS: 1 where every part says 1.
+fn all_of_ints(parts: &[&[u8]], out: &mut BytesMut) {
+    let Some(lists) = elements_of_all(parts, out) else {
+        return;
+    };
+    let n = lists.first().map_or(0, |l| l.len());
+    encode::array_header(out, n);
+    for i in 0..n {
+        let all = lists
+            .iter()
+            .zip(parts)
+            .all(|(l, p)| l.get(i).is_some_and(|r| &p[r.clone()] == b":1\r\n"));
+        encode::integer(out, all as i64);
     }
 }
 

@@ -150,15 +150,7 @@ async fn serve_io<R, W>(
             );
             add(&stats.client_err, 1);
             if sending.is_empty() {
-                // Between replies: the client is told why (a client that
-                // reads, e.g. one sending a huge request, learns it),
-                // within a moment, or not at all.
-                let mut why = BytesMut::new();
-                ClientError::Evicted {
-                    limit: budget().limit(),
-                }
-                .write(&mut why);
-                let _ = tokio::time::timeout(TELL_EVICTED, writer.write_all(&why)).await;
+                tell_evicted(&mut writer).await;
             }
             break;
         }
@@ -213,6 +205,18 @@ async fn serve_io<R, W>(
     }
     drop(s);
     let _ = writer.shutdown().await;
+}
+
+/// Tells a client closed for the proxy's memory why, between replies (a
+/// client that reads, e.g. one sending a huge request, learns it), within a
+/// moment or not at all.
+async fn tell_evicted<W: AsyncWrite + Unpin>(writer: &mut W) {
+    let mut why = BytesMut::new();
+    ClientError::Evicted {
+        limit: budget().limit(),
+    }
+    .write(&mut why);
+    let _ = tokio::time::timeout(TELL_EVICTED, writer.write_all(&why)).await;
 }
 
 async fn pause_over(pause: Option<Pause>) {
