@@ -6,8 +6,9 @@
 //! does the proxy, which takes inline commands as Redis does.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::pool::health::now_ms;
 
 /// Whether a command name is an HTTP request's (any case, as Redis checks).
 pub(super) fn is_http(name: &[u8]) -> bool {
@@ -19,10 +20,10 @@ const LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// Logs the attempt, unless one was logged within the last minute.
 pub(super) fn warn(pool: &str, peer: &str) {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    // Milliseconds after EPOCH of the last line, plus one (0: none yet).
+    // When the last line was logged, on the health clock (0: none yet; the
+    // clock starts at 1).
     static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1;
+    let now = now_ms();
     let last = LAST.load(Ordering::Relaxed);
     if last != 0 && now - last < LOG_EVERY.as_millis() as u64 {
         return;

@@ -142,17 +142,8 @@ fn combine(kind: &MergeKind, parts: &[&[u8]], split: bool, out: &mut BytesMut) {
     match kind {
         MergeKind::Kill => unreachable!("answered above"),
         MergeKind::Exec { order } => exec(order, parts, out),
-        MergeKind::Queued => match parts.iter().find(|p| **p != b"+QUEUED\r\n") {
-            Some(odd) => out.extend_from_slice(odd),
-            None => encode::simple(out, "QUEUED"),
-        },
-        MergeKind::AllOk => {
-            if let Some(odd) = parts.iter().find(|p| **p != b"+OK\r\n") {
-                out.extend_from_slice(odd);
-            } else {
-                encode::simple(out, "OK");
-            }
-        }
+        MergeKind::Queued => all_say(parts, b"+QUEUED\r\n", out),
+        MergeKind::AllOk => all_say(parts, b"+OK\r\n", out),
         MergeKind::First => out.extend_from_slice(parts[0]),
         MergeKind::Concat => {
             let mut total = 0;
@@ -203,6 +194,13 @@ fn combine(kind: &MergeKind, parts: &[&[u8]], split: bool, out: &mut BytesMut) {
         MergeKind::Mget { order, proto } => mget(order, *proto, parts, out),
         MergeKind::AllOfInts => all_of_ints(parts, out),
     }
+}
+
+/// `status` (a whole `+...` line) when every part says it, else the first
+/// part that says something else.
+fn all_say(parts: &[&[u8]], status: &[u8], out: &mut BytesMut) {
+    let odd = parts.iter().find(|p| **p != status);
+    out.extend_from_slice(odd.copied().unwrap_or(status));
 }
 
 /// PUBSUB CHANNELS: every part's elements, each once.
